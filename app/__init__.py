@@ -1,0 +1,81 @@
+"""Atlas Booking: the application factory."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import INSTANCE_DIR, Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: configuration from the environment, overridden by `config` (tests pass theirs)."""
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(Config().as_dict())
+    if config:
+        app.config.from_mapping(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    _configure_logging(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+
+    from app.templating import register_template_helpers
+
+    register_template_helpers(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import database  # noqa: F401  (registers the SQLite engine events)
+    from app import models  # noqa: F401  (registers every table with the metadata)
+    from app.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        import uuid
+
+        from app.models import User
+
+        try:
+            return db.session.get(User, uuid.UUID(user_id))
+        except ValueError:
+            return None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.public import bp as public_bp
+
+    app.register_blueprint(public_bp)

@@ -1,0 +1,22 @@
+"""Flask commands: `flask seed-demo` loads the spec's Atlas Fitness example."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    @click.option("--password", envvar="DEMO_PASSWORD", default="atlas-demo", show_default=True,
+                  help="Password for the demo logins (demo data only).")
+    def seed_demo_command(password: str) -> None:
+        """Create the Atlas Fitness demo (idempotent: a second run changes nothing)."""
+        from app.services.demo import seed_demo
+
+        result = seed_demo(password=password)
+        url = current_app.config["APP_URL"]
+        click.echo(f"Demo organization: {result.org.name} ({result.org.slug}), {result.created} rows created.")
+        click.echo(f"Portal:       {url}/")
+        for slug in result.link_slugs:
+            click.echo(f"Booking page: {url}/book/{slug}")
+        click.echo(f"Owner login:  {result.owner_email} / {password}   (demo data only)")

@@ -1,0 +1,114 @@
+"""Configuration read from the environment, with an embedded default that needs nothing installed.
+
+The embedded default is a SQLite file under instance/ and no Redis: someone trying the project
+for the first time gets a working portal with no services running. Production sets DATABASE_URL
+(PostgreSQL) and REDIS_URL.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("ATLAS_INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://) and use psycopg 3 for them."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment; otherwise one generated once and kept under instance/.
+
+    A key generated per process would sign people out on every restart and break signed links,
+    so the embedded default persists it (the file is git-ignored, never committed).
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings for a normal run, from environment variables (names as in the spec)."""
+
+    def __init__(self) -> None:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        self.SECRET_KEY = _secret_key()
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'atlas.db'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+
+        # Public address of the portal, used in links sent by email/SMS and for OAuth callbacks.
+        self.APP_URL = (
+            os.environ.get("NEXT_PUBLIC_APP_URL") or os.environ.get("APP_URL") or "http://127.0.0.1:5000"
+        ).rstrip("/")
+
+        # Email (spec names). No SMTP_HOST means messages go to the file outbox under instance/.
+        self.SMTP_HOST = os.environ.get("SMTP_HOST") or None
+        self.SMTP_PORT = _int("SMTP_PORT", 587)
+        self.SMTP_USER = os.environ.get("SMTP_USER") or None
+        self.SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
+        self.SMTP_FROM = os.environ.get("SMTP_FROM") or "Atlas Booking <noreply@localhost>"
+        self.MAIL_SERVER = self.SMTP_HOST or "localhost"
+        self.MAIL_PORT = self.SMTP_PORT
+        self.MAIL_USERNAME = self.SMTP_USER
+        self.MAIL_PASSWORD = self.SMTP_PASSWORD
+        self.MAIL_USE_TLS = _bool("SMTP_STARTTLS", self.SMTP_PORT == 587)
+        self.MAIL_USE_SSL = _bool("SMTP_SSL", self.SMTP_PORT == 465)
+        self.MAIL_DEFAULT_SENDER = self.SMTP_FROM
+        self.OUTBOX_DIR = str(INSTANCE_DIR / "outbox")
+
+        # SMS (spec names).
+        self.TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID") or None
+        self.TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN") or None
+        self.TWILIO_PHONE_NUMBER = os.environ.get("TWILIO_PHONE_NUMBER") or None
+
+        # Google Calendar (spec names).
+        self.GOOGLE_CLIENT_ID = os.environ.get("GOOGLE_CLIENT_ID") or None
+        self.GOOGLE_CLIENT_SECRET = os.environ.get("GOOGLE_CLIENT_SECRET") or None
+
+        # Admin operations (notification processing, self-test).
+        self.ADMIN_API_KEY = os.environ.get("ADMIN_API_KEY") or None
+
+        # Public endpoints are rate limited; memory storage unless Redis is configured.
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_HEADERS_ENABLED = True
+
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.APP_URL.startswith("https://")
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.PREFERRED_URL_SCHEME = "https" if self.APP_URL.startswith("https://") else "http"
+        self.DEMO_ORG_SLUG = os.environ.get("DEMO_ORG_SLUG", "atlas-fitness")
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,57 @@
+"""Database behaviour that differs by backend: SQLite pragmas and serialised write transactions.
+
+PostgreSQL refuses double bookings with an exclusion constraint. SQLite has none, so the
+booking path serialises its check-and-insert instead: the transaction starts with
+BEGIN IMMEDIATE, which takes SQLite's write lock up front, so no two check-then-insert
+sequences can interleave.
+"""
+from __future__ import annotations
+
+import sqlite3
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.extensions import db
+
+SQLITE_BEGIN_OPTION = "atlas_sqlite_begin"
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, connection_record) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # Let SQLAlchemy's "begin" event (below) issue BEGIN, so we can choose IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 15000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def is_sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+def begin_serialized_transaction() -> None:
+    """Start a fresh transaction that no other writer can interleave with on SQLite.
+
+    The session must hold no pending changes: an open read-only transaction is ended first so
+    the new one can begin with BEGIN IMMEDIATE. On PostgreSQL this is an ordinary transaction
+    (the exclusion constraint is the guard there). The caller commits or rolls back.
+    """
+    session = db.session()  # the request's Session behind the scoped proxy
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("begin_serialized_transaction() needs a session without pending changes")
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})

@@ -1,0 +1,34 @@
+"""The models, one module per domain. Importing this package registers every table."""
+from app.models.bookings import ACTIVE_STATUSES, Booking, BookingAudit
+from app.models.calendars import Calendar, CalendarConnection
+from app.models.catalog import (
+    AppointmentType,
+    BookingLink,
+    LinkBranding,
+    booking_link_appointment_types,
+    booking_link_staff,
+)
+from app.models.notifications import Notification
+from app.models.organizations import Organization
+from app.models.scheduling import AvailabilityOverride, AvailabilityRule, Holiday, holiday_staff
+from app.models.staff import User
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "AppointmentType",
+    "AvailabilityOverride",
+    "AvailabilityRule",
+    "Booking",
+    "BookingAudit",
+    "BookingLink",
+    "Calendar",
+    "CalendarConnection",
+    "Holiday",
+    "LinkBranding",
+    "Notification",
+    "Organization",
+    "User",
+    "booking_link_appointment_types",
+    "booking_link_staff",
+    "holiday_staff",
+]

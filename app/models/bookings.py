@@ -1,0 +1,134 @@
+"""Bookings and their audit trail."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import JSONType, UTCDateTime, new_id, utcnow
+
+BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "completed", "no_show")
+# Statuses that hold a trainer's time; the exclusion constraint and the engine use the same set.
+ACTIVE_STATUSES = ("pending", "confirmed")
+ACTOR_TYPES = ("attendee", "staff", "ai", "calendar", "system")
+CALENDAR_SYNC_STATUSES = ("not_applicable", "pending", "synced", "failed")
+
+
+class Booking(db.Model):
+    """A customer's appointment with one member of staff.
+
+    start_at/end_at are UTC. The buffers of the appointment type are copied in when the booking is
+    made, so a later change to the type does not move the time a booking already blocks.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint(
+            "status IN ('pending', 'confirmed', 'cancelled', 'completed', 'no_show')", name="status_valid"
+        ),
+        CheckConstraint(
+            "calendar_sync_status IN ('not_applicable', 'pending', 'synced', 'failed')", name="sync_status_valid"
+        ),
+        CheckConstraint("buffer_before_minutes >= 0 AND buffer_after_minutes >= 0", name="buffers_valid"),
+        UniqueConstraint("organization_id", "idempotency_key"),
+        # The availability loader reads a trainer's bookings by time range: this index keeps that
+        # cost independent of how much history the table holds.
+        Index("ix_bookings_staff_start", "staff_id", "start_at"),
+        Index("ix_bookings_org_start", "organization_id", "start_at"),
+        # Double booking is refused by the database itself on PostgreSQL (btree_gist).
+        ExcludeConstraint(
+            ("staff_id", "="),
+            (func.tstzrange(text("start_at"), text("end_at"), text("'[)'")), "&&"),
+            where=text("status IN ('pending', 'confirmed')"),
+            using="gist",
+            name="ex_bookings_no_overlap",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    # Indexed by ix_bookings_org_start (organization_id leads it).
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    # Links and types may be deleted later; the booking keeps its own copy of what matters.
+    booking_link_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("booking_links.id", ondelete="SET NULL"), index=True
+    )
+    appointment_type_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("appointment_types.id", ondelete="SET NULL"), index=True
+    )
+    # Staff with bookings are deactivated, never deleted: RESTRICT keeps history intact.
+    staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    buffer_before_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    title: Mapped[str | None] = mapped_column(String(200))
+    attendee_name: Mapped[str] = mapped_column(String(200))
+    attendee_email: Mapped[str] = mapped_column(String(254), index=True)
+    attendee_phone: Mapped[str | None] = mapped_column(String(32))
+    attendee_timezone: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    location_details: Mapped[str | None] = mapped_column(String(500))
+    # sha256 of the manage token; the token itself is only ever shown to the attendee.
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    external_event_id: Mapped[str | None] = mapped_column(String(1024))
+    calendar_sync_status: Mapped[str] = mapped_column(String(16), default="not_applicable")
+    calendar_sync_error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16), default="public")
+    cancellation_reason: Mapped[str | None] = mapped_column(String(500))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Raised on every change of time, so calendar invitations can carry SEQUENCE.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    staff = relationship("User", lazy="joined")
+    appointment_type = relationship("AppointmentType", lazy="joined")
+    booking_link = relationship("BookingLink", lazy="select")
+    audit_entries = relationship(
+        "BookingAudit", back_populates="booking", order_by="BookingAudit.created_at", lazy="select"
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.end_at - self.start_at).total_seconds() // 60)
+
+
+class BookingAudit(db.Model):
+    """One change to a booking: who made it, what changed (before/after), when and from where."""
+
+    __tablename__ = "booking_audit"
+    __table_args__ = (
+        CheckConstraint(
+            "actor_type IN ('attendee', 'staff', 'ai', 'calendar', 'system')", name="actor_type_valid"
+        ),
+        Index("ix_booking_audit_booking_created", "booking_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    # NO ACTION: a booking with an audit trail cannot be deleted on its own (bookings are
+    # cancelled, not deleted), but deleting a whole organization removes both in one statement.
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict | None] = mapped_column(JSONType)
+    after: Mapped[dict | None] = mapped_column(JSONType)
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    booking = relationship("Booking", back_populates="audit_entries")

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import JSONType, UTCDateTime, new_id, utcnow
+
+DEFAULT_REMINDER_OFFSETS_MINUTES = [24 * 60, 2 * 60]
+
+
+class Organization(db.Model):
+    """A gym (the tenant). Every other row belongs to exactly one organization."""
+
+    __tablename__ = "organizations"
+    __table_args__ = (
+        CheckConstraint("cancellation_cutoff_minutes >= 0", name="cutoff_not_negative"),
+        CheckConstraint("slug <> ''", name="slug_not_empty"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    currency: Mapped[str] = mapped_column(String(3), default="GBP")
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    # No customer cancels or reschedules within this many minutes of the start.
+    cancellation_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=12 * 60)
+    # Reminders go out this many minutes before the start (one notification per offset).
+    reminder_offsets_minutes: Mapped[list[int]] = mapped_column(
+        JSONType, default=lambda: list(DEFAULT_REMINDER_OFFSETS_MINUTES)
+    )
+    # Settings that do not deserve a column yet (e.g. the Google-unreachable policy).
+    settings: Mapped[dict] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    staff = relationship("User", back_populates="organization", lazy="raise_on_sql")
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.slug}>"

@@ -1,0 +1,1 @@
+"""The service layer: plain functions taking ids and primitives, raising domain errors, owning the commit."""
