@@ -76,6 +76,8 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
     from app.public import bp as public_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp)

@@ -223,3 +223,68 @@ def make_booking(db, make_user):
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def make_trainer(db, make_user):
+    """A member of staff with weekly hours: days (0 = Sunday) → list of (start, end) "HH:MM" pairs."""
+    from datetime import time
+
+    from app.models import AvailabilityRule
+
+    def make(org=None, hours=None, **overrides):
+        user = make_user(org=org, **overrides)
+        hours = hours if hours is not None else {day: [("09:00", "17:00")] for day in range(1, 6)}
+        for day, intervals in hours.items():
+            for start, end in intervals:
+                db.session.add(AvailabilityRule(organization_id=user.organization_id, user_id=user.id,
+                                                day_of_week=day, start_time=time.fromisoformat(start),
+                                                end_time=time.fromisoformat(end)))
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_link(db):
+    """A booking link over staff and appointment types (public, with branding)."""
+    from app.models import BookingLink, LinkBranding
+
+    def make(staff, types, type="individual", slug=None, **overrides):
+        org_id = staff[0].organization_id
+        link = BookingLink(organization_id=org_id, slug=slug or f"link-{uuid.uuid4().hex[:8]}", name="Book us",
+                           type=type, user_id=staff[0].id if type == "individual" else None, **overrides)
+        link.staff = list(staff)
+        link.appointment_types = list(types)
+        db.session.add(link)
+        db.session.flush()
+        db.session.add(LinkBranding(organization_id=org_id, booking_link_id=link.id, welcome_text="Welcome!"))
+        db.session.commit()
+        return link
+
+    return make
+
+
+@pytest.fixture
+def count_queries(db):
+    """Context manager counting the SQL statements run inside it."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def counting():
+        statements: list[str] = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            if statement.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE"):  # SQLite's explicit BEGIN
+                statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before)
+
+    return counting

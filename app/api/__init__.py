@@ -1,0 +1,12 @@
+"""The JSON API under /api/: public booking endpoints, AI tools, webhooks, admin operations.
+
+Requests here are authenticated by tokens and keys, not cookies, so CSRF does not apply.
+"""
+from flask import Blueprint
+
+from app.extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+csrf.exempt(bp)
+
+from app.api import booking  # noqa: E402,F401

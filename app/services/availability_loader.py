@@ -1,0 +1,179 @@
+"""Turns database rows into the availability engine's plain inputs, in a fixed number of queries.
+
+Whatever the number of staff or days, loading costs the same handful of queries (rules,
+overrides, holidays, bookings, fairness counts). Every query is bounded by an indexed range
+condition on time, so its cost does not grow with the size of the booking history.
+"""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+
+from app.extensions import db
+from app.models import (
+    ACTIVE_STATUSES,
+    AppointmentType,
+    AvailabilityOverride,
+    AvailabilityRule,
+    Booking,
+    Holiday,
+    User,
+    holiday_staff,
+)
+from app.services.availability import (
+    AppointmentSpec,
+    BusyInterval,
+    DateOverride,
+    ExistingBooking,
+    StaffSchedule,
+    WeeklyRule,
+)
+
+# A booking that ends inside the window can have started up to this long before it (a 24-hour
+# appointment plus generous buffers). Reading bookings by "start in [window − margin, window end)"
+# keeps the query on the (staff_id, start_at) index instead of scanning every past booking.
+BOOKING_LOOKBACK = timedelta(days=2)
+# Local dates seen from UTC can be a day either side; overrides and holidays are read with margin.
+DATE_MARGIN = timedelta(days=2)
+# Round-robin fairness counts each trainer's bookings starting within this period around now.
+FAIRNESS_PERIOD = timedelta(days=30)
+
+ExternalBusy = dict[uuid.UUID, Sequence[BusyInterval]]
+
+
+def appointment_spec(atype: AppointmentType) -> AppointmentSpec:
+    return AppointmentSpec(
+        id=str(atype.id),
+        duration_minutes=atype.duration_minutes,
+        buffer_before_minutes=atype.buffer_before_minutes,
+        buffer_after_minutes=atype.buffer_after_minutes,
+        slot_interval_minutes=atype.slot_interval_minutes,
+        min_notice_minutes=atype.min_notice_minutes,
+        booking_window_days=atype.booking_window_days,
+        max_per_day=atype.max_per_day,
+    )
+
+
+def load_schedules(
+    staff: Sequence[User],
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    now: datetime,
+    external_busy: ExternalBusy | None = None,
+    exclude_booking_id: uuid.UUID | None = None,
+    with_fairness: bool = False,
+) -> list[StaffSchedule]:
+    """Everything the engine needs about `staff` for [window_start, window_end).
+
+    `exclude_booking_id` leaves one booking out (a reschedule may move into its own time).
+    `external_busy` maps staff id → busy intervals from their external calendars.
+    """
+    if not staff:
+        return []
+    ids = [member.id for member in staff]
+    first_day = (window_start - DATE_MARGIN).date()
+    last_day = (window_end + DATE_MARGIN).date()
+
+    rules: dict[uuid.UUID, list[WeeklyRule]] = defaultdict(list)
+    for row in db.session.execute(
+        select(AvailabilityRule.user_id, AvailabilityRule.day_of_week, AvailabilityRule.start_time,
+               AvailabilityRule.end_time).where(AvailabilityRule.user_id.in_(ids))
+    ):
+        rules[row.user_id].append(WeeklyRule(row.day_of_week, row.start_time, row.end_time))
+
+    overrides: dict[uuid.UUID, list[DateOverride]] = defaultdict(list)
+    for row in db.session.execute(
+        select(AvailabilityOverride.user_id, AvailabilityOverride.date, AvailabilityOverride.type,
+               AvailabilityOverride.start_time, AvailabilityOverride.end_time, AvailabilityOverride.replace_rules)
+        .where(AvailabilityOverride.user_id.in_(ids), AvailabilityOverride.date.between(first_day, last_day))
+    ):
+        overrides[row.user_id].append(
+            DateOverride(row.date, row.type, row.start_time, row.end_time, bool(row.replace_rules))
+        )
+
+    holidays = _load_holidays(staff, first_day, last_day)
+    bookings = _load_bookings(ids, window_start, window_end, exclude_booking_id)
+    fairness = _load_fairness(ids, now) if with_fairness else {}
+    external_busy = external_busy or {}
+
+    schedules = []
+    for member in staff:
+        count, last = fairness.get(member.id, (0, None))
+        schedules.append(
+            StaffSchedule(
+                staff_id=str(member.id),
+                name=member.name,
+                timezone=member.timezone,
+                rules=tuple(rules.get(member.id, ())),
+                overrides=tuple(overrides.get(member.id, ())),
+                holidays=frozenset(holidays.get(member.id, ())),
+                bookings=tuple(bookings.get(member.id, ())),
+                busy=tuple(external_busy.get(member.id, ())),
+                booking_count=count,
+                last_booked_at=last,
+            )
+        )
+    return schedules
+
+
+def _load_holidays(staff: Sequence[User], first_day: date, last_day: date) -> dict[uuid.UUID, set[date]]:
+    org_ids = {member.organization_id for member in staff}
+    ids = {member.id for member in staff}
+    rows = db.session.execute(
+        select(Holiday.organization_id, Holiday.date, Holiday.affects_all_staff, holiday_staff.c.user_id)
+        .outerjoin(holiday_staff, holiday_staff.c.holiday_id == Holiday.id)
+        .where(Holiday.organization_id.in_(org_ids), Holiday.date.between(first_day, last_day))
+    ).all()
+    result: dict[uuid.UUID, set[date]] = defaultdict(set)
+    for row in rows:
+        if row.affects_all_staff:
+            for member in staff:
+                if member.organization_id == row.organization_id:
+                    result[member.id].add(row.date)
+        elif row.user_id in ids:
+            result[row.user_id].add(row.date)
+    return result
+
+
+def _load_bookings(ids, window_start, window_end, exclude_booking_id) -> dict[uuid.UUID, list[ExistingBooking]]:
+    conditions = [
+        Booking.staff_id.in_(ids),
+        Booking.status.in_(ACTIVE_STATUSES),
+        Booking.start_at >= window_start - BOOKING_LOOKBACK,
+        Booking.start_at < window_end + BOOKING_LOOKBACK,
+    ]
+    if exclude_booking_id is not None:
+        conditions.append(Booking.id != exclude_booking_id)
+    result: dict[uuid.UUID, list[ExistingBooking]] = defaultdict(list)
+    for row in db.session.execute(
+        select(Booking.staff_id, Booking.start_at, Booking.end_at, Booking.buffer_before_minutes,
+               Booking.buffer_after_minutes, Booking.appointment_type_id).where(and_(*conditions))
+    ):
+        result[row.staff_id].append(
+            ExistingBooking(
+                row.start_at, row.end_at, row.buffer_before_minutes, row.buffer_after_minutes,
+                str(row.appointment_type_id) if row.appointment_type_id else None,
+            )
+        )
+    return result
+
+
+def _load_fairness(ids, now: datetime) -> dict[uuid.UUID, tuple[int, datetime | None]]:
+    """Per trainer: bookings (not cancelled) starting within the fairness period, and the last one made."""
+    rows = db.session.execute(
+        select(Booking.staff_id, func.count(), func.max(Booking.created_at))
+        .where(
+            Booking.staff_id.in_(ids),
+            or_(Booking.status.in_(ACTIVE_STATUSES), Booking.status == "completed"),
+            Booking.start_at >= now - FAIRNESS_PERIOD,
+            Booking.start_at < now + FAIRNESS_PERIOD,
+        )
+        .group_by(Booking.staff_id)
+    ).all()
+    # max() keeps the column's type, so `last` comes back as an aware UTC datetime.
+    return {staff_id: (count, last) for staff_id, count, last in rows}

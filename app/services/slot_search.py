@@ -1,0 +1,180 @@
+"""Finding bookable slots for a booking link or an organization: the availability API's service."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AppointmentType, BookingLink, Organization, User
+from app.services import availability as engine
+from app.services.availability_loader import appointment_spec, load_schedules
+from app.services.errors import InvalidRequest, NotFound
+
+MAX_RANGE_DAYS = 62
+DEFAULT_RANGE_DAYS = 7
+
+
+@dataclass
+class SlotSearch:
+    """What was searched and what was found."""
+
+    organization: Organization
+    link: BookingLink | None
+    appointment_type: AppointmentType
+    timezone: str
+    start_date: date
+    end_date: date
+    slots: list[engine.Slot]
+
+
+def resolve_timezone(name: str | None, default: str) -> str:
+    """A valid IANA zone name, or InvalidRequest naming the `timezone` field."""
+    if not name:
+        return default
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidRequest(f"Unknown time zone {name!r}: use an IANA name such as Europe/London.",
+                             fields={"timezone": "unknown time zone"}) from None
+    return name
+
+
+def get_public_link(slug: str) -> BookingLink:
+    """The active, public booking link with this slug, or NotFound (private links are not revealed)."""
+    link = db.session.scalars(select(BookingLink).where(BookingLink.slug == slug)).first()
+    if link is None or not link.is_public or not link.is_active:
+        raise NotFound(f"No booking page called {slug!r}.")
+    return link
+
+
+def link_staff(link: BookingLink) -> list[User]:
+    """The active staff who take bookings through a link (its owner for an individual link)."""
+    staff = list(link.staff)
+    if not staff and link.user_id:
+        owner = db.session.get(User, link.user_id)
+        staff = [owner] if owner else []
+    return [member for member in staff if member.active]
+
+
+def choose_appointment_type(
+    candidates: list[AppointmentType], appointment_type_id: str | None, duration: int | None
+) -> AppointmentType:
+    """Pick the appointment type from the request (id, else duration, else the first offered)."""
+    active = [t for t in candidates if t.is_active]
+    if appointment_type_id:
+        for atype in active:
+            if str(atype.id) == str(appointment_type_id):
+                if duration and duration != atype.duration_minutes:
+                    raise InvalidRequest(
+                        f"{atype.name} lasts {atype.duration_minutes} minutes, not {duration}.",
+                        fields={"duration": f"must be {atype.duration_minutes} for this appointment type"},
+                    )
+                return atype
+        raise InvalidRequest("That appointment type is not offered here.",
+                             fields={"appointment_type_id": "not offered on this booking page"})
+    if duration:
+        for atype in active:
+            if atype.duration_minutes == duration:
+                return atype
+        offered = sorted({t.duration_minutes for t in active})
+        raise InvalidRequest(f"No appointment of {duration} minutes is offered here (offered: {offered}).",
+                             fields={"duration": f"not offered; choose one of {offered}"})
+    if not active:
+        raise NotFound("Nothing can be booked here at the moment.")
+    return active[0]
+
+
+def date_window(start_date: date | None, end_date: date | None, single: date | None, tz: str,
+                now: datetime) -> tuple[date, date]:
+    """The inclusive local date range asked for (default: the next seven days), capped."""
+    if single and (start_date or end_date):
+        raise InvalidRequest("Give either date or start_date/end_date, not both.",
+                             fields={"date": "cannot be combined with start_date/end_date"})
+    if single:
+        return single, single
+    today = now.astimezone(ZoneInfo(tz)).date()
+    if start_date and not end_date:
+        end_date = start_date + timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    elif end_date and not start_date:
+        raise InvalidRequest("end_date needs a start_date.", fields={"start_date": "required with end_date"})
+    start_date = start_date or today
+    end_date = end_date or today + timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    if end_date < start_date:
+        raise InvalidRequest("end_date is before start_date.", fields={"end_date": "must not be before start_date"})
+    if (end_date - start_date).days + 1 > MAX_RANGE_DAYS:
+        raise InvalidRequest(f"The date range is longer than {MAX_RANGE_DAYS} days.",
+                             fields={"end_date": f"at most {MAX_RANGE_DAYS} days after start_date"})
+    return start_date, end_date
+
+
+def search_slots(
+    *,
+    link_slug: str | None = None,
+    org_slug: str | None = None,
+    date_: date | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    duration: int | None = None,
+    appointment_type_id: str | None = None,
+    staff_id: str | None = None,
+    timezone_name: str | None = None,
+    now: datetime | None = None,
+) -> SlotSearch:
+    """The slots offered for a link (or an organization's whole team) over local dates in a zone.
+
+    Dates are read in `timezone_name` (default: the organization's zone); slots come back in UTC.
+    Raises NotFound for an unknown or private link, InvalidRequest naming the field at fault.
+    """
+    now = now or datetime.now(timezone.utc)
+    if not link_slug and not org_slug:
+        raise InvalidRequest("Say which booking page (link) or organization (org).",
+                             fields={"link": "required unless org is given"})
+    if link_slug:
+        link = get_public_link(link_slug)
+        org = db.session.get(Organization, link.organization_id)
+        staff = link_staff(link)
+        types = list(link.appointment_types)
+        mode = link.type
+    else:
+        link = None
+        org = db.session.scalars(select(Organization).where(Organization.slug == org_slug)).first()
+        if org is None:
+            raise NotFound(f"No organization called {org_slug!r}.")
+        staff = list(db.session.scalars(
+            select(User).where(User.organization_id == org.id, User.active.is_(True)).order_by(User.name)
+        ))
+        types = list(db.session.scalars(
+            select(AppointmentType).where(AppointmentType.organization_id == org.id).order_by(AppointmentType.name)
+        ))
+        mode = "individual"
+
+    tz = resolve_timezone(timezone_name, org.timezone)
+    atype = choose_appointment_type(types, appointment_type_id, duration)
+    if staff_id:
+        chosen = [member for member in staff if str(member.id) == str(staff_id)]
+        if not chosen:
+            raise InvalidRequest("That member of staff does not take bookings here.",
+                                 fields={"staff_id": "not on this booking page"})
+        staff = chosen
+        if mode == "round_robin":
+            mode = "individual"
+
+    first, last = date_window(start_date, end_date, date_, tz, now)
+    window_start, window_end = engine.local_day_window(first, last, tz)
+    schedules = load_schedules(staff, window_start, window_end, now=now, with_fairness=mode == "round_robin")
+    slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now, mode=mode)
+    return SlotSearch(organization=org, link=link, appointment_type=atype, timezone=tz,
+                      start_date=first, end_date=last, slots=slots)
+
+
+def parse_uuid(value: str | None, field: str) -> uuid.UUID | None:
+    if value in (None, ""):
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidRequest(f"{field} is not a valid id.", fields={field: "not a valid id"}) from None
