@@ -51,6 +51,7 @@ def _configure_logging(app: Flask) -> None:
 def _init_extensions(app: Flask) -> None:
     from app import database  # noqa: F401  (registers the SQLite engine events)
     from app import models  # noqa: F401  (registers every table with the metadata)
+    from app.services import schedule_version  # noqa: F401  (raises the version on schedule changes)
     from app.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
 
     db.init_app(app)
@@ -60,6 +61,9 @@ def _init_extensions(app: Flask) -> None:
     htmx.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    from app.services.slot_cache import SlotCache
+
+    app.extensions["slot_cache"] = SlotCache()
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
 

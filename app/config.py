@@ -108,6 +108,9 @@ class Config:
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.PREFERRED_URL_SCHEME = "https" if self.APP_URL.startswith("https://") else "http"
+        # How long an availability answer may be served from the in-process cache (0: never).
+        # Any schedule change invalidates it at once; see app/services/slot_cache.py.
+        self.AVAILABILITY_CACHE_SECONDS = _int("AVAILABILITY_CACHE_SECONDS", 60)
         self.DEMO_ORG_SLUG = os.environ.get("DEMO_ORG_SLUG", "atlas-fitness")
 
     def as_dict(self) -> dict:

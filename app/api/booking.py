@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.api import bp
@@ -39,6 +39,8 @@ def availability():
             end_date=params.end_date, duration=params.duration,
             appointment_type_id=str(params.appointment_type_id) if params.appointment_type_id else None,
             staff_id=str(params.staff_id) if params.staff_id else None, timezone_name=params.timezone,
+            cache=current_app.extensions["slot_cache"],
+            cache_seconds=current_app.config["AVAILABILITY_CACHE_SECONDS"],
         )
     except ValidationError as exc:
         return validation_error_response(exc, "The availability request is not valid.")
@@ -46,7 +48,7 @@ def availability():
         return service_error_response(exc)
 
     tz = search.timezone
-    duration = search.appointment_type.duration_minutes
+    duration = search.duration_minutes
     slots = [
         {
             "start": iso_utc(slot.start),
@@ -67,14 +69,12 @@ def availability():
         "timezone": tz,
         "start_date": search.start_date.isoformat(),
         "end_date": search.end_date.isoformat(),
-        "appointment_type": {
-            "id": str(search.appointment_type.id),
-            "name": search.appointment_type.name,
-            "duration": duration,
-        },
+        "appointment_type": {"id": search.appointment_type_id, "name": search.appointment_type_name,
+                             "duration": duration},
         "booking_link": (
-            {"slug": search.link.slug, "name": search.link.name, "type": search.link.type} if search.link else None
+            {"slug": search.link_slug, "name": search.link_name, "type": search.link_type}
+            if search.link_slug else None
         ),
-        "organization": {"slug": search.organization.slug, "name": search.organization.name},
+        "organization": {"slug": search.organization_slug, "name": search.organization_name},
     }
     return jsonify(body)

@@ -33,6 +33,9 @@ class Organization(db.Model):
     reminder_offsets_minutes: Mapped[list[int]] = mapped_column(
         JSONType, default=lambda: list(DEFAULT_REMINDER_OFFSETS_MINUTES)
     )
+    # Raised in the same transaction as any change that can alter availability (see
+    # app/services/schedule_version.py); cached availability answers are keyed by it.
+    schedule_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Settings that do not deserve a column yet (e.g. the Google-unreachable policy).
     settings: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,22 +13,30 @@ from app.models import AppointmentType, BookingLink, Organization, User
 from app.services import availability as engine
 from app.services.availability_loader import appointment_spec, load_schedules
 from app.services.errors import InvalidRequest, NotFound
+from app.services.slot_cache import SlotCache
 
 MAX_RANGE_DAYS = 62
 DEFAULT_RANGE_DAYS = 7
 
 
-@dataclass
+@dataclass(frozen=True)
 class SlotSearch:
-    """What was searched and what was found."""
+    """What was searched and what was found, as plain values (safe to cache and share)."""
 
-    organization: Organization
-    link: BookingLink | None
-    appointment_type: AppointmentType
+    organization_id: uuid.UUID
+    organization_slug: str
+    organization_name: str
+    link_slug: str | None
+    link_name: str | None
+    link_type: str | None
+    appointment_type_id: str
+    appointment_type_name: str
+    duration_minutes: int
+    min_notice_minutes: int
     timezone: str
     start_date: date
     end_date: date
-    slots: list[engine.Slot]
+    slots: tuple[engine.Slot, ...]
 
 
 def resolve_timezone(name: str | None, default: str) -> str:
@@ -123,13 +131,53 @@ def search_slots(
     staff_id: str | None = None,
     timezone_name: str | None = None,
     now: datetime | None = None,
+    cache: SlotCache | None = None,
+    cache_seconds: int = 0,
 ) -> SlotSearch:
     """The slots offered for a link (or an organization's whole team) over local dates in a zone.
 
     Dates are read in `timezone_name` (default: the organization's zone); slots come back in UTC.
     Raises NotFound for an unknown or private link, InvalidRequest naming the field at fault.
+    With a `cache`, an answer computed under the organization's current schedule version is reused
+    for up to `cache_seconds` (never past the moment its first slot would fall inside the notice).
     """
     now = now or datetime.now(timezone.utc)
+    key = version = None
+    if cache is not None and cache_seconds > 0:
+        state = _schedule_state(link_slug, org_slug)
+        if state is not None:
+            version, org_tz = state
+            tz = resolve_timezone(timezone_name, org_tz)
+            first, last = date_window(start_date, end_date, date_, tz, now)
+            key = (link_slug, org_slug, first, last, tz, duration, appointment_type_id, staff_id)
+            cached = cache.get(key, version, now)
+            if cached is not None:
+                return cached
+    result = _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
+                     timezone_name, now)
+    if key is not None:
+        valid_until = now + timedelta(seconds=cache_seconds)
+        if result.slots:
+            valid_until = min(valid_until, result.slots[0].start - timedelta(minutes=result.min_notice_minutes))
+        cache.put(key, version, valid_until, result)
+    return result
+
+
+def _schedule_state(link_slug: str | None, org_slug: str | None) -> tuple[int, str] | None:
+    """(schedule version, organization time zone) for a public link or an organization, in one query."""
+    if link_slug:
+        query = (select(Organization.schedule_version, Organization.timezone)
+                 .join(BookingLink, BookingLink.organization_id == Organization.id)
+                 .where(BookingLink.slug == link_slug, BookingLink.is_public.is_(True),
+                        BookingLink.is_active.is_(True)))
+    else:
+        query = select(Organization.schedule_version, Organization.timezone).where(Organization.slug == org_slug)
+    row = db.session.execute(query).first()
+    return (row[0], row[1]) if row else None
+
+
+def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
+            timezone_name, now) -> SlotSearch:
     if not link_slug and not org_slug:
         raise InvalidRequest("Say which booking page (link) or organization (org).",
                              fields={"link": "required unless org is given"})
@@ -167,8 +215,14 @@ def search_slots(
     window_start, window_end = engine.local_day_window(first, last, tz)
     schedules = load_schedules(staff, window_start, window_end, now=now, with_fairness=mode == "round_robin")
     slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now, mode=mode)
-    return SlotSearch(organization=org, link=link, appointment_type=atype, timezone=tz,
-                      start_date=first, end_date=last, slots=slots)
+    return SlotSearch(
+        organization_id=org.id, organization_slug=org.slug, organization_name=org.name,
+        link_slug=link.slug if link else None, link_name=link.name if link else None,
+        link_type=link.type if link else None, appointment_type_id=str(atype.id),
+        appointment_type_name=atype.name, duration_minutes=atype.duration_minutes,
+        min_notice_minutes=atype.min_notice_minutes, timezone=tz, start_date=first, end_date=last,
+        slots=tuple(slots),
+    )
 
 
 def parse_uuid(value: str | None, field: str) -> uuid.UUID | None:
