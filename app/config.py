@@ -100,6 +100,10 @@ class Config:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Per client address, on the public endpoints.
+        self.RATELIMIT_AVAILABILITY = os.environ.get("RATELIMIT_AVAILABILITY", "300/minute")
+        self.RATELIMIT_BOOKING_CREATE = os.environ.get("RATELIMIT_BOOKING_CREATE", "30/minute;300/hour")
+        self.RATELIMIT_BOOKING_MANAGE = os.environ.get("RATELIMIT_BOOKING_MANAGE", "60/minute")
 
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         self.SESSION_COOKIE_HTTPONLY = True

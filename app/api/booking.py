@@ -1,16 +1,27 @@
-"""Public booking API: GET /api/booking/availability (the spec's contract)."""
+"""Public booking API (the spec's contract): availability, create, and token-managed changes."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 from flask import current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.api import bp
+from app.extensions import db, limiter
+from app.models import Booking, Organization
+from app.services.bookings import (
+    Actor,
+    cancel_booking,
+    create_booking,
+    get_booking_by_token,
+    manage_url,
+    reschedule_booking,
+)
 from app.api.responses import iso_local, iso_utc, service_error_response, validation_error_response
-from app.services.errors import ServiceError
-from app.services.slot_search import search_slots
+from app.services.errors import InvalidRequest, ServiceError
+from app.services.slot_search import SlotSearch, search_slots
 
 
 class AvailabilityParams(BaseModel):
@@ -30,23 +41,29 @@ class AvailabilityParams(BaseModel):
 
 
 @bp.get("/booking/availability")
+@limiter.limit(lambda: current_app.config["RATELIMIT_AVAILABILITY"])
 def availability():
     """Free slots for a booking link (or an organization), in UTC with a local-time field."""
     try:
         params = AvailabilityParams.model_validate({k: v for k, v in request.args.items() if v != ""})
-        search = search_slots(
+        body = search_slots(
             link_slug=params.link, org_slug=params.org, date_=params.date, start_date=params.start_date,
             end_date=params.end_date, duration=params.duration,
             appointment_type_id=str(params.appointment_type_id) if params.appointment_type_id else None,
             staff_id=str(params.staff_id) if params.staff_id else None, timezone_name=params.timezone,
             cache=current_app.extensions["slot_cache"],
             cache_seconds=current_app.config["AVAILABILITY_CACHE_SECONDS"],
+            render=availability_json,
         )
     except ValidationError as exc:
         return validation_error_response(exc, "The availability request is not valid.")
     except ServiceError as exc:
         return service_error_response(exc)
+    return current_app.response_class(body, mimetype="application/json")
 
+
+def availability_json(search: SlotSearch) -> bytes:
+    """The spec's availability response, serialised once (cached answers skip this too)."""
     tz = search.timezone
     duration = search.duration_minutes
     slots = [
@@ -77,4 +94,166 @@ def availability():
         ),
         "organization": {"slug": search.organization_slug, "name": search.organization_name},
     }
-    return jsonify(body)
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+# --- create and manage ---------------------------------------------------------------------------
+
+class CreateBookingBody(BaseModel):
+    """POST /api/booking/create, with the spec's field names."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    link_slug: str = Field(min_length=1, max_length=80)
+    staff_id: uuid.UUID | None = None
+    appointment_type_id: uuid.UUID | None = None
+    start_time: dt.datetime
+    end_time: dt.datetime | None = None
+    attendee_name: str = Field(min_length=1, max_length=200)
+    attendee_email: str = Field(min_length=3, max_length=254)
+    attendee_phone: str | None = Field(None, max_length=40)
+    attendee_timezone: str | None = Field(None, max_length=64)
+    description: str | None = Field(None, max_length=2000)
+    location_details: str | None = Field(None, max_length=500)
+
+
+class RescheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    token: str | None = Field(None, max_length=128)
+    start_time: dt.datetime
+    staff_id: uuid.UUID | None = None
+
+
+class CancelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    token: str | None = Field(None, max_length=128)
+    reason: str | None = Field(None, max_length=500)
+
+
+def booking_json(booking: Booking) -> dict:
+    """A booking as the API shows it (UTC, plus local times in the attendee's zone)."""
+    tz = booking.attendee_timezone or "UTC"
+    atype = booking.appointment_type
+    return {
+        "id": str(booking.id),
+        "status": booking.status,
+        "start": iso_utc(booking.start_at),
+        "end": iso_utc(booking.end_at),
+        "local_start": iso_local(booking.start_at, tz),
+        "local_end": iso_local(booking.end_at, tz),
+        "timezone": tz,
+        "duration": booking.duration_minutes,
+        "staff": {"id": str(booking.staff_id), "name": booking.staff.name if booking.staff else None},
+        "appointment_type": (
+            {"id": str(atype.id), "name": atype.name, "duration": atype.duration_minutes} if atype else None
+        ),
+        "attendee": {"name": booking.attendee_name, "email": booking.attendee_email,
+                     "phone": booking.attendee_phone},
+        "description": booking.description,
+        "location_details": booking.location_details,
+        "cancellation_reason": booking.cancellation_reason,
+        "created_at": iso_utc(booking.created_at),
+    }
+
+
+def actor_from_request(kind: str = "attendee", actor_id: str | None = None) -> Actor:
+    return Actor(type=kind, id=actor_id, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", fields={"body": "expected a JSON object"})
+    return body
+
+
+@bp.post("/booking/create")
+@limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_CREATE"])
+def create():
+    """Book a slot. 201 with the booking and its manage URL (the token is shown only here)."""
+    try:
+        body = CreateBookingBody.model_validate(_json_body())
+        result = create_booking(
+            link_slug=body.link_slug, start_time=body.start_time, end_time=body.end_time,
+            attendee_name=body.attendee_name, attendee_email=body.attendee_email,
+            attendee_phone=body.attendee_phone, attendee_timezone=body.attendee_timezone,
+            appointment_type_id=str(body.appointment_type_id) if body.appointment_type_id else None,
+            staff_id=str(body.staff_id) if body.staff_id else None, description=body.description,
+            location_details=body.location_details, idempotency_key=request.headers.get("Idempotency-Key"),
+            actor=actor_from_request(), source="api",
+        )
+    except ValidationError as exc:
+        return validation_error_response(exc, "The booking request is not valid.")
+    except ServiceError as exc:
+        return service_error_response(exc)
+    payload = {"success": True, "booking": booking_json(result.booking)}
+    if result.created:
+        payload["manage_token"] = result.manage_token
+        payload["manage_url"] = manage_url(result.manage_token)
+        return jsonify(payload), 201
+    payload["idempotent_replay"] = True
+    payload["manage_url"] = None
+    payload["message"] = ("This request was already made with the same Idempotency-Key; this is the booking "
+                          "it made. The manage link was shown then and sent in the confirmation.")
+    return jsonify(payload), 200
+
+
+def _token_from(body: dict | None = None) -> str:
+    token = request.args.get("token") or (body or {}).get("token")
+    if not token:
+        raise InvalidRequest("The manage token is missing.", fields={"token": "required"})
+    return token
+
+
+@bp.get("/booking/manage")
+@limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_MANAGE"])
+def manage_get():
+    try:
+        booking = get_booking_by_token(_token_from())
+    except ServiceError as exc:
+        return service_error_response(exc)
+    return jsonify({"success": True, "booking": booking_json(booking),
+                    "can_change_until": iso_utc(_cutoff_instant(booking))})
+
+
+@bp.put("/booking/manage")
+@limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_MANAGE"])
+def manage_put():
+    """Reschedule to a new start_time (optionally with another member of staff on the same link)."""
+    try:
+        raw = _json_body()
+        body = RescheduleBody.model_validate(raw)
+        booking = get_booking_by_token(_token_from(raw))
+        booking = reschedule_booking(booking.id, start_time=body.start_time,
+                                     staff_id=str(body.staff_id) if body.staff_id else None,
+                                     actor=actor_from_request(actor_id=str(booking.id)))
+    except ValidationError as exc:
+        return validation_error_response(exc, "The reschedule request is not valid.")
+    except ServiceError as exc:
+        return service_error_response(exc)
+    return jsonify({"success": True, "booking": booking_json(booking)})
+
+
+@bp.delete("/booking/manage")
+@limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_MANAGE"])
+def manage_delete():
+    """Cancel, with an optional reason."""
+    try:
+        raw = request.get_json(silent=True) or {}
+        if not isinstance(raw, dict):
+            raise InvalidRequest("The request body must be a JSON object.", fields={"body": "expected a JSON object"})
+        body = CancelBody.model_validate(raw)
+        booking = get_booking_by_token(_token_from(raw))
+        booking = cancel_booking(booking.id, reason=body.reason, actor=actor_from_request(actor_id=str(booking.id)))
+    except ValidationError as exc:
+        return validation_error_response(exc, "The cancel request is not valid.")
+    except ServiceError as exc:
+        return service_error_response(exc)
+    return jsonify({"success": True, "booking": booking_json(booking)})
+
+
+def _cutoff_instant(booking: Booking) -> dt.datetime:
+    org = db.session.get(Organization, booking.organization_id)
+    return booking.start_at - dt.timedelta(minutes=org.cancellation_cutoff_minutes)

@@ -62,6 +62,9 @@ class Booking(db.Model):
     )
     # Staff with bookings are deactivated, never deleted: RESTRICT keeps history intact.
     staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # A collective booking holds every participant's time: one row per member of staff, sharing a
+    # group id (the lead row carries the manage token). None for ordinary bookings.
+    group_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     buffer_before_minutes: Mapped[int] = mapped_column(Integer, default=0)

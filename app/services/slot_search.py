@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -15,6 +17,7 @@ from app.services.availability_loader import appointment_spec, load_schedules
 from app.services.errors import InvalidRequest, NotFound
 from app.services.slot_cache import SlotCache
 
+T = TypeVar("T")
 MAX_RANGE_DAYS = 62
 DEFAULT_RANGE_DAYS = 7
 
@@ -133,13 +136,16 @@ def search_slots(
     now: datetime | None = None,
     cache: SlotCache | None = None,
     cache_seconds: int = 0,
-) -> SlotSearch:
+    render: Callable[[SlotSearch], T] | None = None,
+) -> SlotSearch | T:
     """The slots offered for a link (or an organization's whole team) over local dates in a zone.
 
     Dates are read in `timezone_name` (default: the organization's zone); slots come back in UTC.
     Raises NotFound for an unknown or private link, InvalidRequest naming the field at fault.
     With a `cache`, an answer computed under the organization's current schedule version is reused
     for up to `cache_seconds` (never past the moment its first slot would fall inside the notice).
+    With `render`, the rendered answer is returned (and cached) instead of the SlotSearch, so a
+    cache hit also skips the rendering.
     """
     now = now or datetime.now(timezone.utc)
     key = version = None
@@ -149,16 +155,18 @@ def search_slots(
             version, org_tz = state
             tz = resolve_timezone(timezone_name, org_tz)
             first, last = date_window(start_date, end_date, date_, tz, now)
-            key = (link_slug, org_slug, first, last, tz, duration, appointment_type_id, staff_id)
+            key = (getattr(render, "__qualname__", None), link_slug, org_slug, first, last, tz, duration,
+                   appointment_type_id, staff_id)
             cached = cache.get(key, version, now)
             if cached is not None:
                 return cached
-    result = _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
+    search = _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
                      timezone_name, now)
+    result = render(search) if render is not None else search
     if key is not None:
         valid_until = now + timedelta(seconds=cache_seconds)
-        if result.slots:
-            valid_until = min(valid_until, result.slots[0].start - timedelta(minutes=result.min_notice_minutes))
+        if search.slots:
+            valid_until = min(valid_until, search.slots[0].start - timedelta(minutes=search.min_notice_minutes))
         cache.put(key, version, valid_until, result)
     return result
 

@@ -233,6 +233,7 @@ def upgrade():
     sa.Column('booking_link_id', sa.Uuid(), nullable=True),
     sa.Column('appointment_type_id', sa.Uuid(), nullable=True),
     sa.Column('staff_id', sa.Uuid(), nullable=False),
+    sa.Column('group_id', sa.Uuid(), nullable=True),
     sa.Column('start_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('end_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('buffer_before_minutes', sa.Integer(), nullable=False),
@@ -272,6 +273,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_bookings_appointment_type_id'), ['appointment_type_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_bookings_attendee_email'), ['attendee_email'], unique=False)
         batch_op.create_index(batch_op.f('ix_bookings_booking_link_id'), ['booking_link_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bookings_group_id'), ['group_id'], unique=False)
         batch_op.create_index('ix_bookings_org_start', ['organization_id', 'start_at'], unique=False)
         batch_op.create_index('ix_bookings_staff_start', ['staff_id', 'start_at'], unique=False)
 
@@ -424,6 +426,7 @@ def downgrade():
     with op.batch_alter_table('bookings', schema=None) as batch_op:
         batch_op.drop_index('ix_bookings_staff_start')
         batch_op.drop_index('ix_bookings_org_start')
+        batch_op.drop_index(batch_op.f('ix_bookings_group_id'))
         batch_op.drop_index(batch_op.f('ix_bookings_booking_link_id'))
         batch_op.drop_index(batch_op.f('ix_bookings_attendee_email'))
         batch_op.drop_index(batch_op.f('ix_bookings_appointment_type_id'))
