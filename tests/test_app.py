@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
 from app.config import Config, normalise_database_url
 
 
@@ -46,9 +45,9 @@ def test_healthz_reports_database(client):
     assert response.get_json() == {"status": "ok", "database": "ok"}
 
 
-def test_healthz_reports_unreachable_database(app_config, tmp_path):
+def test_healthz_reports_unreachable_database(make_app, app_config, tmp_path):
     broken = dict(app_config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/missing-dir/nope.db")
-    app = create_app(broken)
+    app = make_app(broken)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unreachable"
@@ -69,8 +68,8 @@ def test_unknown_page_is_html_404(client):
     assert b"Not Found" in response.data
 
 
-def test_unexpected_error_shows_no_stack_trace(app_config):
-    app = create_app(app_config)
+def test_unexpected_error_shows_no_stack_trace(make_app, app_config):
+    app = make_app(app_config)
 
     @app.get("/api/boom")
     def boom():

@@ -40,7 +40,8 @@ class AppointmentType(db.Model):
     price_pennies: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="GBP")
     min_notice_minutes: Mapped[int] = mapped_column(Integer, default=60)
-    booking_window_days: Mapped[int | None] = mapped_column(Integer, default=60)
+    # None: no limit. (No column default: an explicit None must stay None, not become a default.)
+    booking_window_days: Mapped[int | None] = mapped_column(Integer)
     # None: slots start every duration_minutes.
     slot_interval_minutes: Mapped[int | None] = mapped_column(Integer)
     max_per_day: Mapped[int | None] = mapped_column(Integer)
