@@ -43,13 +43,17 @@ def is_sqlite() -> bool:
 
 
 def begin_serialized_transaction() -> None:
-    """Start a fresh transaction that no other writer can interleave with on SQLite.
+    """Make the session's next transaction one that no other writer can interleave with on SQLite.
 
-    The session must hold no pending changes: an open read-only transaction is ended first so
-    the new one can begin with BEGIN IMMEDIATE. On PostgreSQL this is an ordinary transaction
-    (the exclusion constraint is the guard there). The caller commits or rolls back.
+    Call it before the first read of a check-then-write sequence. On SQLite the transaction opens
+    with BEGIN IMMEDIATE, taking the write lock up front; if a transaction is already open it is
+    ended first (so call this early, before loading what will be checked). On PostgreSQL the
+    session carries on as it is: the exclusion constraint is the guard there. The caller commits
+    or rolls back.
     """
     session = db.session()  # the request's Session behind the scoped proxy
+    if session.get_bind().dialect.name != "sqlite":
+        return
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("begin_serialized_transaction() needs a session without pending changes")
     if session.in_transaction():

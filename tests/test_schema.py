@@ -154,6 +154,7 @@ def test_sqlite_serialized_transaction_holds_the_write_lock(app, db, db_url):
     assert outcome == {"locked": False}
 
 
+@pytest.mark.skipif("config.getoption('--db') != 'sqlite'")
 def test_serialized_transaction_refuses_pending_changes(db, make_org):
     from app.database import begin_serialized_transaction
     from app.models import Organization

@@ -211,7 +211,29 @@ def create_booking(
     audit row are written together or not at all.
     """
     now = now or datetime.now(timezone.utc)
-    link = get_public_link(link_slug)
+    begin_serialized_transaction()  # on SQLite: the write lock first, then every check below
+    try:
+        return _create(link_slug, start_time, attendee_name, attendee_email, actor, appointment_type_id, staff_id,
+                       end_time, attendee_phone, attendee_timezone, description, location_details, idempotency_key,
+                       source, now)
+    except IntegrityError as exc:
+        db.session.rollback()
+        if idempotency_key and "idempotency_key" in str(exc.orig):
+            replay = _replay_after_race(link_slug, idempotency_key, start_time, attendee_email)
+            if replay is not None:
+                return replay
+        if "ex_bookings_no_overlap" in str(exc.orig):
+            return _raise_taken_after_race(link_slug, appointment_type_id, staff_id, start_time, now)
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _create(link_slug, start_time, attendee_name, attendee_email, actor, appointment_type_id, staff_id, end_time,
+            attendee_phone, attendee_timezone, description, location_details, idempotency_key, source,
+            now) -> BookingResult:
+    link = get_public_link(link_slug, with_branding=False)
     org = db.session.get(Organization, link.organization_id)
     name = normalise_name(attendee_name)
     email = normalise_email(attendee_email)
@@ -230,6 +252,7 @@ def create_booking(
         if idempotency_key:
             replay = _replay(org.id, idempotency_key, start, email)
             if replay is not None:
+                db.session.rollback()
                 return replay
 
     candidates = link_staff(link)
@@ -243,52 +266,50 @@ def create_booking(
     if not candidates:
         raise NotFound("Nobody takes bookings on this page at the moment.")
     mode = "collective" if link.type == "collective" else ("round_robin" if len(candidates) > 1 else "individual")
-    spec = appointment_spec(atype)
 
+    schedules = load_schedules(candidates, start - timedelta(days=1), end + timedelta(days=1), now=now,
+                               with_fairness=mode == "round_robin")
+    offered = engine.find_slot_at(schedules, appointment_spec(atype), start, now=now, mode=mode)
+    if not offered:
+        raise _slot_taken(atype, candidates, start, now, mode)
+    slot = offered[0]
+    participants = list(slot.staff_ids) if mode == "collective" else [slot.staff_id]
+    group_id = uuid.uuid4() if len(participants) > 1 else None
     token, token_hash = new_manage_token()
-    begin_serialized_transaction()
-    try:
-        schedules = load_schedules(candidates, start - timedelta(days=1), end + timedelta(days=1), now=now,
-                                   with_fairness=mode == "round_robin")
-        offered = engine.find_slot_at(schedules, spec, start, now=now, mode=mode)
-        if not offered:
-            raise _slot_taken(link, atype, candidates, start, now, mode)
-        slot = offered[0]
-        participants = list(slot.staff_ids) if mode == "collective" else [slot.staff_id]
-        group_id = uuid.uuid4() if len(participants) > 1 else None
-        lead = None
-        for index, member_id in enumerate(participants):
-            booking = Booking(
-                organization_id=org.id, booking_link_id=link.id, appointment_type_id=atype.id,
-                staff_id=uuid.UUID(member_id), group_id=group_id, start_at=start, end_at=end,
-                buffer_before_minutes=atype.buffer_before_minutes, buffer_after_minutes=atype.buffer_after_minutes,
-                status="confirmed", title=f"{atype.name} with {name}", attendee_name=name, attendee_email=email,
-                attendee_phone=phone, attendee_timezone=tz, description=(description or None),
-                location_details=(location_details or atype.location or None),
-                manage_token_hash=token_hash if index == 0 else None,
-                idempotency_key=idempotency_key if index == 0 else None, source=source,
-            )
-            db.session.add(booking)
-            db.session.flush()
-            record_audit(booking, actor, "created", None, snapshot(booking))
-            lead = lead or booking
-        db.session.commit()
-    except SlotTaken:
-        db.session.rollback()
-        raise
-    except IntegrityError as exc:
-        db.session.rollback()
-        if idempotency_key and "idempotency_key" in str(exc.orig):
-            replay = _replay(org.id, idempotency_key, start, email)
-            if replay is not None:
-                return replay
-        if "ex_bookings_no_overlap" in str(exc.orig):
-            raise _slot_taken(link, atype, candidates, start, now, mode) from None
-        raise
-    except BaseException:
-        db.session.rollback()
-        raise
+    lead = None
+    for index, member_id in enumerate(participants):
+        booking = Booking(
+            organization_id=org.id, booking_link_id=link.id, appointment_type_id=atype.id,
+            staff_id=uuid.UUID(member_id), group_id=group_id, start_at=start, end_at=end,
+            buffer_before_minutes=atype.buffer_before_minutes, buffer_after_minutes=atype.buffer_after_minutes,
+            status="confirmed", title=f"{atype.name} with {name}", attendee_name=name, attendee_email=email,
+            attendee_phone=phone, attendee_timezone=tz, description=(description or None),
+            location_details=(location_details or atype.location or None),
+            manage_token_hash=token_hash if index == 0 else None,
+            idempotency_key=idempotency_key if index == 0 else None, source=source,
+        )
+        booking.id = uuid.uuid4()
+        db.session.add(booking)
+        record_audit(booking, actor, "created", None, snapshot(booking))
+        lead = lead or booking
+    db.session.commit()
     return BookingResult(booking=lead, manage_token=token, created=True)
+
+
+def _replay_after_race(link_slug, key, start_time, attendee_email) -> BookingResult | None:
+    """Another request with the same Idempotency-Key won the race: answer with its booking."""
+    link = get_public_link(link_slug)
+    return _replay(link.organization_id, key.strip()[:255], _aware(start_time, "start_time"),
+                   normalise_email(attendee_email))
+
+
+def _raise_taken_after_race(link_slug, appointment_type_id, staff_id, start_time, now):
+    """The database refused an overlap that a concurrent booking created after our check."""
+    link = get_public_link(link_slug)
+    atype = choose_appointment_type(list(link.appointment_types), appointment_type_id, None)
+    candidates = [m for m in link_staff(link) if not staff_id or str(m.id) == str(staff_id)]
+    mode = "collective" if link.type == "collective" else ("round_robin" if len(candidates) > 1 else "individual")
+    raise _slot_taken(atype, candidates, _aware(start_time, "start_time"), now, mode)
 
 
 def _replay(org_id, key: str, start: datetime, email: str) -> BookingResult | None:
@@ -302,8 +323,7 @@ def _replay(org_id, key: str, start: datetime, email: str) -> BookingResult | No
     return BookingResult(booking=existing, manage_token=None, created=False)
 
 
-def _slot_taken(link: BookingLink, atype: AppointmentType, staff: list[User], start: datetime, now: datetime,
-                mode: str) -> SlotTaken:
+def _slot_taken(atype: AppointmentType, staff: list[User], start: datetime, now: datetime, mode: str) -> SlotTaken:
     alternatives = find_alternatives(atype, staff, start, now=now, mode=mode)
     return SlotTaken("Sorry, that time has just been taken. Here are the nearest free times.",
                      alternatives=alternatives)

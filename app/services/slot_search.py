@@ -9,6 +9,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.orm import noload
 
 from app.extensions import db
 from app.models import AppointmentType, BookingLink, Organization, User
@@ -54,9 +55,12 @@ def resolve_timezone(name: str | None, default: str) -> str:
     return name
 
 
-def get_public_link(slug: str) -> BookingLink:
+def get_public_link(slug: str, *, with_branding: bool = True) -> BookingLink:
     """The active, public booking link with this slug, or NotFound (private links are not revealed)."""
-    link = db.session.scalars(select(BookingLink).where(BookingLink.slug == slug)).first()
+    query = select(BookingLink).where(BookingLink.slug == slug)
+    if not with_branding:
+        query = query.options(noload(BookingLink.branding))
+    link = db.session.scalars(query).first()
     if link is None or not link.is_public or not link.is_active:
         raise NotFound(f"No booking page called {slug!r}.")
     return link
@@ -190,7 +194,7 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
         raise InvalidRequest("Say which booking page (link) or organization (org).",
                              fields={"link": "required unless org is given"})
     if link_slug:
-        link = get_public_link(link_slug)
+        link = get_public_link(link_slug, with_branding=False)
         org = db.session.get(Organization, link.organization_id)
         staff = link_staff(link)
         types = list(link.appointment_types)

@@ -87,8 +87,9 @@ def test_versions_rise_only_for_the_changed_organization(db, make_org, make_book
     from app.models import Organization
 
     a, b = make_org(), make_org()
-    version_b = b.schedule_version
+    db.session.expire_all()
+    version_a, version_b = a.schedule_version, b.schedule_version
     make_booking(staff=make_user(org=a))
     db.session.expire_all()
-    assert db.session.get(Organization, a.id).schedule_version > 0
+    assert db.session.get(Organization, a.id).schedule_version > version_a
     assert db.session.get(Organization, b.id).schedule_version == version_b
