@@ -206,3 +206,21 @@ def test_two_hundred_requests_over_twenty_slots(live_server, db, world):
     bookings = db.session.scalars(select(Booking).order_by(Booking.start_at)).all()
     assert len(bookings) == 20
     assert all(a.end_at <= b.start_at for a, b in zip(bookings, bookings[1:]))
+
+
+def test_rate_limits_are_kept_in_redis_when_configured(make_app, limited_config, world):
+    """With REDIS_URL set the counters live in Redis, so every worker process shares one budget."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    store = redis.Redis.from_url(url)
+    try:
+        store.flushdb()
+    except redis.ConnectionError:
+        pytest.fail("Redis at 127.0.0.1:6379 is not reachable (CI starts it; see .ci/run)")
+    client = make_app(dict(limited_config, REDIS_URL=url, RATELIMIT_STORAGE_URI=url)).test_client()
+    codes = [client.post("/api/booking/create", json=body(link_slug="nope")).status_code for _ in range(3)]
+    assert codes == [404, 404, 429]
+    keys = [key.decode() for key in store.keys("*")]
+    assert any("booking/create" in key or "create" in key for key in keys), keys
+    store.flushdb()
