@@ -1,12 +1,55 @@
-"""Public pages: the portal's front page and the health check."""
+"""Public pages: the portal's front page, the health check, branded booking pages and manage pages.
+
+Every page is one URL that renders the whole page, or — for an htmx request — only the block
+named by HX-Target (template fragments), so the same links and forms work with and without
+JavaScript. Service errors become friendly messages on the page, never an error page.
+"""
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
+from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_htmx.responses import HTMXResponseClientRedirect
+from jinja2_fragments.flask import render_block
 from sqlalchemy import select, text
 
-from app.extensions import db
+from app.extensions import db, htmx, limiter
 from app.models import BookingLink, Organization
 from app.public import bp
+from app.public.forms import BookingDetailsForm, CancelForm, RescheduleForm
+from app.public.pages import (
+    Chosen,
+    Step,
+    alternatives_from,
+    book_page,
+    book_step,
+    booking_or_404,
+    manage_page,
+    reschedule_context,
+    show_staff_on,
+    split_slot_value,
+    staff_name,
+)
+from app.public.picker import Picker, PickerState, day_slots, parse_uuid
+from app.public.zones import (
+    fmt_duration,
+    fmt_long_day,
+    fmt_policy,
+    fmt_short_day,
+    fmt_span,
+    fmt_time,
+    fmt_when,
+    valid_zone,
+)
+from app.services.bookings import Actor, SlotTaken, cancel_booking, create_booking, reschedule_booking
+from app.services.bookings import booking_ics as build_booking_ics
+from app.services.errors import Conflict, InvalidRequest, NotFound
+
+# HX-Target (a DOM id) → the template block that fills it.
+FRAGMENTS = {"booking-picker": "picker", "calendar": "calendar", "booking-step": "step",
+             "booking-actions": "actions"}
 
 
 @bp.get("/")
@@ -41,3 +84,253 @@ def healthz():
         database = "unreachable"
     status = 200 if database == "ok" else 503
     return jsonify({"status": "ok" if status == 200 else "degraded", "database": database}), status
+
+
+# --- rendering helpers ---------------------------------------------------------------------------
+
+def fragment(*allowed: str) -> str | None:
+    """The block an htmx request asks for (by its target), if this page has it; None: the whole page."""
+    if not htmx or htmx.history_restore_request:
+        return None
+    block = FRAGMENTS.get(htmx.target or "")
+    return block if block in allowed else None
+
+
+def render_page(template: str, block: str | None, status: int = 200, **context):
+    body = render_block(template, block, **context) if block else render_template(template, **context)
+    response = make_response(body, status)
+    # The same URL answers with a page or a fragment: caches must keep them apart.
+    response.vary.add("HX-Request")
+    response.vary.add("HX-Target")
+    return response
+
+
+def see_other(location: str):
+    """After a successful POST: 303 for a browser, a client-side redirect for htmx (not a 3xx it would follow)."""
+    if htmx:
+        return HTMXResponseClientRedirect(location)
+    return redirect(location, code=303)
+
+
+def private(response):
+    """Manage pages carry a secret in their URL: never cached, indexed, or leaked in a Referer."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def actor_for(booking_id: uuid.UUID | None = None) -> Actor:
+    return Actor(type="attendee", id=str(booking_id) if booking_id else None, ip=request.remote_addr,
+                 user_agent=(request.headers.get("User-Agent") or "")[:300] or None)
+
+
+# Jinja globals rather than a context processor, so the shared macros (imported without context,
+# hence cached) can use them too.
+for _helper in (fmt_when, fmt_span, fmt_time, fmt_short_day, fmt_long_day, fmt_duration, fmt_policy):
+    bp.add_app_template_global(_helper)
+
+
+# --- the booking page ----------------------------------------------------------------------------
+@bp.get("/book/<slug>")
+def book(slug: str):
+    """The branded booking page: appointment type → month calendar → the day's slots → details."""
+    state = PickerState.from_args(request.args)
+    block = fragment("picker", "calendar", "step")
+    if block == "step" and state.day is not None and state.slot is None:
+        # The hot path (every day click): the cached day, rendered without loading the link.
+        try:
+            day = day_slots(slug, state.day, type_id=state.type_id, tz=state.tz)
+        except NotFound:
+            abort(404)
+        if state.type_id and state.type_id != day.appointment_type_id:
+            state = replace(state, type_id=None)
+        picker = Picker("public.book", {"slug": slug}, state, tz=day.timezone, month=state.day.replace(day=1))
+        return render_page("public/book.html", block, picker=picker, step=Step(kind="slots", day=day),
+                           tz=day.timezone)
+    page = book_page(slug, state)
+    return render_page("public/book.html", block, page=page, picker=page.picker, calendar=page.calendar,
+                       step=book_step(page), tz=page.tz, brand=page.brand)
+
+
+@bp.post("/book/<slug>")
+@limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_CREATE"])
+def book_submit(slug: str):
+    """Create the booking from the details form; on success, on to the confirmation (manage) page."""
+    form = BookingDetailsForm()
+    state = PickerState.from_args(request.args)
+    state = replace(state, tz=valid_zone(form.timezone.data) or state.tz,
+                    type_id=parse_uuid(form.appointment_type.data) or state.type_id)
+    page = book_page(slug, state)
+    if page.atype is None:
+        abort(404)
+    valid = form.validate()
+    start, staff_id = split_slot_value(form.slot.data)
+    step = Step(kind="details", form=form)
+    asked_type = parse_uuid(form.appointment_type.data)
+    if asked_type and asked_type != str(page.atype.id):
+        # The type chosen on the form is no longer offered here: never book another one silently.
+        valid = False
+        form.form_errors.append("Sorry, that kind of session can't be booked here any more. "
+                                "Please choose again from what's offered.")
+        form.appointment_type.data = str(page.atype.id)
+    if start is not None:
+        step.chosen = Chosen(start=start, end=start + timedelta(minutes=page.atype.duration_minutes),
+                             staff_id=staff_id, staff_name=staff_name(page.link, staff_id))
+    elif not form.slot.errors:
+        form.slot.errors.append("That time isn't valid any more. Please choose a time again.")
+
+    if valid and start is not None:
+        try:
+            result = create_booking(
+                link_slug=page.link.slug, start_time=start, attendee_name=form.name.data,
+                attendee_email=form.email.data, attendee_phone=form.phone.data or None,
+                attendee_timezone=page.tz, description=(form.notes.data or "").strip() or None,
+                appointment_type_id=str(page.atype.id),
+                # Only an individual link lets the visitor pick the person; team links are assigned.
+                staff_id=staff_id if page.link.type == "individual" else None,
+                idempotency_key=form.idempotency_key.data or None, actor=actor_for(),
+            )
+        except SlotTaken as exc:
+            step.alternatives = alternatives_from(exc, show_staff_on(page.link))
+            step.notice = ("Sorry — someone has just booked that time. " +
+                           ("We've picked the nearest free time; choose another below if you prefer, then "
+                            "confirm again. Your details are still here."
+                            if step.alternatives else "Please choose another day. Your details are still here."))
+        except InvalidRequest as exc:
+            apply_service_errors(form, exc)
+        except Conflict as exc:
+            if exc.code == "idempotency_conflict":
+                # This rendering of the form already made a booking (e.g. resubmitted after going back).
+                form.idempotency_key.data = uuid.uuid4().hex
+                step.notice = ("This form was already used to make a booking. If you'd like another one, "
+                               "check the details and confirm again.")
+            else:
+                step.notice = exc.message
+        except NotFound:
+            abort(404)
+        else:
+            if not result.created:
+                step.kind = "already_booked"
+                step.notice_kind = "ok"
+                step.notice = ("You're already booked for this time — the first request went through. "
+                               "The confirmation has the link to change or cancel it.")
+                return render_page("public/book.html", fragment("step"), page=page, picker=page.picker,
+                                   calendar=page.calendar, step=step, tz=page.tz, brand=page.brand)
+            # The manage page shows times in the zone stored on the booking (the visitor's).
+            return see_other(url_for("public.manage", token=result.manage_token, created=1))
+    if step.alternatives and not any(a.value == form.slot.data for a in step.alternatives):
+        form.slot.data = step.alternatives[0].value
+    return render_page("public/book.html", fragment("step"), status=422, page=page, picker=page.picker,
+                       calendar=page.calendar, step=step, tz=page.tz, brand=page.brand)
+
+
+def apply_service_errors(form, exc: InvalidRequest) -> None:
+    """Put the service's field errors next to the matching form fields; the rest above the form."""
+    mapping = getattr(form, "SERVICE_FIELDS", {})
+    leftover = []
+    for name, message in (exc.fields or {}).items():
+        target = getattr(form, mapping.get(name, name), None)
+        if target is not None and name in mapping:
+            text_ = exc.message if len(exc.fields) == 1 else message
+            target.errors = [*list(target.errors or []), text_]
+        else:
+            leftover.append(message)
+    if leftover or not exc.fields:
+        form.form_errors.append(exc.message)
+
+
+# --- the manage pages ----------------------------------------------------------------------------
+@bp.get("/booking/manage/<token>")
+def manage(token: str):
+    """The booking (what, who, when, where, status) and what can be done with it now."""
+    page = manage_page(token)
+    return private(render_page("public/manage.html", fragment("actions"), page=page, tz=page.tz, brand=page.brand))
+
+
+@bp.get("/booking/manage/<token>/booking.ics")
+def booking_ics(token: str):
+    """The booking as a calendar file."""
+    booking = booking_or_404(token)
+    response = make_response(build_booking_ics(booking, token))
+    response.mimetype = "text/calendar"
+    response.headers["Content-Disposition"] = 'attachment; filename="booking.ics"'
+    return private(response)
+
+
+@bp.get("/booking/manage/<token>/reschedule")
+def reschedule(token: str):
+    """Choose a new time with the same picker as the booking page, then confirm it."""
+    page = manage_page(token)
+    if not page.can_reschedule:
+        return private(render_page("public/manage.html", fragment("actions"), page=page, tz=page.tz,
+                                   brand=page.brand))
+    ctx = reschedule_context(page)
+    return private(render_page("public/reschedule.html", fragment("actions", "picker", "calendar", "step"),
+                               page=page, tz=page.tz, brand=page.brand, **ctx))
+
+
+@bp.post("/booking/manage/<token>/reschedule")
+@limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_MANAGE"])
+def reschedule_submit(token: str):
+    page = manage_page(token)
+    form = RescheduleForm()
+    start, staff_id = split_slot_value(form.slot.data)
+    if form.validate() and start is not None:
+        link_type = page.link.type if page.link else None
+        try:
+            booking = reschedule_booking(
+                page.booking.id, start_time=start, actor=actor_for(page.booking.id),
+                # A team link may move the booking to whoever is free then; a collective one keeps its group.
+                staff_id=staff_id if link_type in ("individual", "round_robin") else None,
+            )
+        except SlotTaken as exc:
+            if not page.can_reschedule:
+                return private(see_other(page.manage_path))
+            ctx = reschedule_context(page)
+            step = ctx["step"]
+            step.kind, step.form = "confirm", form
+            step.chosen = Chosen(start=start, end=start + (page.booking.end_at - page.booking.start_at),
+                                 staff_id=staff_id, staff_name=None)
+            step.alternatives = alternatives_from(exc, show_staff_on(page.link) if page.link else False)
+            step.notice = "Sorry — that time has just been taken. " + (
+                "We've picked the nearest free time; choose another below if you prefer, then confirm again."
+                if step.alternatives else "Please choose another day.")
+            if step.alternatives and not any(a.value == form.slot.data for a in step.alternatives):
+                form.slot.data = step.alternatives[0].value
+            return private(render_page("public/reschedule.html", fragment("step"), status=422, page=page,
+                                       tz=page.tz, brand=page.brand, **ctx))
+        except (Conflict, InvalidRequest) as exc:
+            flash(exc.message, "error")
+            return private(see_other(page.manage_path))
+        flash(f"Done — your booking is now {fmt_when(booking.start_at, page.tz)}.", "success")
+        return private(see_other(page.manage_path))
+    flash("Please choose a new time.", "error")
+    return private(see_other(url_for("public.reschedule", token=token, tz=page.state.tz)))
+
+
+@bp.get("/booking/manage/<token>/cancel")
+def cancel(token: str):
+    """Ask before cancelling (with an optional reason)."""
+    page = manage_page(token)
+    template = "public/cancel.html" if page.status == "open" else "public/manage.html"
+    return private(render_page(template, fragment("actions"), page=page, tz=page.tz, brand=page.brand,
+                               form=CancelForm(formdata=None)))
+
+
+@bp.post("/booking/manage/<token>/cancel")
+@limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_MANAGE"])
+def cancel_submit(token: str):
+    page = manage_page(token)
+    form = CancelForm()
+    if not form.validate():
+        return private(render_page("public/cancel.html", fragment("actions"), status=422, page=page, tz=page.tz,
+                                   brand=page.brand, form=form))
+    try:
+        cancel_booking(page.booking.id, reason=form.reason.data or None, actor=actor_for(page.booking.id))
+    except (Conflict, InvalidRequest) as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Your booking is cancelled. We hope to see you another time.", "success")
+    return private(see_other(page.manage_path))
+

@@ -1,0 +1,40 @@
+"""Forms of the public pages (Flask-WTF: every one carries a CSRF token)."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, StringField, TelField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+
+class BookingDetailsForm(FlaskForm):
+    """Who is coming. The chosen slot travels in hidden fields so the POST stands on its own."""
+
+    name = StringField("Your name", validators=[DataRequired("Please tell us your name."), Length(max=200)],
+                       render_kw={"autocomplete": "name"})
+    email = EmailField("Email", validators=[DataRequired("We need an email address to send your confirmation."),
+                                            Email("That doesn't look like an email address."), Length(max=254)],
+                       render_kw={"autocomplete": "email", "spellcheck": "false"})
+    phone = TelField("Phone (optional)", validators=[Optional(), Length(max=32)],
+                     description="For a text reminder. Include the country code if you're not in the UK.",
+                     render_kw={"autocomplete": "tel"})
+    notes = TextAreaField("Anything we should know? (optional)", validators=[Optional(), Length(max=2000)],
+                          description="Injuries, goals, or questions for your trainer.", render_kw={"rows": 3})
+    # "<start ISO UTC>|<staff id>": the alternatives offered after a lost race are radios of the same name.
+    slot = HiddenField(validators=[DataRequired("Please choose a time.")])
+    appointment_type = HiddenField()
+    timezone = HiddenField()
+    # One per rendering of the form: a double submit books once (the service's idempotency key).
+    idempotency_key = HiddenField(validators=[Length(max=64)])
+
+    # Field names of the booking service → fields of this form, for errors it reports.
+    SERVICE_FIELDS = {"attendee_name": "name", "attendee_email": "email", "attendee_phone": "phone",
+                      "description": "notes", "start_time": "slot", "end_time": "slot"}
+
+
+class RescheduleForm(FlaskForm):
+    slot = HiddenField(validators=[DataRequired("Please choose a time.")])
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=500)],
+                           description="It helps the gym, but you don't have to say.", render_kw={"rows": 3})

@@ -1,0 +1,306 @@
+"""What the public pages show, built from the request and the services (views render these).
+
+BookPage and ManagePage gather everything a page needs; Step is the state of the picker's step
+panel (choose a day, a day's slots, the details form, the confirmation of a new time).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import abort, request, url_for
+
+from app.extensions import db
+from app.models import AppointmentType, Booking, BookingLink, Organization
+from app.public.branding import Palette, palette, safe_logo_url
+from app.public.forms import BookingDetailsForm, RescheduleForm
+from app.public.picker import (
+    CalendarMonth,
+    DaySlots,
+    Picker,
+    PickerState,
+    SlotRow,
+    build_calendar,
+    day_slots,
+    iso_z,
+    month_availability,
+    parse_instant,
+    parse_uuid,
+)
+from app.public.zones import valid_zone, zone_choices
+from app.services.bookings import SlotTaken, get_booking_by_token, google_calendar_url, manage_url
+from app.services.errors import NotFound
+from app.services.slot_search import get_public_link
+
+
+def split_slot_value(value: str | None) -> tuple[datetime | None, str | None]:
+    """"<start>|<staff id>" from a slot field → (aware UTC start, staff id)."""
+    start, _, staff = (value or "").partition("|")
+    return parse_instant(start), parse_uuid(staff)
+
+
+def slot_value(start: datetime, staff_id: str | None) -> str:
+    return f"{iso_z(start)}|{staff_id}" if staff_id else iso_z(start)
+
+
+@dataclass(frozen=True)
+class Brand:
+    """What the branded header and colours need."""
+
+    org_name: str
+    home_url: str
+    palette: Palette
+    logo_url: str | None = None
+
+
+def brand_for(org: Organization, link: BookingLink | None) -> Brand:
+    branding = link.branding if link is not None else None
+    home = url_for("public.book", slug=link.slug) if link is not None and link.is_public and link.is_active else \
+        url_for("public.index")
+    return Brand(org_name=org.name, home_url=home,
+                 palette=palette(branding.primary_color if branding else None,
+                                 branding.accent_color if branding else None),
+                 logo_url=safe_logo_url(branding.logo_url) if branding else None)
+
+
+def public_link_or_404(slug: str) -> BookingLink:
+    try:
+        return get_public_link(slug)
+    except NotFound:
+        abort(404, description="There's no booking page at this address. It may have moved — "
+                               "check the link the gym gave you.")
+
+
+def today_in(tz: str) -> date:
+    return datetime.now(ZoneInfo(tz)).date()
+
+
+@dataclass
+class Chosen:
+    """The slot a visitor picked, as shown above the details form."""
+
+    start: datetime
+    end: datetime
+    staff_id: str | None
+    staff_name: str | None
+
+    @property
+    def value(self) -> str:
+        return slot_value(self.start, self.staff_id)
+
+
+@dataclass
+class Alternative:
+    """A free time offered after the chosen one was taken (a radio of the form's slot field)."""
+
+    value: str
+    start: datetime
+    end: datetime
+    staff_name: str | None
+
+
+def alternatives_from(exc: SlotTaken, show_staff: bool) -> list[Alternative]:
+    """The service's nearby free slots (ISO strings) as choices for the form."""
+    out = []
+    for alt in exc.details.get("alternatives") or []:
+        start, end = parse_instant(alt.get("start")), parse_instant(alt.get("end"))
+        if start and end:
+            out.append(Alternative(value=slot_value(start, alt.get("staff_id")), start=start, end=end,
+                                   staff_name=alt.get("staff_name") if show_staff else None))
+    return out
+
+
+@dataclass
+class Step:
+    """What the step panel shows: choose a day, a day's slots, or the form for a chosen slot."""
+
+    kind: str  # "choose_day" | "slots" | "details" | "already_booked" | "confirm" (reschedule)
+    day: DaySlots | None = None
+    chosen: Chosen | None = None
+    form: object | None = None
+    alternatives: list[Alternative] = field(default_factory=list)
+    notice: str | None = None
+    notice_kind: str = "warn"
+
+
+@dataclass
+class BookPage:
+    """Everything the booking page shows around the step panel."""
+
+    link: BookingLink
+    org: Organization
+    brand: Brand
+    types: list[AppointmentType]
+    atype: AppointmentType | None
+    state: PickerState
+    tz: str
+    picker: Picker
+    calendar: CalendarMonth | None
+    zones: list[tuple[str, str]]
+    staff_names: list[str]
+
+
+def book_page(slug: str, state: PickerState) -> BookPage:
+    """The page for a public link (404 otherwise) in the state the URL asks for; unknown choices
+    fall back to defaults (the first type, the organization's zone, this month)."""
+    link = public_link_or_404(slug)
+    org = db.session.get(Organization, link.organization_id)
+    types = [t for t in link.appointment_types if t.is_active]
+    atype = next((t for t in types if str(t.id) == state.type_id), types[0] if types else None)
+    if atype is None or (state.type_id and state.type_id != str(atype.id)):
+        state = replace(state, type_id=None)
+    tz = state.tz or org.timezone
+    today = today_in(tz)
+    month = state.month or (state.day.replace(day=1) if state.day else today.replace(day=1))
+    month = max(month, today.replace(day=1))
+    picker = Picker("public.book", {"slug": link.slug}, state, tz=tz, month=month)
+    calendar = None
+    if atype is not None:
+        free = month_availability(link.slug, month, type_id=str(atype.id), tz=tz, today=today)
+        calendar = build_calendar(month, free.days, today=today, selected=state.day,
+                                  window_days=atype.booking_window_days)
+    staff = [m.name for m in link.staff if m.active]
+    return BookPage(link=link, org=org, brand=brand_for(org, link), types=types, atype=atype, state=state, tz=tz,
+                    picker=picker, calendar=calendar, zones=zone_choices(tz, state.tz, org.timezone),
+                    staff_names=staff)
+
+
+def staff_name(link: BookingLink, staff_id: str | None) -> str | None:
+    return next((m.name for m in link.staff if str(m.id) == staff_id), None)
+
+
+def details_form(page: BookPage, chosen: Chosen) -> BookingDetailsForm:
+    return BookingDetailsForm(formdata=None, data={
+        "slot": chosen.value, "appointment_type": str(page.atype.id), "timezone": page.tz,
+        "idempotency_key": uuid.uuid4().hex,
+    })
+
+
+def book_step(page: BookPage) -> Step:
+    state = page.state
+    if page.atype is None or state.day is None:
+        return Step(kind="choose_day")
+    day = day_slots(page.link.slug, state.day, type_id=str(page.atype.id), tz=page.tz)
+    if state.slot is None:
+        return Step(kind="slots", day=day)
+    row = find_chosen(day, state)
+    if row is None:
+        return Step(kind="slots", day=day,
+                    notice="Sorry, that time is no longer available. Please choose another.")
+    chosen = Chosen(start=row.start, end=row.end, staff_id=row.staff_id, staff_name=row.staff_name)
+    return Step(kind="details", day=day, chosen=chosen, form=details_form(page, chosen))
+
+
+def find_chosen(day: DaySlots, state: PickerState) -> SlotRow | None:
+    """The offered slot the URL names. Only where the visitor picks the person does the person
+    have to match; on a team link whoever is free at that start takes it."""
+    return day.find(state.slot, state.staff if day.show_staff else None)
+
+
+def show_staff_on(link: BookingLink) -> bool:
+    return link.type == "individual" and len([m for m in link.staff if m.active]) > 1
+
+
+@dataclass
+class ManagePage:
+    """A booking seen through its manage token, and what may be done with it now."""
+
+    token: str
+    booking: Booking
+    org: Organization
+    link: BookingLink | None       # the link, if still public (for booking again and rescheduling)
+    brand: Brand
+    tz: str
+    state: PickerState
+    zones: list[tuple[str, str]]
+    status: str                    # "cancelled" | "past" | "locked" | "open"
+    cutoff_at: datetime
+    can_reschedule: bool
+    manage_url: str
+    google_url: str | None
+    created: bool = False
+
+    @property
+    def what(self) -> str:
+        b = self.booking
+        return b.appointment_type.name if b.appointment_type else (b.title or "Appointment")
+
+    @property
+    def where(self) -> str | None:
+        b = self.booking
+        return b.location_details or (b.appointment_type.location if b.appointment_type else None)
+
+    @property
+    def book_again_url(self) -> str | None:
+        return url_for("public.book", slug=self.link.slug) if self.link else None
+
+    @property
+    def manage_path(self) -> str:
+        return url_for("public.manage", token=self.token, tz=self.state.tz)
+
+
+def booking_or_404(token: str) -> Booking:
+    try:
+        return get_booking_by_token(token)
+    except NotFound:
+        abort(404, description="We couldn't find a booking for this link. Please check it against your "
+                               "confirmation email.")
+
+
+def manage_page(token: str, state: PickerState | None = None) -> ManagePage:
+    booking = booking_or_404(token)
+    org = db.session.get(Organization, booking.organization_id)
+    state = state or PickerState.from_args(request.args)
+    link = booking.booking_link
+    public = link if link is not None and link.is_public and link.is_active else None
+    tz = state.tz or valid_zone(booking.attendee_timezone) or org.timezone
+    now = datetime.now(timezone.utc)
+    cutoff_at = booking.start_at - timedelta(minutes=org.cancellation_cutoff_minutes)
+    if booking.status == "cancelled":
+        status = "cancelled"
+    elif not booking.is_active or booking.end_at <= now:
+        status = "past"
+    elif now > cutoff_at:
+        status = "locked"
+    else:
+        status = "open"
+    offered = public is not None and booking.appointment_type is not None and any(
+        t.id == booking.appointment_type_id and t.is_active for t in public.appointment_types)
+    return ManagePage(
+        token=token, booking=booking, org=org, link=public, brand=brand_for(org, link), tz=tz, state=state,
+        zones=zone_choices(tz, state.tz, org.timezone, booking.attendee_timezone), status=status,
+        cutoff_at=cutoff_at, can_reschedule=status == "open" and offered, manage_url=manage_url(token),
+        google_url=google_calendar_url(booking, token) if booking.is_active else None,
+        created=request.args.get("created") == "1",
+    )
+
+
+def reschedule_context(page: ManagePage):
+    """The picker for a new time (the booking's own appointment type, on its link)."""
+    booking, link, tz = page.booking, page.link, page.tz
+    atype = booking.appointment_type
+    state = replace(page.state, type_id=None)
+    today = today_in(tz)
+    month = state.month or (state.day.replace(day=1) if state.day else today.replace(day=1))
+    month = max(month, today.replace(day=1))
+    picker = Picker("public.reschedule", {"token": page.token}, state, tz=tz, month=month)
+    type_id = str(atype.id)
+    free = month_availability(link.slug, month, type_id=type_id, tz=tz, today=today)
+    calendar = build_calendar(month, free.days, today=today, selected=state.day,
+                              window_days=atype.booking_window_days)
+    if state.day is None:
+        step = Step(kind="choose_day")
+    else:
+        day = day_slots(link.slug, state.day, type_id=type_id, tz=tz)
+        row = find_chosen(day, state) if state.slot else None
+        if state.slot is None:
+            step = Step(kind="slots", day=day)
+        elif row is None:
+            step = Step(kind="slots", day=day, notice="Sorry, that time is no longer available. Please choose another.")
+        else:
+            chosen = Chosen(start=row.start, end=row.end, staff_id=row.staff_id, staff_name=row.staff_name)
+            step = Step(kind="confirm", day=day, chosen=chosen,
+                        form=RescheduleForm(formdata=None, data={"slot": chosen.value}))
+    return dict(picker=picker, calendar=calendar, step=step)
