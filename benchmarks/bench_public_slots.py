@@ -17,7 +17,6 @@ import http.client
 import os
 import sys
 import tempfile
-import time
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,30 +24,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import flask, gunicorn, print_table, summarize, write_json  # noqa: E402
+from benchmarks.common import flask, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402
 
 FRAGMENT_HEADERS = {"HX-Request": "true", "HX-Target": "booking-step"}
-
-
-def time_requests(port: int, requests: list[tuple[str, str, dict]], rounds: int,
-                  warmup: int = 20) -> dict[str, list[float]]:
-    """Like common.time_requests (interleaved, one keep-alive connection), with request headers:
-    (label, path, headers) triples; latencies in ms by label."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    samples: dict[str, list[float]] = {label: [] for label, _, _ in requests}
-    for i in range(warmup + rounds):
-        for label, path, headers in requests:
-            start = time.perf_counter()
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            elapsed = (time.perf_counter() - start) * 1000
-            if response.status != 200:
-                raise RuntimeError(f"{path} answered {response.status}")
-            if i >= warmup:
-                samples[label].append(elapsed)
-    conn.close()
-    return samples
 
 
 def fetch(port: int, path: str, headers: dict) -> str:

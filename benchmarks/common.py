@@ -84,21 +84,25 @@ def gunicorn(env: dict, port: int, workers: int = 1, threads: int = 1):
         proc.wait(timeout=15)
 
 
-def time_requests(port: int, paths: list[str], rounds: int, warmup: int = 20) -> dict[str, list[float]]:
-    """Latency of each path in ms, requests interleaved round by round on one keep-alive connection,
-    so that noise from the machine falls on every path alike."""
+def time_requests(port: int, requests: list, rounds: int, warmup: int = 20) -> dict[str, list[float]]:
+    """Latency of each request in ms, interleaved round by round on one keep-alive connection, so
+    that noise from the machine falls on every request alike.
+
+    Each request is a path, or a (label, path, headers) triple (headers such as HX-Request for a
+    fragment or a session cookie); results are keyed by path or label."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    samples: dict[str, list[float]] = {path: [] for path in paths}
+    plan = [(r, r, {}) if isinstance(r, str) else r for r in requests]
+    samples: dict[str, list[float]] = {label: [] for label, _, _ in plan}
     for i in range(warmup + rounds):
-        for path in paths:
+        for label, path, headers in plan:
             start = time.perf_counter()
-            conn.request("GET", path)
+            conn.request("GET", path, headers=headers)
             response = conn.getresponse()
             response.read()
             elapsed = (time.perf_counter() - start) * 1000
             if response.status != 200:
                 raise RuntimeError(f"{path} answered {response.status}")
             if i >= warmup:
-                samples[path].append(elapsed)
+                samples[label].append(elapsed)
     conn.close()
     return samples

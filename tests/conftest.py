@@ -253,8 +253,9 @@ def make_link(db):
 
     def make(staff, types, type="individual", slug=None, **overrides):
         org_id = staff[0].organization_id
-        link = BookingLink(organization_id=org_id, slug=slug or f"link-{uuid.uuid4().hex[:8]}", name="Book us",
-                           type=type, user_id=staff[0].id if type == "individual" else None, **overrides)
+        values = {"name": "Book us", "user_id": staff[0].id if type == "individual" else None}
+        values.update(overrides)
+        link = BookingLink(organization_id=org_id, slug=slug or f"link-{uuid.uuid4().hex[:8]}", type=type, **values)
         link.staff = list(staff)
         link.appointment_types = list(types)
         db.session.add(link)

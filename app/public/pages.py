@@ -287,13 +287,15 @@ def reschedule_context(page: ManagePage):
     month = max(month, today.replace(day=1))
     picker = Picker("public.reschedule", {"token": page.token}, state, tz=tz, month=month)
     type_id = str(atype.id)
-    free = month_availability(link.slug, month, type_id=type_id, tz=tz, today=today)
+    # The booking's own time counts as free: moving it by half an hour must be possible.
+    own = booking.id if booking.group_id is None else None
+    free = month_availability(link.slug, month, type_id=type_id, tz=tz, today=today, exclude_booking_id=own)
     calendar = build_calendar(month, free.days, today=today, selected=state.day,
                               window_days=atype.booking_window_days)
     if state.day is None:
         step = Step(kind="choose_day")
     else:
-        day = day_slots(link.slug, state.day, type_id=type_id, tz=tz)
+        day = day_slots(link.slug, state.day, type_id=type_id, tz=tz, exclude_booking_id=own)
         row = find_chosen(day, state) if state.slot else None
         if state.slot is None:
             step = Step(kind="slots", day=day)

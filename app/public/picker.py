@@ -152,10 +152,13 @@ def render_month(search: SlotSearch) -> MonthAvailability:
                              days=frozenset(engine.days_with_slots(search.slots, search.timezone)))
 
 
-def _search(link_slug: str, type_id: str | None, tz: str | None, render, **dates):
-    """search_slots through the app's cache; an appointment type not offered falls back to the default."""
+def _search(link_slug: str, type_id: str | None, tz: str | None, render, exclude_booking_id=None, **dates):
+    """search_slots through the app's cache; an appointment type not offered falls back to the default.
+
+    `exclude_booking_id`: the booking being rescheduled, whose own time counts as free."""
     kwargs = dict(link_slug=link_slug, timezone_name=tz, cache=current_app.extensions["slot_cache"],
-                  cache_seconds=current_app.config["AVAILABILITY_CACHE_SECONDS"], render=render, **dates)
+                  cache_seconds=current_app.config["AVAILABILITY_CACHE_SECONDS"], render=render,
+                  exclude_booking_id=exclude_booking_id, **dates)
     try:
         return search_slots(appointment_type_id=type_id, **kwargs)
     except InvalidRequest as exc:
@@ -164,16 +167,18 @@ def _search(link_slug: str, type_id: str | None, tz: str | None, render, **dates
         raise
 
 
-def day_slots(link_slug: str, day: date, *, type_id: str | None, tz: str | None) -> DaySlots:
-    return _search(link_slug, type_id, tz, render_day, date_=day)
+def day_slots(link_slug: str, day: date, *, type_id: str | None, tz: str | None,
+              exclude_booking_id=None) -> DaySlots:
+    return _search(link_slug, type_id, tz, render_day, exclude_booking_id, date_=day)
 
 
-def month_availability(link_slug: str, month: date, *, type_id: str | None, tz: str, today: date) -> MonthAvailability:
+def month_availability(link_slug: str, month: date, *, type_id: str | None, tz: str, today: date,
+                       exclude_booking_id=None) -> MonthAvailability:
     first = max(month, today)
     last = _month_end(month)
     if last < first:  # a month wholly in the past
         return MonthAvailability(timezone=tz, appointment_type_id=type_id or "", days=frozenset())
-    return _search(link_slug, type_id, tz, render_month, start_date=first, end_date=last)
+    return _search(link_slug, type_id, tz, render_month, exclude_booking_id, start_date=first, end_date=last)
 
 
 def _month_end(month: date) -> date:

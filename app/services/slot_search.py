@@ -137,6 +137,7 @@ def search_slots(
     appointment_type_id: str | None = None,
     staff_id: str | None = None,
     timezone_name: str | None = None,
+    exclude_booking_id: uuid.UUID | None = None,
     now: datetime | None = None,
     cache: SlotCache | None = None,
     cache_seconds: int = 0,
@@ -149,7 +150,8 @@ def search_slots(
     With a `cache`, an answer computed under the organization's current schedule version is reused
     for up to `cache_seconds` (never past the moment its first slot would fall inside the notice).
     With `render`, the rendered answer is returned (and cached) instead of the SlotSearch, so a
-    cache hit also skips the rendering.
+    cache hit also skips the rendering. `exclude_booking_id` treats one booking's own time as free
+    (the slots a reschedule may move it to).
     """
     now = now or datetime.now(timezone.utc)
     key = version = None
@@ -160,12 +162,12 @@ def search_slots(
             tz = resolve_timezone(timezone_name, org_tz)
             first, last = date_window(start_date, end_date, date_, tz, now)
             key = (getattr(render, "__qualname__", None), link_slug, org_slug, first, last, tz, duration,
-                   appointment_type_id, staff_id)
+                   appointment_type_id, staff_id, exclude_booking_id)
             cached = cache.get(key, version, now)
             if cached is not None:
                 return cached
     search = _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
-                     timezone_name, now)
+                     timezone_name, exclude_booking_id, now)
     result = render(search) if render is not None else search
     if key is not None:
         valid_until = now + timedelta(seconds=cache_seconds)
@@ -189,7 +191,7 @@ def _schedule_state(link_slug: str | None, org_slug: str | None) -> tuple[int, s
 
 
 def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
-            timezone_name, now) -> SlotSearch:
+            timezone_name, exclude_booking_id, now) -> SlotSearch:
     if not link_slug and not org_slug:
         raise InvalidRequest("Say which booking page (link) or organization (org).",
                              fields={"link": "required unless org is given"})
@@ -225,7 +227,8 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
 
     first, last = date_window(start_date, end_date, date_, tz, now)
     window_start, window_end = engine.local_day_window(first, last, tz)
-    schedules = load_schedules(staff, window_start, window_end, now=now, with_fairness=mode == "round_robin")
+    schedules = load_schedules(staff, window_start, window_end, now=now, with_fairness=mode == "round_robin",
+                               exclude_booking_id=exclude_booking_id)
     slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now, mode=mode)
     return SlotSearch(
         organization_id=org.id, organization_slug=org.slug, organization_name=org.name,

@@ -209,3 +209,17 @@ def test_staff_status_actions(world):
     assert booking.status == "no_show"
     with pytest.raises(InvalidRequest):
         set_booking_status(booking.id, action="explode", actor=Actor("staff"), now=NOW)
+
+
+def test_slot_search_can_treat_a_bookings_own_time_as_free(world):
+    """What the reschedule picker offers: the booking's own time (and times overlapping it) stay open."""
+    from datetime import date
+
+    from app.services.slot_search import search_slots
+
+    booking = book().booking
+    plain = [s.start for s in search_slots(link_slug="pt", date_=date(2030, 1, 7), now=NOW).slots]
+    own = [s.start for s in search_slots(link_slug="pt", date_=date(2030, 1, 7), now=NOW,
+                                         exclude_booking_id=booking.id).slots]
+    assert MON_9 not in plain and MON_9 + timedelta(hours=1) not in plain
+    assert MON_9 in own and MON_9 + timedelta(hours=1) in own
