@@ -34,8 +34,10 @@ class Organization(db.Model):
         JSONType, default=lambda: list(DEFAULT_REMINDER_OFFSETS_MINUTES)
     )
     # Raised in the same transaction as any change that can alter availability (see
-    # app/services/schedule_version.py); cached availability answers are keyed by it.
+    # app/services/schedule_version.py): schedule_version for hours, time off, holidays, staff,
+    # types and links; booking_version for bookings. Cached availability is keyed by them.
     schedule_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    booking_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Settings that do not deserve a column yet (e.g. the Google-unreachable policy).
     settings: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -24,6 +24,7 @@ from app.models import (
     User,
     holiday_staff,
 )
+from app.services.slot_cache import SlotCache
 from app.services.availability import (
     AppointmentSpec,
     BusyInterval,
@@ -41,6 +42,9 @@ BOOKING_LOOKBACK = timedelta(days=2)
 DATE_MARGIN = timedelta(days=2)
 # Round-robin fairness counts each trainer's bookings starting within this period around now.
 FAIRNESS_PERIOD = timedelta(days=30)
+# The cached rules/overrides/holidays are dropped on any schedule change (the version rises);
+# the time limit only bounds memory held for windows nobody asks about any more.
+STATIC_CACHE_TTL = timedelta(minutes=10)
 
 ExternalBusy = dict[uuid.UUID, Sequence[BusyInterval]]
 
@@ -67,11 +71,15 @@ def load_schedules(
     external_busy: ExternalBusy | None = None,
     exclude_booking_id: uuid.UUID | None = None,
     with_fairness: bool = False,
+    cache: SlotCache | None = None,
+    version: int | None = None,
 ) -> list[StaffSchedule]:
     """Everything the engine needs about `staff` for [window_start, window_end).
 
     `exclude_booking_id` leaves one booking out (a reschedule may move into its own time).
     `external_busy` maps staff id → busy intervals from their external calendars.
+    With a `cache` and the organization's schedule `version`, the slow-changing part (weekly rules,
+    overrides, holidays) is reused while the version is unchanged; bookings are always read live.
     """
     if not staff:
         return []
@@ -79,6 +87,39 @@ def load_schedules(
     first_day = (window_start - DATE_MARGIN).date()
     last_day = (window_end + DATE_MARGIN).date()
 
+    key = ("schedule_static", tuple(sorted(ids)), first_day, last_day)
+    static = cache.get(key, version, now) if cache is not None and version is not None else None
+    if static is None:
+        static = _load_static(staff, ids, first_day, last_day)
+        if cache is not None and version is not None:
+            cache.put(key, version, now + STATIC_CACHE_TTL, static)
+    rules, overrides, holidays = static
+    bookings = _load_bookings(ids, window_start, window_end, exclude_booking_id)
+    fairness = _load_fairness(ids, now) if with_fairness else {}
+    external_busy = external_busy or {}
+
+    schedules = []
+    for member in staff:
+        count, last = fairness.get(member.id, (0, None))
+        schedules.append(
+            StaffSchedule(
+                staff_id=str(member.id),
+                name=member.name,
+                timezone=member.timezone,
+                rules=rules.get(member.id, ()),
+                overrides=overrides.get(member.id, ()),
+                holidays=holidays.get(member.id, frozenset()),
+                bookings=tuple(bookings.get(member.id, ())),
+                busy=tuple(external_busy.get(member.id, ())),
+                booking_count=count,
+                last_booked_at=last,
+            )
+        )
+    return schedules
+
+
+def _load_static(staff, ids, first_day: date, last_day: date):
+    """Weekly rules, date overrides and holidays per staff id (three queries), as immutable values."""
     rules: dict[uuid.UUID, list[WeeklyRule]] = defaultdict(list)
     for row in db.session.execute(
         select(AvailabilityRule.user_id, AvailabilityRule.day_of_week, AvailabilityRule.start_time,
@@ -97,28 +138,11 @@ def load_schedules(
         )
 
     holidays = _load_holidays(staff, first_day, last_day)
-    bookings = _load_bookings(ids, window_start, window_end, exclude_booking_id)
-    fairness = _load_fairness(ids, now) if with_fairness else {}
-    external_busy = external_busy or {}
-
-    schedules = []
-    for member in staff:
-        count, last = fairness.get(member.id, (0, None))
-        schedules.append(
-            StaffSchedule(
-                staff_id=str(member.id),
-                name=member.name,
-                timezone=member.timezone,
-                rules=tuple(rules.get(member.id, ())),
-                overrides=tuple(overrides.get(member.id, ())),
-                holidays=frozenset(holidays.get(member.id, ())),
-                bookings=tuple(bookings.get(member.id, ())),
-                busy=tuple(external_busy.get(member.id, ())),
-                booking_count=count,
-                last_booked_at=last,
-            )
-        )
-    return schedules
+    return (
+        {k: tuple(v) for k, v in rules.items()},
+        {k: tuple(v) for k, v in overrides.items()},
+        {k: frozenset(v) for k, v in holidays.items()},
+    )
 
 
 def _load_holidays(staff: Sequence[User], first_day: date, last_day: date) -> dict[uuid.UUID, set[date]]:

@@ -28,7 +28,8 @@ from app.services import availability as engine
 from app.services import ics
 from app.services.availability_loader import appointment_spec, load_schedules
 from app.services.errors import Conflict, InvalidRequest, NotFound
-from app.services.slot_search import choose_appointment_type, get_public_link, link_staff
+from app.services.slot_cache import app_cache
+from app.services.slot_search import choose_appointment_type, link_info, link_staff
 
 ACTOR_TYPES = ("attendee", "staff", "ai", "calendar", "system")
 # Who must respect the organization's cancellation/reschedule cutoff (staff may always act).
@@ -233,14 +234,14 @@ def create_booking(
 def _create(link_slug, start_time, attendee_name, attendee_email, actor, appointment_type_id, staff_id, end_time,
             attendee_phone, attendee_timezone, description, location_details, idempotency_key, source,
             now) -> BookingResult:
-    link = get_public_link(link_slug, with_branding=False)
-    org = db.session.get(Organization, link.organization_id)
+    cache = app_cache()
+    link = link_info(link_slug, now=now, cache=cache)
     name = normalise_name(attendee_name)
     email = normalise_email(attendee_email)
-    phone = normalise_phone(attendee_phone, (org.settings or {}).get("phone_region", "GB"))
-    tz = check_timezone(attendee_timezone, org.timezone)
+    phone = normalise_phone(attendee_phone, link.phone_region)
+    tz = check_timezone(attendee_timezone, link.org_timezone)
     start = _aware(start_time, "start_time")
-    atype = choose_appointment_type(list(link.appointment_types), appointment_type_id, None)
+    atype = choose_appointment_type(list(link.types), appointment_type_id, None)
     end = start + timedelta(minutes=atype.duration_minutes)
     if end_time is not None and _aware(end_time, "end_time") != end:
         raise InvalidRequest(
@@ -250,12 +251,12 @@ def _create(link_slug, start_time, attendee_name, attendee_email, actor, appoint
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()[:255] or None
         if idempotency_key:
-            replay = _replay(org.id, idempotency_key, start, email)
+            replay = _replay(link.organization_id, idempotency_key, start, email)
             if replay is not None:
                 db.session.rollback()
                 return replay
 
-    candidates = link_staff(link)
+    candidates = list(link.staff)
     if staff_id:
         candidates = [m for m in candidates if str(m.id) == str(staff_id)]
         if not candidates:
@@ -268,7 +269,7 @@ def _create(link_slug, start_time, attendee_name, attendee_email, actor, appoint
     mode = "collective" if link.type == "collective" else ("round_robin" if len(candidates) > 1 else "individual")
 
     schedules = load_schedules(candidates, start - timedelta(days=1), end + timedelta(days=1), now=now,
-                               with_fairness=mode == "round_robin")
+                               with_fairness=mode == "round_robin", cache=cache, version=link.version)
     offered = engine.find_slot_at(schedules, appointment_spec(atype), start, now=now, mode=mode)
     if not offered:
         raise _slot_taken(atype, candidates, start, now, mode)
@@ -279,7 +280,7 @@ def _create(link_slug, start_time, attendee_name, attendee_email, actor, appoint
     lead = None
     for index, member_id in enumerate(participants):
         booking = Booking(
-            organization_id=org.id, booking_link_id=link.id, appointment_type_id=atype.id,
+            organization_id=link.organization_id, booking_link_id=link.id, appointment_type_id=atype.id,
             staff_id=uuid.UUID(member_id), group_id=group_id, start_at=start, end_at=end,
             buffer_before_minutes=atype.buffer_before_minutes, buffer_after_minutes=atype.buffer_after_minutes,
             status="confirmed", title=f"{atype.name} with {name}", attendee_name=name, attendee_email=email,
@@ -298,16 +299,16 @@ def _create(link_slug, start_time, attendee_name, attendee_email, actor, appoint
 
 def _replay_after_race(link_slug, key, start_time, attendee_email) -> BookingResult | None:
     """Another request with the same Idempotency-Key won the race: answer with its booking."""
-    link = get_public_link(link_slug)
+    link = link_info(link_slug, now=datetime.now(timezone.utc), cache=app_cache())
     return _replay(link.organization_id, key.strip()[:255], _aware(start_time, "start_time"),
                    normalise_email(attendee_email))
 
 
 def _raise_taken_after_race(link_slug, appointment_type_id, staff_id, start_time, now):
     """The database refused an overlap that a concurrent booking created after our check."""
-    link = get_public_link(link_slug)
-    atype = choose_appointment_type(list(link.appointment_types), appointment_type_id, None)
-    candidates = [m for m in link_staff(link) if not staff_id or str(m.id) == str(staff_id)]
+    link = link_info(link_slug, now=now, cache=app_cache())
+    atype = choose_appointment_type(list(link.types), appointment_type_id, None)
+    candidates = [m for m in link.staff if not staff_id or str(m.id) == str(staff_id)]
     mode = "collective" if link.type == "collective" else ("round_robin" if len(candidates) > 1 else "individual")
     raise _slot_taken(atype, candidates, _aware(start_time, "start_time"), now, mode)
 

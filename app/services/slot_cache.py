@@ -55,3 +55,10 @@ class SlotCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def app_cache() -> SlotCache | None:
+    """The running app's cache (None outside an app context, e.g. in a bare script)."""
+    from flask import current_app, has_app_context
+
+    return current_app.extensions.get("slot_cache") if has_app_context() else None

@@ -43,6 +43,88 @@ class SlotSearch:
     slots: tuple[engine.Slot, ...]
 
 
+@dataclass(frozen=True)
+class StaffInfo:
+    """What availability and booking need of a member of staff (duck-types models.User)."""
+
+    id: uuid.UUID
+    name: str
+    timezone: str
+    organization_id: uuid.UUID
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """What availability and booking need of an appointment type (duck-types models.AppointmentType)."""
+
+    id: uuid.UUID
+    name: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    slot_interval_minutes: int | None
+    min_notice_minutes: int
+    booking_window_days: int | None
+    max_per_day: int | None
+    location: str | None
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """A public booking link with its organization, active staff and types, as plain values.
+
+    Safe to cache: it is keyed by the organization's schedule version, which any change to the
+    link, its staff, its types or the organization raises. `version` is that schedule version."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    type: str
+    organization_id: uuid.UUID
+    org_slug: str
+    org_name: str
+    org_timezone: str
+    phone_region: str
+    staff: tuple[StaffInfo, ...]
+    types: tuple[TypeInfo, ...]
+    version: int
+
+
+def link_info(slug: str, *, now: datetime, cache: SlotCache | None = None) -> LinkInfo:
+    """The public link `slug` as plain values, from the cache while the schedule is unchanged.
+
+    One query when cached (the schedule version); NotFound for an unknown, private or inactive link.
+    """
+    state = _schedule_state(slug, None)
+    if state is None:
+        raise NotFound(f"No booking page called {slug!r}.")
+    version = state[0][0]  # the schedule version only: bookings do not change a link
+    key = ("link_info", slug)
+    if cache is not None:
+        hit = cache.get(key, version, now)
+        if hit is not None:
+            return hit
+    link = get_public_link(slug, with_branding=False)
+    org = db.session.get(Organization, link.organization_id)
+    info = LinkInfo(
+        id=link.id, slug=link.slug, name=link.name, type=link.type, organization_id=org.id, org_slug=org.slug,
+        org_name=org.name, org_timezone=org.timezone, phone_region=(org.settings or {}).get("phone_region", "GB"),
+        staff=tuple(StaffInfo(m.id, m.name, m.timezone, m.organization_id) for m in link_staff(link)),
+        types=tuple(
+            TypeInfo(t.id, t.name, t.duration_minutes, t.buffer_before_minutes, t.buffer_after_minutes,
+                     t.slot_interval_minutes, t.min_notice_minutes, t.booking_window_days, t.max_per_day,
+                     t.location, t.is_active)
+            for t in link.appointment_types
+        ),
+        version=version,
+    )
+    if cache is not None:
+        cache.put(key, version, now + timedelta(hours=1), info)
+    return info
+
+
 def resolve_timezone(name: str | None, default: str) -> str:
     """A valid IANA zone name, or InvalidRequest naming the `timezone` field."""
     if not name:
@@ -167,7 +249,7 @@ def search_slots(
             if cached is not None:
                 return cached
     search = _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
-                     timezone_name, exclude_booking_id, now)
+                     timezone_name, exclude_booking_id, now, cache)
     result = render(search) if render is not None else search
     if key is not None:
         valid_until = now + timedelta(seconds=cache_seconds)
@@ -177,35 +259,40 @@ def search_slots(
     return result
 
 
-def _schedule_state(link_slug: str | None, org_slug: str | None) -> tuple[int, str] | None:
-    """(schedule version, organization time zone) for a public link or an organization, in one query."""
+def _schedule_state(link_slug: str | None, org_slug: str | None) -> tuple[tuple[int, int], str] | None:
+    """((schedule version, booking version), organization time zone) for a public link or an
+    organization, in one query."""
+    columns = (Organization.schedule_version, Organization.booking_version, Organization.timezone)
     if link_slug:
-        query = (select(Organization.schedule_version, Organization.timezone)
+        query = (select(*columns)
                  .join(BookingLink, BookingLink.organization_id == Organization.id)
                  .where(BookingLink.slug == link_slug, BookingLink.is_public.is_(True),
                         BookingLink.is_active.is_(True)))
     else:
-        query = select(Organization.schedule_version, Organization.timezone).where(Organization.slug == org_slug)
+        query = select(*columns).where(Organization.slug == org_slug)
     row = db.session.execute(query).first()
-    return (row[0], row[1]) if row else None
+    return ((row[0], row[1]), row[2]) if row else None
 
 
 def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
-            timezone_name, exclude_booking_id, now) -> SlotSearch:
+            timezone_name, exclude_booking_id, now, cache) -> SlotSearch:
     if not link_slug and not org_slug:
         raise InvalidRequest("Say which booking page (link) or organization (org).",
                              fields={"link": "required unless org is given"})
+    version = None
     if link_slug:
-        link = get_public_link(link_slug, with_branding=False)
-        org = db.session.get(Organization, link.organization_id)
-        staff = link_staff(link)
-        types = list(link.appointment_types)
+        link = link_info(link_slug, now=now, cache=cache)
+        org_id, org_slug, org_name, org_tz = link.organization_id, link.org_slug, link.org_name, link.org_timezone
+        staff = list(link.staff)
+        types = list(link.types)
         mode = link.type
+        version = link.version
     else:
         link = None
         org = db.session.scalars(select(Organization).where(Organization.slug == org_slug)).first()
         if org is None:
             raise NotFound(f"No organization called {org_slug!r}.")
+        org_id, org_slug, org_name, org_tz = org.id, org.slug, org.name, org.timezone
         staff = list(db.session.scalars(
             select(User).where(User.organization_id == org.id, User.active.is_(True)).order_by(User.name)
         ))
@@ -214,7 +301,7 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
         ))
         mode = "individual"
 
-    tz = resolve_timezone(timezone_name, org.timezone)
+    tz = resolve_timezone(timezone_name, org_tz)
     atype = choose_appointment_type(types, appointment_type_id, duration)
     if staff_id:
         chosen = [member for member in staff if str(member.id) == str(staff_id)]
@@ -228,10 +315,10 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
     first, last = date_window(start_date, end_date, date_, tz, now)
     window_start, window_end = engine.local_day_window(first, last, tz)
     schedules = load_schedules(staff, window_start, window_end, now=now, with_fairness=mode == "round_robin",
-                               exclude_booking_id=exclude_booking_id)
+                               exclude_booking_id=exclude_booking_id, cache=cache, version=version)
     slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now, mode=mode)
     return SlotSearch(
-        organization_id=org.id, organization_slug=org.slug, organization_name=org.name,
+        organization_id=org_id, organization_slug=org_slug, organization_name=org_name,
         link_slug=link.slug if link else None, link_name=link.name if link else None,
         link_type=link.type if link else None, appointment_type_id=str(atype.id),
         appointment_type_name=atype.name, duration_minutes=atype.duration_minutes,

@@ -31,6 +31,7 @@ def upgrade():
     sa.Column('cancellation_cutoff_minutes', sa.Integer(), nullable=False),
     sa.Column('reminder_offsets_minutes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('schedule_version', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('booking_version', sa.Integer(), server_default='0', nullable=False),
     sa.Column('settings', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

@@ -83,13 +83,22 @@ def test_cache_can_be_switched_off(app, client, db, org_link, count_queries):
     assert len(statements) > 1
 
 
-def test_versions_rise_only_for_the_changed_organization(db, make_org, make_booking, make_user):
+def test_versions_rise_only_for_the_changed_organization(db, make_org, make_booking, make_user,
+                                                        make_appointment_type):
     from app.models import Organization
 
     a, b = make_org(), make_org()
+    staff = make_user(org=a)
     db.session.expire_all()
-    version_a, version_b = a.schedule_version, b.schedule_version
-    make_booking(staff=make_user(org=a))
+    before_a = (a.schedule_version, a.booking_version)
+    before_b = (b.schedule_version, b.booking_version)
+    make_booking(staff=staff)
     db.session.expire_all()
-    assert db.session.get(Organization, a.id).schedule_version > version_a
-    assert db.session.get(Organization, b.id).schedule_version == version_b
+    after_a = (db.session.get(Organization, a.id).schedule_version, db.session.get(Organization, a.id).booking_version)
+    # a booking raises only the booking version: cached rules and link data stay valid
+    assert after_a == (before_a[0], before_a[1] + 1)
+    make_appointment_type(org=a)
+    db.session.expire_all()
+    assert db.session.get(Organization, a.id).schedule_version == before_a[0] + 1
+    assert (db.session.get(Organization, b.id).schedule_version,
+            db.session.get(Organization, b.id).booking_version) == before_b
