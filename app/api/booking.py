@@ -132,10 +132,15 @@ class CancelBody(BaseModel):
     reason: str | None = Field(None, max_length=500)
 
 
-def booking_json(booking: Booking) -> dict:
-    """A booking as the API shows it (UTC, plus local times in the attendee's zone)."""
+def booking_json(booking: Booking, staff_name: str | None = None, type_name: str | None = None) -> dict:
+    """A booking as the API shows it (UTC, plus local times in the attendee's zone).
+
+    Pass the names when they are known, to spare loading the staff member and type again."""
     tz = booking.attendee_timezone or "UTC"
-    atype = booking.appointment_type
+    if staff_name is None:
+        staff_name = booking.staff.name if booking.staff else None
+    if type_name is None and booking.appointment_type_id is not None:
+        type_name = booking.appointment_type.name if booking.appointment_type else None
     return {
         "id": str(booking.id),
         "status": booking.status,
@@ -145,9 +150,10 @@ def booking_json(booking: Booking) -> dict:
         "local_end": iso_local(booking.end_at, tz),
         "timezone": tz,
         "duration": booking.duration_minutes,
-        "staff": {"id": str(booking.staff_id), "name": booking.staff.name if booking.staff else None},
+        "staff": {"id": str(booking.staff_id), "name": staff_name},
         "appointment_type": (
-            {"id": str(atype.id), "name": atype.name, "duration": atype.duration_minutes} if atype else None
+            {"id": str(booking.appointment_type_id), "name": type_name, "duration": booking.duration_minutes}
+            if booking.appointment_type_id else None
         ),
         "attendee": {"name": booking.attendee_name, "email": booking.attendee_email,
                      "phone": booking.attendee_phone},
@@ -188,7 +194,8 @@ def create():
         return validation_error_response(exc, "The booking request is not valid.")
     except ServiceError as exc:
         return service_error_response(exc)
-    payload = {"success": True, "booking": booking_json(result.booking)}
+    payload = {"success": True,
+               "booking": booking_json(result.booking, result.staff_name, result.appointment_type_name)}
     if result.created:
         payload["manage_token"] = result.manage_token
         payload["manage_url"] = manage_url(result.manage_token)

@@ -59,6 +59,9 @@ class BookingResult:
     booking: Booking
     manage_token: str | None  # shown once; None when an idempotent retry returned the first booking
     created: bool
+    # Names for the response, known without another query (None on an idempotent replay).
+    staff_name: str | None = None
+    appointment_type_name: str | None = None
 
 
 class SlotTaken(Conflict):
@@ -294,7 +297,9 @@ def _create(link_slug, start_time, attendee_name, attendee_email, actor, appoint
         record_audit(booking, actor, "created", None, snapshot(booking))
         lead = lead or booking
     db.session.commit()
-    return BookingResult(booking=lead, manage_token=token, created=True)
+    names = {str(member.id): member.name for member in candidates}
+    return BookingResult(booking=lead, manage_token=token, created=True, staff_name=names.get(participants[0]),
+                         appointment_type_name=atype.name)
 
 
 def _replay_after_race(link_slug, key, start_time, attendee_email) -> BookingResult | None:
