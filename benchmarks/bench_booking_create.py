@@ -1,7 +1,7 @@
 """Booking creation throughput on PostgreSQL under gunicorn (2 workers), many clients, distinct slots.
 
     .venv/bin/python benchmarks/bench_booking_create.py [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
-        [--clients 16] [--bookings 1500]
+        [--clients 8] [--bookings 1500] [--workers 2] [--threads 1]
 
 Goal (issue: booking lifecycle): ≥ 200 bookings/s with p99 latency ≤ 100 ms, and no two active
 bookings of one trainer overlapping afterwards (checked in SQL).
@@ -49,10 +49,10 @@ def distinct_slots(port: int, days: int) -> list[tuple[str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--bookings", type=int, default=1500)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (1: sync workers)")
     parser.add_argument("--port", type=int, default=5893)
     args = parser.parse_args()
 
