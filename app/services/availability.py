@@ -232,7 +232,7 @@ class AppointmentSpec:
         return self.slot_interval_minutes or self.duration_minutes
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Slot:
     """One offered start. start/end are aware UTC; staff_ids lists every participant."""
 
@@ -374,15 +374,15 @@ class _Calendar:
         changes: dict[date, _DayChanges] = {}
         for override in schedule.overrides:
             day = changes.setdefault(override.date, _DayChanges())
-            if override.kind == "unavailable":
-                if override.start is None:
-                    day.day_off = True
-                else:
-                    day.blocked.append((override.start, override.end))  # type: ignore[arg-type]
+            start, end = override.start, override.end
+            if start is None or end is None:  # validation allows this for 'unavailable' only
+                day.day_off = True
+            elif override.kind == "unavailable":
+                day.blocked.append((start, end))
             elif override.replace:
-                day.replacement.append((override.start, override.end))  # type: ignore[arg-type]
+                day.replacement.append((start, end))
             else:
-                day.extra.append((override.start, override.end))  # type: ignore[arg-type]
+                day.extra.append((start, end))
         self._changes = changes
         self._holidays = schedule.holidays
         special = [*changes, *schedule.holidays]
@@ -422,56 +422,48 @@ class _Calendar:
         self._blocked[day] = result
         return result
 
-    def blocks(self, first: date, last: date) -> tuple[list[tuple[int, int]], int | None]:
-        """Working blocks from the intervals of local dates first..last, and the grid anchor of
-        the earliest one.
+    def blocks(self, first: date, last: date) -> tuple[list[tuple[int, int]], list[int]]:
+        """The working blocks that run past (first + 1) 00:00, built from the intervals of local
+        dates up to `last`, and the grid anchor of each (normally its start).
 
-        Intervals of date D lie in [D 00:00, D+2 00:00), and partial blocks likewise, so the
-        result is exact from (first + 1) 00:00 on. Only the earliest block can have begun before
-        `first`; its anchor is found by walking back day by day (None: no blocks).
+        Intervals and partial blocks of date D lie in [D 00:00, D+2 00:00), so blocks assembled
+        from the dates d..last are exact from (d + 1) 00:00 on, and at most one of them (the
+        first) can reach past that instant while having begun earlier. Step d back a day at a
+        time until that block too begins inside the exact part.
         """
+        horizon = _wall_to_us(first + _ONE_DAY, time(0), self.zone)
+        limit = first if self._earliest_special is None else min(first, self._earliest_special)
+        limit -= timedelta(days=_LOOKBACK_PAST_SPECIAL_DAYS)
+        hard_limit = first - timedelta(days=_MAX_LOOKBACK_DAYS)
+        day = first
+        while True:
+            blocks = [b for b in self._assemble(day, last) if b[1] > horizon]
+            # Only a start strictly after (d + 1) 00:00 is final: where midnight falls in a DST gap,
+            # an interval of the day before can end exactly at that instant.
+            if not blocks or blocks[0][0] > _wall_to_us(day + _ONE_DAY, time(0), self.zone):
+                return blocks, [lo for lo, _ in blocks]
+            day -= _ONE_DAY
+            if day < limit or day < hard_limit:
+                # Continuous for longer than the weekly pattern can explain: the block never
+                # started. Anchor its grid at a fixed instant so answers do not depend on the query.
+                anchors = [lo for lo, _ in blocks]
+                anchors[0] = _wall_to_us(_UNBOUNDED_ANCHOR_DATE, time(0), self.zone)
+                return blocks, anchors
+
+    def _assemble(self, first: date, last: date) -> list[tuple[int, int]]:
+        """Working blocks from the intervals of local dates first..last (cached per date)."""
         work: list[tuple[int, int]] = []
         holes: list[tuple[int, int]] = []
         day = first
         while day <= last:
             work.extend(self.work(day))
             day += _ONE_DAY
-        day = first - 2 * _ONE_DAY
+        # Partial blocks of the date before can cut into `first`'s intervals after midnight.
+        day = first - _ONE_DAY
         while day <= last:
             holes.extend(self.blocked(day))
             day += _ONE_DAY
-        blocks = _subtract(_merge(work), _merge(holes))
-        if not blocks:
-            return blocks, None
-        return blocks, self._block_origin(first, blocks[0][0])
-
-    def _block_origin(self, first: date, start: int) -> int:
-        """The grid anchor of a block known to start no later than `start` (from dates >= first).
-
-        Only intervals of date D−1 can reach back across D 00:00 to touch a block assembled from
-        dates >= D, so walk back one date at a time while they do.
-        """
-        limit = first if self._earliest_special is None else min(first, self._earliest_special)
-        limit -= timedelta(days=_LOOKBACK_PAST_SPECIAL_DAYS)
-        hard_limit = first - timedelta(days=_MAX_LOOKBACK_DAYS)
-        day = first
-        while True:
-            prev = day - _ONE_DAY
-            pieces = self.work(prev)
-            if not pieces or max(hi for _, hi in pieces) < start:
-                return start
-            holes: list[tuple[int, int]] = []
-            for d in (prev - _ONE_DAY, prev, day):
-                holes.extend(self.blocked(d))
-            reaching = [iv for iv in _subtract(_merge(pieces), _merge(holes)) if iv[0] < start <= iv[1]]
-            if not reaching:
-                return start
-            start = reaching[0][0]
-            day = prev
-            if day < limit or day < hard_limit:
-                # Continuous for longer than the weekly pattern can explain: the block never
-                # started. Anchor its grid at a fixed instant so answers do not depend on the query.
-                return _wall_to_us(_UNBOUNDED_ANCHOR_DATE, time(0), self.zone)
+        return _subtract(_merge(work), _merge(holes))
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,10 +501,7 @@ def _timeline(schedule: StaffSchedule, appointment: AppointmentSpec, query: _Que
     # Dates whose intervals can hold a buffered slot starting in [lo, hi): see _Calendar.blocks.
     first = _local_date(query.lo - query.before, zone) - _ONE_DAY
     last = _local_date(query.hi + query.duration + query.after, zone)
-    blocks, origin = calendar.blocks(first, last)
-    anchors = [lo for lo, _ in blocks]
-    if origin is not None:
-        anchors[0] = origin
+    blocks, anchors = calendar.blocks(first, last)
 
     busy: list[tuple[int, int]] = []
     for booking in schedule.bookings:
