@@ -1,7 +1,7 @@
 """The availability cache: reused only while nothing that changes availability has changed."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 
 import pytest
 import time_machine
