@@ -104,6 +104,10 @@ class Config:
         self.RATELIMIT_AVAILABILITY = os.environ.get("RATELIMIT_AVAILABILITY", "300/minute")
         self.RATELIMIT_BOOKING_CREATE = os.environ.get("RATELIMIT_BOOKING_CREATE", "30/minute;300/hour")
         self.RATELIMIT_BOOKING_MANAGE = os.environ.get("RATELIMIT_BOOKING_MANAGE", "60/minute")
+        self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10/minute;50/hour")
+        self.RATELIMIT_PASSWORD_RESET = os.environ.get("RATELIMIT_PASSWORD_RESET", "5/minute;20/hour")
+        # Password-reset and invitation links stop working after this many seconds.
+        self.PASSWORD_RESET_MAX_AGE = _int("PASSWORD_RESET_MAX_AGE", 3600)
 
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         self.SESSION_COOKIE_HTTPONLY = True

@@ -112,12 +112,25 @@ def app(app_config):
     from app.extensions import db
 
     app = create_app(app_config)
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     with app.app_context():
         yield app
         db.session.rollback()
         db.session.remove()
         _empty_tables(db)
         db.engine.dispose()
+
+
+def _fresh_g() -> None:
+    """Each request starts with an empty `g`, as in production.
+
+    The fixture keeps one app context open for the whole test (so tests can use db.session), and
+    Flask reuses an open context for requests: without this, `g` would carry one request's signed-in
+    user (flask-login) and CSRF token (Flask-WTF) into the next — even another client's."""
+    from flask import g
+
+    for key in list(vars(g)):
+        delattr(g, key)
 
 
 def _empty_tables(db) -> None:

@@ -1,0 +1,172 @@
+"""Forms of the dashboard (Flask-WTF: every POST form carries a CSRF token; GET filters do not)."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    ColorField,
+    DateField,
+    DecimalField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SearchField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+    URLField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.services.schedules import DAY_NAMES, DISPLAY_DAY_ORDER
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+DAY_CHOICES = choices((day, DAY_NAMES[day]) for day in DISPLAY_DAY_ORDER)
+OVERRIDE_CHOICES = choices([("day_off", "Whole day off"), ("time_off", "Time off (part of the day)"),
+                    ("extra", "Extra hours"), ("replace", "Different hours that day")])
+STATUS_CHOICES = choices([("", "Any status"), ("pending", "Pending"), ("confirmed", "Confirmed"), ("completed", "Completed"),
+                  ("no_show", "No-show"), ("cancelled", "Cancelled")])
+WHEN_CHOICES = choices([("upcoming", "Upcoming"), ("past", "Past"), ("all", "All dates")])
+ROLE_CHOICES = choices([("staff", "Staff (trainer)"), ("admin", "Admin"), ("owner", "Owner")])
+LINK_TYPE_CHOICES = choices([("individual", "One trainer"), ("round_robin", "Team: whoever is free (round robin)"),
+                     ("collective", "Team: everyone together (collective)")])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+# --- availability --------------------------------------------------------------------------------
+
+class RuleForm(FlaskForm):
+    day_of_week = SelectField("Day", choices=DAY_CHOICES, coerce=int)
+    start_time = TimeField("From", validators=[InputRequired("Give a start time.")])
+    end_time = TimeField("Until", validators=[InputRequired("Give an end time.")])
+    trainer = HiddenField()
+
+
+class OverrideForm(FlaskForm):
+    date = DateField("Date", validators=[InputRequired("Choose a date.")])
+    kind = SelectField("Change", choices=OVERRIDE_CHOICES)
+    start_time = TimeField("From", validators=[Optional()])
+    end_time = TimeField("Until", validators=[Optional()])
+    reason = StringField("Note (optional)", validators=[Optional(), Length(max=200)])
+    trainer = HiddenField()
+
+
+class HolidayForm(FlaskForm):
+    name = StringField("Holiday", validators=[DataRequired("Name the holiday."), Length(max=200)])
+    date = DateField("Date", validators=[InputRequired("Choose a date.")])
+    trainer = HiddenField()
+
+
+# --- bookings ------------------------------------------------------------------------------------
+
+class BookingFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search: nothing changes
+
+    q = SearchField("Attendee", validators=[Optional(), Length(max=100)],
+                    render_kw={"placeholder": "Name or email", "autocomplete": "off"})
+    status = SelectField("Status", choices=STATUS_CHOICES, validators=[Optional()])
+    trainer = SelectField("Trainer", choices=choices([("", "All trainers")]), validators=[Optional()], validate_choice=False)
+    when = SelectField("When", choices=WHEN_CHOICES, default="upcoming", validators=[Optional()])
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=500)],
+                           description="Kept in the audit trail.", render_kw={"rows": 2})
+
+
+class StatusForm(FlaskForm):
+    action = HiddenField(validators=[DataRequired()])
+
+
+class RescheduleForm(FlaskForm):
+    start = HiddenField(validators=[DataRequired("Choose a new time.")])
+    staff_id = HiddenField()
+
+
+# --- services and booking pages -------------------------------------------------------------------
+
+class AppointmentTypeForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Name the service."), Length(max=200)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)], render_kw={"rows": 3})
+    duration_minutes = IntegerField("Length (minutes)", validators=[InputRequired("How long does it last?"),
+                                                                    NumberRange(5, 1440)])
+    price = DecimalField("Price", places=2, validators=[Optional(), NumberRange(0, 100000)],
+                         description="Leave empty or 0 for free.")
+    currency = SelectField("Currency", choices=choices([("GBP", "GBP (£)"), ("EUR", "EUR (€)"), ("USD", "USD ($)")]))
+    buffer_before_minutes = IntegerField("Buffer before (minutes)", default=0, validators=[Optional(), NumberRange(0, 720)])
+    buffer_after_minutes = IntegerField("Buffer after (minutes)", default=0, validators=[Optional(), NumberRange(0, 720)],
+                                        description="Time kept free after each session (cleaning, notes).")
+    min_notice_minutes = IntegerField("Minimum notice (minutes)", default=60, validators=[Optional(), NumberRange(0, 129600)])
+    booking_window_days = IntegerField("Bookable up to (days ahead)", validators=[Optional(), NumberRange(1, 730)],
+                                       description="Empty: no limit.")
+    slot_interval_minutes = IntegerField("Start times every (minutes)", validators=[Optional(), NumberRange(5, 1440)],
+                                         description="Empty: every session length.")
+    max_per_day = IntegerField("At most per trainer per day", validators=[Optional(), NumberRange(1, 100)],
+                               description="Empty: no limit.")
+    location = StringField("Location", validators=[Optional(), Length(max=300)])
+    color = ColorField("Calendar colour", default="#1f4fd1", validators=[Optional()])
+
+
+class LinkForm(FlaskForm):
+    name = StringField("Page title", validators=[DataRequired("Give the page a title."), Length(max=200)])
+    slug = StringField("Address", validators=[DataRequired("Choose the page's address."), Length(max=80)],
+                       description="Lower-case letters, digits and hyphens: /book/<address>.",
+                       render_kw={"spellcheck": "false", "autocapitalize": "off"})
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)], render_kw={"rows": 2})
+    type = SelectField("Who takes the bookings", choices=LINK_TYPE_CHOICES)
+    is_public = BooleanField("Listed on the front page", default=True)
+    staff_ids = MultiCheckboxField("Trainers", choices=[], validate_choice=False)
+    appointment_type_ids = MultiCheckboxField("Services", choices=[], validate_choice=False)
+
+
+class BrandingForm(FlaskForm):
+    logo_url = URLField("Logo address", validators=[Optional(), Length(max=500)],
+                        description="An https:// image address. Empty: the gym's initial.")
+    primary_color = ColorField("Main colour", validators=[Optional()])
+    accent_color = ColorField("Accent colour", validators=[Optional()])
+    welcome_text = TextAreaField("Welcome text", validators=[Optional(), Length(max=1000)], render_kw={"rows": 3})
+
+
+class ActiveForm(FlaskForm):
+    active = HiddenField(validators=[DataRequired()])
+
+
+# --- team and settings ---------------------------------------------------------------------------
+
+class TeamAddForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter their name."), Length(max=200)])
+    email = EmailField("Email", validators=[DataRequired("Enter their email."), Length(max=254)],
+                       description="They get an email with a link to choose a password.")
+    role = SelectField("Role", choices=ROLE_CHOICES, default="staff")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class SettingsForm(FlaskForm):
+    name = StringField("Gym name", validators=[DataRequired("Enter the gym's name."), Length(max=200)])
+    timezone = StringField("Time zone", validators=[DataRequired("Choose a time zone.")],
+                           description="An IANA name, e.g. Europe/London. Calendars and booking pages use it.",
+                           render_kw={"list": "zones", "spellcheck": "false", "autocomplete": "off"})
+    cancellation_cutoff_hours = DecimalField("Cancellation cutoff (hours)", places=2,
+                                             validators=[InputRequired("Enter a number of hours."), NumberRange(0, 336)],
+                                             description="Customers can't cancel or move a booking online this close to its start.")
+    reminder_offsets = StringField("Reminders before the start", validators=[Optional(), Length(max=100)],
+                                   description="Comma-separated, e.g. 24h, 2h (m = minutes, h = hours, d = days).")

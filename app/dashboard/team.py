@@ -1,0 +1,146 @@
+"""The team (owners change it; admins look) and the organization's settings (owners and admins)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from zoneinfo import available_timezones
+
+from flask import abort, flash, request, url_for
+from flask_login import current_user
+
+from app.dashboard import bp
+from app.dashboard.access import admin_required, fetch, is_owner, org_id, org_tz
+from app.dashboard.forms import ActiveForm, RoleForm, SettingsForm, TeamAddForm
+from app.dashboard.rendering import apply_errors, render, see_other
+from app.extensions import htmx
+from app.services import team as team_service
+from app.services.errors import Conflict, InvalidRequest
+
+ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/")))
+
+
+def _team_page(status: int = 200, add_form: TeamAddForm | None = None, block: str | None = None,
+               notice: str | None = None, notice_kind: str = "ok"):
+    members = team_service.team(org_id())
+    return render("dashboard/team.html", ["team_list", "team_add"], status=status, block=block, members=members,
+                  can_edit=is_owner(), add_form=add_form or TeamAddForm(formdata=None),
+                  role_forms={m.id: RoleForm(formdata=None, prefix=f"m-{m.id}", role=m.role) for m in members},
+                  active_form=ActiveForm(formdata=None), notice=notice, notice_kind=notice_kind)
+
+
+@bp.get("/team")
+@admin_required
+def team():
+    return _team_page()
+
+
+@bp.post("/team")
+@admin_required
+def team_add():
+    if not is_owner():
+        abort(403)
+    form = TeamAddForm()
+    if form.validate():
+        try:
+            member = team_service.add_staff(org_id(), name=form.name.data, email=form.email.data,
+                                            role=form.role.data, timezone_name=org_tz())
+        except InvalidRequest as exc:
+            apply_errors(form, exc)
+        else:
+            flash(f"{member.name} added. We've emailed them a link to choose a password.", "success")
+            return see_other(url_for("dashboard.team"))
+    return _team_page(status=422, add_form=form, block="team_add" if htmx else None)
+
+
+def _member(user_id, *, owner: bool = False):
+    member = fetch(team_service.get_member, user_id)
+    if current_user.role not in ("owner", "admin") or (owner and not is_owner()):
+        abort(403)
+    return member
+
+
+def _team_changed(message: str):
+    if htmx:
+        return _team_page(block="team_list", notice=message)
+    flash(message, "success")
+    return see_other(url_for("dashboard.team"))
+
+
+def _team_refused(exc):
+    if htmx:
+        return _team_page(status=409, block="team_list", notice=exc.message, notice_kind="error")
+    flash(exc.message, "error")
+    return see_other(url_for("dashboard.team"))
+
+
+@bp.post("/team/<user_id>/role")
+def team_role(user_id):
+    member = _member(user_id, owner=True)
+    form = RoleForm(prefix=f"m-{member.id}")
+    if not form.validate():
+        abort(400)
+    try:
+        team_service.set_role(org_id(), member.id, form.role.data, acting_user_id=current_user.id)
+    except (Conflict, InvalidRequest) as exc:
+        return _team_refused(exc)
+    return _team_changed(f"{member.name} is now {'an' if member.role in ('owner', 'admin') else 'a'} {member.role}.")
+
+
+@bp.post("/team/<user_id>/active")
+def team_active(user_id):
+    member = _member(user_id, owner=True)
+    form = ActiveForm()
+    if not form.validate():
+        abort(400)
+    try:
+        team_service.set_active(org_id(), member.id, form.active.data == "1", acting_user_id=current_user.id)
+    except (Conflict, InvalidRequest) as exc:
+        return _team_refused(exc)
+    if not member.active:
+        left = len(team_service.bookings_to_reassign(org_id(), member.id))
+        message = (f"{member.name} is deactivated: no new bookings."
+                   + (f" {left} upcoming booking{'s' if left != 1 else ''} to reassign." if left else ""))
+        if left and not htmx:
+            flash(message, "success")
+            return see_other(url_for("dashboard.team_member", user_id=member.id))
+        return _team_changed(message)
+    return _team_changed(f"{member.name} is active again.")
+
+
+@bp.get("/team/<user_id>")
+def team_member(user_id):
+    """A member and their upcoming bookings: after a deactivation, the ones to move to someone else."""
+    member = _member(user_id)
+    bookings = team_service.bookings_to_reassign(org_id(), member.id)
+    return render("dashboard/team_member.html", ["member_bookings"], member=member, bookings=bookings, tz=org_tz(),
+                  can_edit=is_owner(), active_form=ActiveForm(formdata=None))
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+def _hours(minutes: int) -> str:
+    return f"{minutes // 1440}d" if minutes % 1440 == 0 else f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@admin_required
+def settings():
+    org = current_user.organization
+    if request.method == "GET":
+        form = SettingsForm(formdata=None, name=org.name, timezone=org.timezone,
+                            cancellation_cutoff_hours=Decimal(org.cancellation_cutoff_minutes) / 60,
+                            reminder_offsets=", ".join(_hours(m) for m in org.reminder_offsets_minutes or []))
+        return render("dashboard/settings.html", ["settings_form"], form=form, zones=ZONES)
+    form = SettingsForm()
+    if form.validate():
+        try:
+            offsets = team_service.parse_reminder_offsets(form.reminder_offsets.data)
+            team_service.update_settings(
+                org_id(), name=form.name.data, timezone_name=form.timezone.data,
+                cancellation_cutoff_minutes=int((form.cancellation_cutoff_hours.data * 60).to_integral_value()),
+                reminder_offsets_minutes=offsets)
+        except InvalidRequest as exc:
+            apply_errors(form, exc, {"cancellation_cutoff": "cancellation_cutoff_hours"})
+        else:
+            flash("Settings saved.", "success")
+            return see_other(url_for("dashboard.settings"))
+    return render("dashboard/settings.html", ["settings_form"], status=422, form=form, zones=ZONES)

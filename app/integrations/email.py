@@ -1,0 +1,301 @@
+"""Sending email: through SMTP (Flask-Mail) when SMTP_HOST is configured, else into a file outbox.
+
+The outbox (app.config["OUTBOX_DIR"], instance/outbox by default) receives one RFC 5322 .eml file
+per message, so a laptop without a mail server still shows what would have been sent, and tests
+can read it back.
+
+Two ways in:
+
+* `send_email(to, subject, text, html=None)`: one message, sent now (password resets, invitations).
+* `build_message(...)` + `mail_transport()`: what the notification outbox uses. The transport sends
+  one message at a time over one reused connection, and calls the caller's `on_handoff()` at the
+  last moment at which the message has certainly *not* reached anyone (after RCPT TO, before
+  DATA; before the outbox file is written). The caller records that moment; a crash after it is
+  the only case in which the outcome is unknown. Failures come back as `EmailDeliveryError`
+  with `kind` = "permanent" (will never work: refused recipient), "temporary" (nothing was
+  delivered, try again later) or "unknown" (the connection broke while the server was receiving
+  the message: it may have been delivered).
+"""
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.policy import SMTP, default
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+
+from flask import current_app
+from flask_mail import Connection, Message
+
+from app.extensions import mail
+
+DEFAULT_SMTP_TIMEOUT = 20  # seconds per socket operation; must stay well below the outbox lease
+# RFC 5322 allows 998 characters a line. At Python's default of 78, some ordinary subjects
+# ("Reminder: … at 05:00") get folded straight after "Subject:" and arrive with a leading space.
+MESSAGE_POLICY = default.clone(max_line_length=998)
+SMTP_POLICY = SMTP.clone(max_line_length=998)
+
+
+def send_email(to: str | list[str], subject: str, text: str, html: str | None = None) -> str | None:
+    """Send one message to `to` (an address or a list). Returns the outbox file path when written
+    to the outbox, None when handed to the SMTP server. SMTP failures propagate to the caller."""
+    recipients = [to] if isinstance(to, str) else list(to)
+    sender = current_app.config.get("SMTP_FROM") or current_app.config.get("MAIL_DEFAULT_SENDER")
+    if current_app.config.get("SMTP_HOST"):
+        mail.send(Message(subject=subject, recipients=recipients, body=text, html=html, sender=sender))
+        return None
+    return _write_to_outbox(recipients, subject, text, html, sender)
+
+
+def _write_to_outbox(recipients: list[str], subject: str, text: str, html: str | None, sender: str) -> str:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Message-ID"] = make_msgid(domain="atlas-booking.local")
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    outbox = Path(current_app.config["OUTBOX_DIR"])
+    outbox.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    path = outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+    path.write_bytes(bytes(message))
+    return str(path)
+
+
+# --- messages for the notification outbox -----------------------------------------------------
+
+class EmailDeliveryError(Exception):
+    """A message that was not (or maybe not) delivered. `kind`: permanent, temporary or unknown."""
+
+    def __init__(self, kind: str, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.code = code
+
+
+def sender_address() -> str:
+    """The bare address of SMTP_FROM (for ORGANIZER and the envelope sender)."""
+    sender = current_app.config.get("SMTP_FROM") or current_app.config.get("MAIL_DEFAULT_SENDER") or ""
+    return parseaddr(sender)[1] or "noreply@localhost"
+
+
+def message_id_for(key: str) -> str:
+    """A Message-ID that is the same on every attempt for one notification: mail systems that see
+    the same message twice (Gmail does) keep one copy."""
+    domain = sender_address().rpartition("@")[2] or "atlas-booking.local"
+    return f"<{key}@{domain}>"
+
+
+def build_message(*, to: str, subject: str, text: str, html: str | None, message_id: str,
+                  calendar: bytes | None = None, calendar_method: str | None = None,
+                  headers: dict[str, str] | None = None) -> EmailMessage:
+    """One email: plain text and HTML alternatives, and optionally a calendar invitation.
+
+    The invitation follows the layout calendar clients recognise (and Google itself sends):
+    a text/calendar part with the METHOD parameter among the alternatives, and the same calendar
+    attached as invite.ics — also text/calendar with the method parameter.
+    """
+    message = EmailMessage(policy=MESSAGE_POLICY)
+    message["From"] = current_app.config.get("SMTP_FROM") or current_app.config.get("MAIL_DEFAULT_SENDER")
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Message-ID"] = message_id
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    if calendar is not None:
+        method = (calendar_method or "PUBLISH").upper()
+        message.add_alternative(calendar.decode("utf-8"), subtype="calendar", params={"method": method})
+        message.add_attachment(calendar, maintype="text", subtype="calendar", filename="invite.ics",
+                               params={"method": method, "charset": "utf-8"})
+    return message
+
+
+class _SmtpConnection(Connection):
+    """Flask-Mail's connection (server, port, STARTTLS/SSL and login from the MAIL_* settings),
+    with a timeout on every socket operation so a stuck server cannot hold a claim forever."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(current_app.extensions["mail"])
+        self.timeout = timeout
+
+    def configure_host(self) -> smtplib.SMTP:
+        state = self.mail
+        if state.use_ssl:
+            host = smtplib.SMTP_SSL(state.server, state.port, timeout=self.timeout)
+        else:
+            host = smtplib.SMTP(state.server, state.port, timeout=self.timeout)
+        host.set_debuglevel(int(state.debug))
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+        return host
+
+
+class SmtpTransport:
+    """Sends messages one by one over one SMTP connection (reconnecting after a failure)."""
+
+    name = "smtp"
+
+    def __init__(self, timeout: float = DEFAULT_SMTP_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._connection: _SmtpConnection | None = None
+        self.suppressed = bool(current_app.extensions["mail"].suppress)
+
+    def _host(self) -> smtplib.SMTP:
+        if self._connection is None or self._connection.host is None:
+            connection = _SmtpConnection(self.timeout)
+            try:
+                connection.host = connection.configure_host()
+            except (smtplib.SMTPException, OSError) as exc:
+                raise EmailDeliveryError("temporary", f"cannot reach the SMTP server: {_describe(exc)}") from None
+            self._connection = connection
+        return self._connection.host
+
+    def _drop(self) -> None:
+        if self._connection is not None and self._connection.host is not None:
+            try:
+                self._connection.host.close()
+            except Exception:  # noqa: BLE001 (closing a broken connection)
+                pass
+        self._connection = None
+
+    def send(self, message: EmailMessage, *, recipient: str, on_handoff: Callable[[], bool]) -> str | None:
+        """Deliver `message` to `recipient`; the provider reference (the Message-ID) or None when
+        `on_handoff()` said no (the caller lost its claim) and nothing was sent."""
+        if self.suppressed:  # MAIL_SUPPRESS_SEND (TESTING): Flask-Mail's "pretend" mode
+            return f"suppressed:{message['Message-ID']}" if on_handoff() else None
+        data = message.as_bytes(policy=SMTP_POLICY)
+        host = self._host()
+        handed_off = False
+        try:
+            host.ehlo_or_helo_if_needed()
+            code, reply = host.mail(sender_address())
+            if code != 250:
+                self._reset(host)
+                raise EmailDeliveryError("temporary", f"sender refused: {code} {_text(reply)}", code)
+            code, reply = host.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset(host)
+                kind = "permanent" if 500 <= code < 600 else "temporary"
+                raise EmailDeliveryError(kind, f"recipient refused by the mail server: {code} {_text(reply)}", code)
+            if not on_handoff():
+                self._reset(host)
+                return None
+            handed_off = True
+            code, reply = host.data(data)
+        except smtplib.SMTPDataError as exc:  # DATA itself refused (before any content was sent)
+            self._reset(host)
+            kind = "permanent" if 500 <= exc.smtp_code < 600 else "temporary"
+            raise EmailDeliveryError(kind, f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}",
+                                     exc.smtp_code) from None
+        except EmailDeliveryError:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            if handed_off:
+                raise EmailDeliveryError(
+                    "unknown", f"the connection broke while the server was receiving the message: {_describe(exc)}"
+                ) from None
+            raise EmailDeliveryError("temporary", f"SMTP error before sending: {_describe(exc)}") from None
+        if code != 250:
+            kind = "permanent" if 500 <= code < 600 else "temporary"
+            raise EmailDeliveryError(kind, f"message refused: {code} {_text(reply)}", code)
+        return str(message["Message-ID"])
+
+    def _reset(self, host: smtplib.SMTP) -> None:
+        try:
+            host.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def close(self) -> None:
+        if self._connection is not None and self._connection.host is not None:
+            try:
+                self._connection.host.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+        self._connection = None
+
+
+class OutboxTransport:
+    """Writes each message to OUTBOX_DIR as <key>.eml (atomically: a file there was written whole).
+
+    Because the name is the notification's own key, "was it written?" has an exact answer, which
+    makes the outbox exactly-once even across a crash (see `delivered`)."""
+
+    name = "outbox"
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+
+    def path_for(self, key: str) -> Path:
+        return self.folder / f"{key}.eml"
+
+    def send(self, message: EmailMessage, *, recipient: str, on_handoff: Callable[[], bool],
+             key: str) -> str | None:
+        if not on_handoff():
+            return None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        final = self.path_for(key)
+        partial = final.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            partial.write_bytes(bytes(message))
+            os.replace(partial, final)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise EmailDeliveryError("temporary", f"cannot write the outbox file: {exc}") from None
+        return f"file:{final.name}"
+
+    def delivered(self, key: str) -> str | None:
+        path = self.path_for(key)
+        return f"file:{path.name}" if path.exists() else None
+
+    def close(self) -> None:
+        pass
+
+
+def mail_transport() -> SmtpTransport | OutboxTransport:
+    """SMTP when SMTP_HOST is configured, else the file outbox."""
+    config = current_app.config
+    if config.get("SMTP_HOST"):
+        return SmtpTransport(timeout=float(config.get("SMTP_TIMEOUT") or DEFAULT_SMTP_TIMEOUT))
+    return OutboxTransport(config["OUTBOX_DIR"])
+
+
+def read_outbox_file(name: str) -> EmailMessage | None:
+    """A message the outbox transport wrote (by its file name, which the caller took from a row)."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    path = Path(current_app.config["OUTBOX_DIR"]) / name
+    if not path.is_file():
+        return None
+    return message_from_bytes(path.read_bytes(), policy=default)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    return str(exc) or exc.__class__.__name__

@@ -1,0 +1,339 @@
+"""What the dashboard shows about bookings: the filtered list, calendar rows, a booking's audit trail,
+bookings per day and each trainer's utilisation.
+
+Read-only functions taking ids and primitives. Each costs a fixed number of queries whatever the
+number of bookings it returns (the calendar and the charts read only the columns they show).
+"""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+
+from app.extensions import db
+from app.models import AppointmentType, Booking, BookingAudit, User
+from app.models.bookings import BOOKING_STATUSES
+from app.services import availability as engine
+from app.services.availability_loader import load_schedules
+from app.services.errors import InvalidRequest, NotFound
+
+# Statuses that mean the time was (or is) booked; cancelled bookings free their time.
+BOOKED_STATUSES = ("pending", "confirmed", "completed", "no_show")
+PER_PAGE = 50
+MAX_RANGE_DAYS = 366
+
+
+# --- the booking list ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BookingFilter:
+    status: str | None = None
+    staff_id: uuid.UUID | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str | None = None
+    when: str = "upcoming"  # upcoming | past | all (explicit dates take precedence)
+
+
+@dataclass(frozen=True)
+class BookingPage:
+    bookings: list[Booking]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def list_bookings(org_id: uuid.UUID, tz: str, filters: BookingFilter, *, page: int = 1, per_page: int = PER_PAGE,
+                  now: datetime | None = None) -> BookingPage:
+    """The organization's bookings matching `filters` (dates are local to `tz`), one page of them.
+    Two queries: the page (with trainer and type) and the count."""
+    now = now or datetime.now(timezone.utc)
+    conditions = [Booking.organization_id == org_id]
+    if filters.status:
+        if filters.status not in BOOKING_STATUSES:
+            raise InvalidRequest("Unknown status.", fields={"status": "unknown status"})
+        conditions.append(Booking.status == filters.status)
+    if filters.staff_id:
+        conditions.append(Booking.staff_id == filters.staff_id)
+    if filters.q:
+        needle = filters.q.strip().lower()[:100]
+        conditions.append(or_(func.lower(Booking.attendee_name).contains(needle, autoescape=True),
+                              func.lower(Booking.attendee_email).contains(needle, autoescape=True)))
+    descending = False
+    if filters.date_from or filters.date_to:
+        first = filters.date_from or filters.date_to
+        last = filters.date_to or filters.date_from
+        if last < first:
+            raise InvalidRequest("The end date is before the start date.", fields={"date_to": "before the start"})
+        if (last - first).days > MAX_RANGE_DAYS:
+            raise InvalidRequest("Choose at most a year.", fields={"date_to": "at most a year after the start"})
+        start, end = engine.local_day_window(first, last, tz)
+        conditions += [Booking.start_at >= start, Booking.start_at < end]
+    elif filters.when == "upcoming":
+        conditions.append(Booking.end_at >= now)
+    elif filters.when == "past":
+        conditions.append(Booking.end_at < now)
+        descending = True
+    order = (Booking.start_at.desc(),) if descending else (Booking.start_at,)
+    page = max(1, page)
+    rows = list(db.session.scalars(
+        select(Booking).where(*conditions).order_by(*order, Booking.id).limit(per_page).offset((page - 1) * per_page)
+    ).unique())
+    total = db.session.scalar(select(func.count()).select_from(Booking).where(*conditions)) or 0
+    return BookingPage(bookings=rows, total=total, page=page, per_page=per_page)
+
+
+# --- one booking -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    action: str
+    actor: str
+    changes: list[tuple[str, str | None, str | None]]
+    ip_address: str | None
+
+
+AUDITED_FIELDS = {"status": "Status", "start_at": "Start", "end_at": "End", "staff_id": "Trainer",
+                  "appointment_type_id": "Type", "attendee_name": "Name", "attendee_email": "Email",
+                  "attendee_phone": "Phone", "cancellation_reason": "Reason"}
+
+
+def get_booking(org_id: uuid.UUID, booking_id) -> Booking:
+    try:
+        key = booking_id if isinstance(booking_id, uuid.UUID) else uuid.UUID(str(booking_id))
+    except ValueError:
+        raise NotFound("No such booking.") from None
+    booking = db.session.get(Booking, key)
+    if booking is None or booking.organization_id != org_id:
+        raise NotFound("No such booking.")
+    return booking
+
+
+def audit_trail(booking: Booking, tz: str) -> list[AuditLine]:
+    """The booking's audit rows, oldest first, with people's names and readable before → after values.
+    Two queries (the rows; the names of the staff they mention)."""
+    entries = list(db.session.scalars(
+        select(BookingAudit).where(BookingAudit.booking_id == booking.id).order_by(BookingAudit.created_at)
+    ))
+    mentioned = set()
+    for entry in entries:
+        if entry.actor_type == "staff" and entry.actor_id:
+            mentioned.add(entry.actor_id)
+        for snap in (entry.before or {}, entry.after or {}):
+            if snap.get("staff_id"):
+                mentioned.add(snap["staff_id"])
+    names = _staff_names(booking.organization_id, mentioned)
+    type_names = {}
+    zone = ZoneInfo(tz)
+
+    def show(field: str, value):
+        if value in (None, ""):
+            return None
+        if field in ("start_at", "end_at"):
+            try:
+                return datetime.fromisoformat(value).astimezone(zone).strftime("%a %d %b %Y, %H:%M")
+            except (TypeError, ValueError):
+                return str(value)
+        if field == "staff_id":
+            return names.get(value, "another member of staff")
+        if field == "appointment_type_id":
+            return type_names.get(value, booking.appointment_type.name if booking.appointment_type else value)
+        if field == "status":
+            return str(value).replace("_", "-")
+        return str(value)
+
+    lines = []
+    for entry in entries:
+        before, after = entry.before or {}, entry.after or {}
+        changes = []
+        for field, label in AUDITED_FIELDS.items():
+            old, new = before.get(field), after.get(field)
+            if entry.action == "created":
+                if field in ("status", "start_at", "staff_id") and new:
+                    changes.append((label, None, show(field, new)))
+            elif old != new:
+                changes.append((label, show(field, old), show(field, new)))
+        if entry.actor_type == "staff":
+            actor = names.get(entry.actor_id or "", "Staff")
+        else:
+            actor = {"attendee": "Customer", "ai": "AI assistant", "calendar": "Calendar sync",
+                     "system": "System"}.get(entry.actor_type, entry.actor_type)
+        lines.append(AuditLine(at=entry.created_at, action=entry.action.replace("_", "-"), actor=actor,
+                               changes=changes, ip_address=entry.ip_address))
+    return lines
+
+
+def _staff_names(org_id: uuid.UUID, ids: set[str]) -> dict[str, str]:
+    keys = []
+    for value in ids:
+        try:
+            keys.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    if not keys:
+        return {}
+    rows = db.session.execute(select(User.id, User.name).where(User.id.in_(keys), User.organization_id == org_id))
+    return {str(row.id): row.name for row in rows}
+
+
+# --- calendar --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CalendarBooking:
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    start_at: datetime
+    end_at: datetime
+    status: str
+    attendee_name: str
+    type_name: str | None
+    color: str | None
+
+
+def calendar_bookings(org_id: uuid.UUID, window_start: datetime, window_end: datetime,
+                      staff_ids: Sequence[uuid.UUID] | None = None) -> list[CalendarBooking]:
+    """Bookings (not cancelled) overlapping [window_start, window_end), by start: one query, only the
+    columns a calendar shows. Bounded on the (organization_id, start_at) index; a booking is at most
+    a day long, so one starting a day before the window is the earliest that can reach into it."""
+    conditions = [Booking.organization_id == org_id, Booking.status != "cancelled",
+                  Booking.start_at >= window_start - timedelta(days=1), Booking.start_at < window_end,
+                  Booking.end_at > window_start]
+    if staff_ids is not None:
+        conditions.append(Booking.staff_id.in_(list(staff_ids)))
+    rows = db.session.execute(
+        select(Booking.id, Booking.staff_id, Booking.start_at, Booking.end_at, Booking.status, Booking.attendee_name,
+               AppointmentType.name, AppointmentType.color)
+        .outerjoin(AppointmentType, AppointmentType.id == Booking.appointment_type_id)
+        .where(*conditions).order_by(Booking.start_at)
+    )
+    return [CalendarBooking(*row) for row in rows]
+
+
+def working_blocks(staff: Sequence[User], window_start: datetime, window_end: datetime, *,
+                   now: datetime) -> dict[uuid.UUID, list[tuple[datetime, datetime]]]:
+    """Each trainer's working time (weekly rules, overrides, holidays) within the window, from the
+    availability engine's working_time(). A fixed number of queries for any number of trainers."""
+    if not staff:
+        return {}
+    schedules = load_schedules(list(staff), window_start, window_end, now=now)
+    return {uuid.UUID(s.staff_id): engine.working_time(s, window_start, window_end) for s in schedules}
+
+
+# --- charts ----------------------------------------------------------------------------------------
+
+def bookings_per_day(org_id: uuid.UUID, first_day: date, days: int, tz: str, *,
+                     staff_id: uuid.UUID | None = None) -> list[tuple[date, int]]:
+    """Bookings (not cancelled) starting on each local date first_day … first_day + days − 1."""
+    start, end = engine.local_day_window(first_day, first_day + timedelta(days=days - 1), tz)
+    conditions = [Booking.organization_id == org_id, Booking.status.in_(BOOKED_STATUSES),
+                  Booking.start_at >= start, Booking.start_at < end]
+    if staff_id is not None:
+        conditions.append(Booking.staff_id == staff_id)
+    zone = ZoneInfo(tz)
+    counts: dict[date, int] = defaultdict(int)
+    for (start_at,) in db.session.execute(select(Booking.start_at).where(*conditions)):
+        counts[start_at.astimezone(zone).date()] += 1
+    return [(first_day + timedelta(days=i), counts.get(first_day + timedelta(days=i), 0)) for i in range(days)]
+
+
+@dataclass(frozen=True)
+class Utilisation:
+    staff_id: uuid.UUID
+    name: str
+    booked_minutes: int
+    available_minutes: int
+
+    @property
+    def ratio(self) -> float | None:
+        return self.booked_minutes / self.available_minutes if self.available_minutes else None
+
+    @property
+    def percent(self) -> int | None:
+        return None if self.ratio is None else round(self.ratio * 100)
+
+
+def utilisation(org_id: uuid.UUID, first_day: date, days: int, tz: str, *, now: datetime,
+                staff_ids: Sequence[uuid.UUID] | None = None) -> list[Utilisation]:
+    """Per active trainer: hours booked ÷ hours available (working_time()) over the local dates
+    first_day … first_day + days − 1. Bookings are clipped to the period."""
+    start, end = engine.local_day_window(first_day, first_day + timedelta(days=days - 1), tz)
+    query = select(User).where(User.organization_id == org_id, User.active.is_(True)).order_by(User.name)
+    if staff_ids is not None:
+        query = query.where(User.id.in_(list(staff_ids)))
+    staff = list(db.session.scalars(query))
+    blocks = working_blocks(staff, start, end, now=now)
+    booked: dict[uuid.UUID, float] = defaultdict(float)
+    if staff:
+        for staff_id, b_start, b_end in db.session.execute(
+            select(Booking.staff_id, Booking.start_at, Booking.end_at).where(
+                Booking.organization_id == org_id, Booking.staff_id.in_([m.id for m in staff]),
+                Booking.status.in_(BOOKED_STATUSES), Booking.start_at >= start - timedelta(days=1),
+                Booking.start_at < end, Booking.end_at > start)
+        ):
+            booked[staff_id] += (min(b_end, end) - max(b_start, start)).total_seconds() / 60
+    result = []
+    for member in staff:
+        available = sum((b - a).total_seconds() / 60 for a, b in blocks.get(member.id, ()))
+        if available == 0 and booked.get(member.id, 0) == 0 and member.role != "staff":
+            continue  # owners and admins who do not train
+        result.append(Utilisation(staff_id=member.id, name=member.name, booked_minutes=round(booked.get(member.id, 0)),
+                                  available_minutes=round(available)))
+    return result
+
+
+# --- rescheduling ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RescheduleOptions:
+    """The free starts on one local date for a booking, for one trainer of the booking's pool."""
+
+    pool: list[User]
+    staff: User
+    slots: list[engine.Slot]
+    collective: bool
+
+
+def reschedule_options(org_id: uuid.UUID, booking_id, day: date, tz: str, *, staff_id=None,
+                       now: datetime) -> RescheduleOptions:
+    """The starts reschedule_booking() would accept on `day` (local to `tz`): the booking's own time
+    counts as free. The pool is the active staff of the booking's link (its trainer when it has none);
+    a collective booking keeps its people and only changes time."""
+    from app.services.availability_loader import appointment_spec
+    from app.services.slot_search import link_staff
+
+    booking = get_booking(org_id, booking_id)
+    atype = booking.appointment_type
+    if atype is None:
+        raise InvalidRequest("This booking's service no longer exists, so no new times can be offered.")
+    window_start, window_end = engine.local_day_window(day, day, tz)
+    if booking.group_id is not None:
+        members = list(db.session.scalars(
+            select(User).join(Booking, Booking.staff_id == User.id).where(Booking.group_id == booking.group_id)
+            .order_by(Booking.manage_token_hash.is_(None), User.name)))
+        schedules = load_schedules(members, window_start, window_end, now=now)
+        own = {(str(booking.staff_id), booking.start_at, booking.end_at)}
+        own |= {(str(m.id), booking.start_at, booking.end_at) for m in members}
+        schedules = [engine.StaffSchedule(
+            staff_id=s.staff_id, name=s.name, timezone=s.timezone, rules=s.rules, overrides=s.overrides,
+            holidays=s.holidays, busy=s.busy,
+            bookings=tuple(b for b in s.bookings if (s.staff_id, b.start, b.end) not in own)) for s in schedules]
+        slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now,
+                                  mode="collective")
+        return RescheduleOptions(pool=members, staff=booking.staff, slots=slots, collective=True)
+    pool = link_staff(booking.booking_link) if booking.booking_link else []
+    if booking.staff not in pool:
+        pool = [booking.staff, *pool]
+    chosen = next((m for m in pool if staff_id and str(m.id) == str(staff_id)), booking.staff)
+    schedules = load_schedules([chosen], window_start, window_end, now=now, exclude_booking_id=booking.id)
+    slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now)
+    return RescheduleOptions(pool=pool, staff=chosen, slots=slots, collective=False)

@@ -1,0 +1,316 @@
+"""Staff accounts and the organization they work for: sign-in, password reset, the team, settings.
+
+Plain functions taking ids and primitives, raising the errors of app/services/errors.py and owning
+their commit. Password reset links are signed with the SECRET_KEY (itsdangerous), expire, and are
+bound to the password hash they were issued for, so a link dies as soon as it has been used (or the
+password changed some other way).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.integrations.email import send_email
+from app.models import ACTIVE_STATUSES, Booking, Organization, User
+from app.models.staff import ROLES
+from app.services.errors import Conflict, InvalidRequest, NotFound
+
+RESET_SALT = "atlas.password-reset"
+RESET_MAX_AGE_SECONDS = 60 * 60
+PASSWORD_MIN = 10
+PASSWORD_MAX = 200
+CUTOFF_MAX_MINUTES = 14 * 24 * 60
+REMINDERS_MAX = 5
+# Compared against when no account matches, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+# --- sign-in -----------------------------------------------------------------------------------
+
+def find_user_by_email(email: str | None) -> User | None:
+    email = (email or "").strip().lower()
+    if not email or len(email) > 254:
+        return None
+    return db.session.scalars(select(User).where(func.lower(User.email) == email)).first()
+
+
+def authenticate(email: str | None, password: str | None, *, now: datetime | None = None) -> User:
+    """The active user with this email and password, or InvalidRequest (one message for a wrong email
+    or password, so the form does not tell which accounts exist). Records the sign-in time."""
+    user = find_user_by_email(email)
+    if user is None or not user.password_hash:
+        check_password_hash(_DUMMY_HASH, password or "")
+        raise InvalidRequest("That email and password don't match an account.", code="bad_credentials")
+    if not user.check_password(password or ""):
+        raise InvalidRequest("That email and password don't match an account.", code="bad_credentials")
+    if not user.active:
+        raise InvalidRequest("This account has been deactivated. Ask the gym's owner to reactivate it.",
+                             code="deactivated")
+    # A plain UPDATE: a sign-in is not a schedule change, so it must not look like one to the
+    # schedule-version listener (which watches the session's flushed objects).
+    db.session.execute(update(User).where(User.id == user.id).values(last_login_at=now or datetime.now(timezone.utc)))
+    db.session.commit()
+    return user
+
+
+# --- password reset ----------------------------------------------------------------------------
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+
+
+def _fingerprint(password_hash: str | None) -> str:
+    # Only a digest of the hash travels in the link; any change of password changes it.
+    return hashlib.sha256((password_hash or "none").encode()).hexdigest()[:32]
+
+
+def password_reset_token(user_id) -> str:
+    """A signed, expiring token that resets this user's password once."""
+    user = db.session.get(User, _uuid(user_id))
+    if user is None:
+        raise NotFound("No such user.")
+    return _serializer().dumps({"u": str(user.id), "p": _fingerprint(user.password_hash)})
+
+
+def reset_url(token: str) -> str:
+    return f"{current_app.config['APP_URL']}/auth/reset/{token}"
+
+
+def user_for_reset_token(token: str, *, max_age: int | None = None) -> User:
+    """The user a reset token was issued to, or InvalidRequest (expired, forged, already used)."""
+    max_age = max_age if max_age is not None else current_app.config.get("PASSWORD_RESET_MAX_AGE",
+                                                                          RESET_MAX_AGE_SECONDS)
+    try:
+        payload = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise InvalidRequest("This reset link has expired. Ask for a new one.", code="link_expired") from None
+    except BadSignature:
+        raise InvalidRequest("This reset link is not valid. Ask for a new one.", code="link_invalid") from None
+    user = db.session.get(User, _uuid(payload.get("u") if isinstance(payload, dict) else None))
+    if (user is None or not user.active
+            or not hmac.compare_digest(str(payload.get("p", "")), _fingerprint(user.password_hash))):
+        raise InvalidRequest("This reset link has already been used or is no longer valid. Ask for a new one.",
+                             code="link_used")
+    return user
+
+
+def request_password_reset(email: str | None) -> bool:
+    """Email a reset link to the active account with this address, if there is one. The caller
+    answers the same either way (True only tells tests that a message went out)."""
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        return False
+    link = reset_url(password_reset_token(user.id))
+    minutes = current_app.config.get("PASSWORD_RESET_MAX_AGE", RESET_MAX_AGE_SECONDS) // 60
+    send_email(
+        user.email, "Reset your Atlas Booking password",
+        f"Hello {user.name},\n\nSomeone (hopefully you) asked to reset the password of your Atlas Booking "
+        f"account. Choose a new password here:\n\n{link}\n\nThe link works once, for {minutes} minutes. "
+        "If you didn't ask for this, ignore this email: your password stays as it is.\n",
+    )
+    return True
+
+
+def check_password_strength(password: str | None, field: str = "password") -> str:
+    password = password or ""
+    if len(password) < PASSWORD_MIN:
+        raise InvalidRequest(f"Use at least {PASSWORD_MIN} characters.", fields={field: f"at least {PASSWORD_MIN} characters"})
+    if len(password) > PASSWORD_MAX:
+        raise InvalidRequest(f"Use at most {PASSWORD_MAX} characters.", fields={field: f"at most {PASSWORD_MAX} characters"})
+    return password
+
+
+def reset_password(token: str, new_password: str | None) -> User:
+    """Set a new password through a reset link. Promises: the link is checked again at the moment
+    of use and stops working once the password changes."""
+    user = user_for_reset_token(token)
+    user.set_password(check_password_strength(new_password))
+    _commit()
+    return user
+
+
+# --- the team ----------------------------------------------------------------------------------
+
+def _uuid(value) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise NotFound("No such user.") from None
+
+
+def get_member(org_id: uuid.UUID, user_id) -> User:
+    user = db.session.get(User, _uuid(user_id))
+    if user is None or user.organization_id != org_id:
+        raise NotFound("No such member of staff.")
+    return user
+
+
+def team(org_id: uuid.UUID, *, active_only: bool = False) -> list[User]:
+    query = select(User).where(User.organization_id == org_id)
+    if active_only:
+        query = query.where(User.active.is_(True))
+    return list(db.session.scalars(query.order_by(User.active.desc(), User.name)))
+
+
+def check_zone(name: str | None, field: str = "timezone") -> str:
+    name = (name or "").strip()
+    try:
+        if not name:
+            raise ValueError
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidRequest(f"Unknown time zone {name!r}: use an IANA name such as Europe/London.",
+                             fields={field: "unknown time zone"}) from None
+    return name
+
+
+def add_staff(org_id: uuid.UUID, *, name: str | None, email: str | None, role: str = "staff",
+              timezone_name: str | None = None, send_invite: bool = True) -> User:
+    """A new member of staff with no password yet; an invitation email carries a link to choose one.
+
+    Promises: a valid email not used by any other account, a known role and time zone.
+    """
+    org = db.session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("No such organization.")
+    fields = {}
+    name = " ".join((name or "").split())
+    if not name:
+        fields["name"] = "required"
+    elif len(name) > 200:
+        fields["name"] = "at most 200 characters"
+    try:
+        address = validate_email((email or "").strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        fields["email"] = str(exc)
+        address = None
+    if address and find_user_by_email(address) is not None:
+        fields["email"] = "already has an account"
+    if role not in ROLES:
+        fields["role"] = "owner, admin or staff"
+    if fields:
+        raise InvalidRequest("Please correct the highlighted fields.", fields=fields)
+    zone = check_zone(timezone_name or org.timezone)
+    user = User(organization_id=org_id, name=name, email=address, role=role, timezone=zone, active=True)
+    db.session.add(user)
+    _commit()
+    if send_invite:
+        link = reset_url(password_reset_token(user.id))
+        send_email(user.email, f"You've been added to {org.name} on Atlas Booking",
+                   f"Hello {name},\n\n{org.name} has added you to its team on Atlas Booking. Choose your "
+                   f"password here to sign in:\n\n{link}\n\nThe link works once.\n")
+    return user
+
+
+def set_role(org_id: uuid.UUID, user_id, role: str, *, acting_user_id) -> User:
+    """Change a member's role. Nobody changes their own role, and an organization keeps an owner."""
+    user = get_member(org_id, user_id)
+    if role not in ROLES:
+        raise InvalidRequest("Choose owner, admin or staff.", fields={"role": "owner, admin or staff"})
+    if user.id == _uuid(acting_user_id):
+        raise Conflict("You can't change your own role.", code="own_role")
+    if user.role == "owner" and role != "owner" and _active_owners(org_id) <= 1:
+        raise Conflict("The organization needs at least one owner.", code="last_owner")
+    user.role = role
+    _commit()
+    return user
+
+
+def set_active(org_id: uuid.UUID, user_id, active: bool, *, acting_user_id) -> User:
+    """Deactivate (no sign-in, no new slots; existing bookings stay) or reactivate a member."""
+    user = get_member(org_id, user_id)
+    if user.id == _uuid(acting_user_id):
+        raise Conflict("You can't deactivate yourself.", code="self")
+    if not active and user.role == "owner" and user.active and _active_owners(org_id) <= 1:
+        raise Conflict("The organization needs at least one active owner.", code="last_owner")
+    user.active = bool(active)
+    _commit()
+    return user
+
+
+def _active_owners(org_id: uuid.UUID) -> int:
+    return db.session.scalar(select(func.count()).select_from(User).where(
+        User.organization_id == org_id, User.role == "owner", User.active.is_(True))) or 0
+
+
+def bookings_to_reassign(org_id: uuid.UUID, user_id, *, now: datetime | None = None) -> list[Booking]:
+    """A member's upcoming active bookings (for someone to move them after a deactivation)."""
+    user = get_member(org_id, user_id)
+    now = now or datetime.now(timezone.utc)
+    return list(db.session.scalars(
+        select(Booking).where(Booking.staff_id == user.id, Booking.status.in_(ACTIVE_STATUSES),
+                              Booking.start_at >= now).order_by(Booking.start_at)
+    ))
+
+
+# --- organization settings -----------------------------------------------------------------------
+
+def parse_reminder_offsets(text: str | None) -> list[int]:
+    """"24h, 2h, 30m" (or plain minutes) → minutes before the start, largest first."""
+    offsets = set()
+    for part in (text or "").replace(";", ",").split(","):
+        part = part.strip().lower().replace(" ", "")
+        if not part:
+            continue
+        unit = 1
+        if part[-1] in "hmd":
+            unit = {"m": 1, "h": 60, "d": 1440}[part[-1]]
+            part = part[:-1]
+        try:
+            value = float(part)
+        except ValueError:
+            raise InvalidRequest(f"{part!r} is not a duration; write e.g. 24h, 2h or 30m.",
+                                 fields={"reminder_offsets": "durations such as 24h, 2h, 30m"}) from None
+        minutes = int(round(value * unit))
+        if not 5 <= minutes <= 14 * 1440:
+            raise InvalidRequest("Reminders go out between 5 minutes and 14 days before the start.",
+                                 fields={"reminder_offsets": "between 5m and 14d"})
+        offsets.add(minutes)
+    if len(offsets) > REMINDERS_MAX:
+        raise InvalidRequest(f"At most {REMINDERS_MAX} reminders.",
+                             fields={"reminder_offsets": f"at most {REMINDERS_MAX}"})
+    return sorted(offsets, reverse=True)
+
+
+def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str | None,
+                    cancellation_cutoff_minutes: int | None, reminder_offsets_minutes: list[int]) -> Organization:
+    """The organization's name, IANA time zone, cancellation cutoff and reminder offsets."""
+    org = db.session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("No such organization.")
+    fields = {}
+    name = " ".join((name or "").split())
+    if not name:
+        fields["name"] = "required"
+    elif len(name) > 200:
+        fields["name"] = "at most 200 characters"
+    if cancellation_cutoff_minutes is None or not 0 <= cancellation_cutoff_minutes <= CUTOFF_MAX_MINUTES:
+        fields["cancellation_cutoff"] = "between 0 and 14 days"
+    if fields:
+        raise InvalidRequest("Please correct the highlighted fields.", fields=fields)
+    org.timezone = check_zone(timezone_name)
+    org.name = name
+    org.cancellation_cutoff_minutes = cancellation_cutoff_minutes
+    org.reminder_offsets_minutes = list(reminder_offsets_minutes)
+    _commit()
+    return org
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
