@@ -59,3 +59,12 @@ def begin_serialized_transaction() -> None:
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+def commit_or_rollback() -> None:
+    """Commit the session's transaction; on any failure roll it back (nothing half-written) and re-raise."""
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise

@@ -14,14 +14,13 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import flask, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402
+from benchmarks.common import demo_database, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402,E501
 
 
 def add_past_bookings(env: dict, total: int) -> None:
@@ -76,29 +75,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=5891)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="atlas-bench-"))
-    env = dict(os.environ, ATLAS_INSTANCE_PATH=str(tmp), RATELIMIT_ENABLED="false", SECRET_KEY="bench",
-               FLASK_APP="wsgi")
-    env.pop("REDIS_URL", None)
-    pg_admin = None
-    if args.database_url:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        server = make_url(args.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-        pg_admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        name = f"atlas_bench_{uuid.uuid4().hex[:8]}"
-        with pg_admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        env["DATABASE_URL"] = server.set(database=name).render_as_string(hide_password=False)
-        backend = "postgresql"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.db'}"
-        backend = "sqlite"
-
-    try:
-        flask(env, "db", "upgrade")
-        flask(env, "seed-demo")
+    with demo_database(args.database_url) as (env, backend):
         today = datetime.now(timezone.utc).date()
         avail = (f"/api/booking/availability?link=gym-consultation&start_date={today + timedelta(days=1)}"
                  f"&end_date={today + timedelta(days=7)}")
@@ -114,10 +91,6 @@ def main() -> int:
                     samples = time_requests(args.port, paths, args.rounds)
                 results[history][f"healthz ({label} run)"] = summarize(samples["/healthz"])
                 results[history][f"availability 7d round-robin, {label}"] = summarize(samples[avail])
-    finally:
-        if pg_admin is not None:
-            with pg_admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     def ratio(history: int, label: str, over: str | None = None) -> float:
         res = results[history]

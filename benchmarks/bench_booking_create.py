@@ -11,18 +11,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import flask, gunicorn, print_table, summarize, write_json  # noqa: E402
+from benchmarks.common import demo_database, gunicorn, print_table, summarize, write_json  # noqa: E402
 
 
 def distinct_slots(port: int, days: int) -> list[tuple[str, str]]:
@@ -59,19 +56,7 @@ def main() -> int:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    server = make_url(args.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"atlas_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db_url = server.set(database=name).render_as_string(hide_password=False)
-    tmp = Path(tempfile.mkdtemp(prefix="atlas-bench-"))
-    env = dict(os.environ, ATLAS_INSTANCE_PATH=str(tmp), RATELIMIT_ENABLED="false", SECRET_KEY="bench",
-               DATABASE_URL=db_url, FLASK_APP="wsgi")
-    env.pop("REDIS_URL", None)
-    try:
-        flask(env, "db", "upgrade")
-        flask(env, "seed-demo")
+    with demo_database(args.database_url) as (env, backend):
         with gunicorn(env, args.port, workers=args.workers, threads=args.threads):
             pairs = distinct_slots(args.port, 60)[: args.bookings]
             latencies: list[float] = []
@@ -106,7 +91,7 @@ def main() -> int:
             for t in threads:
                 t.join()
             wall = time.perf_counter() - started
-        engine = create_engine(make_url(db_url))
+        engine = create_engine(make_url(env["DATABASE_URL"]))
         with engine.connect() as conn:
             overlaps = conn.execute(text(
                 "SELECT count(*) FROM bookings a JOIN bookings b ON a.staff_id = b.staff_id AND a.id < b.id "
@@ -114,10 +99,6 @@ def main() -> int:
                 "AND tstzrange(a.start_at, a.end_at) && tstzrange(b.start_at, b.end_at)")).scalar_one()
             made = conn.execute(text("SELECT count(*) FROM bookings WHERE source = 'api'")).scalar_one()
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
     stats = summarize(latencies)
     throughput = round(codes.get(201, 0) / wall, 1)

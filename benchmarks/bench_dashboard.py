@@ -18,7 +18,6 @@ import http.client
 import os
 import re
 import sys
-import tempfile
 import uuid
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
@@ -27,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import flask, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402
+from benchmarks.common import demo_database, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402,E501
 
 TRAINERS = 10
 BOOKINGS = 500
@@ -136,29 +135,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=5893)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="atlas-bench-"))
-    env = dict(os.environ, ATLAS_INSTANCE_PATH=str(tmp), RATELIMIT_ENABLED="false", SECRET_KEY="bench",
-               FLASK_APP="wsgi")
-    env.pop("REDIS_URL", None)
-    pg_admin = name = None
-    if args.database_url:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        server = make_url(args.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-        pg_admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        name = f"atlas_bench_{uuid.uuid4().hex[:8]}"
-        with pg_admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        env["DATABASE_URL"] = server.set(database=name).render_as_string(hide_password=False)
-        backend = "postgresql"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.db'}"
-        backend = "sqlite"
-
-    try:
-        flask(env, "db", "upgrade")
-        flask(env, "seed-demo")
+    with demo_database(args.database_url) as (env, backend):
         ids = build_week(env)
         week = f"/dashboard/calendar?view=week&trainer=all&date={ids['date']}"
         preview = f"/dashboard/availability?trainer={ids['trainer']}&type={ids['type']}"
@@ -172,11 +149,6 @@ def main() -> int:
                 ("team week, 10 trainers, 500 bookings", week, signed_in),
                 ("availability preview refresh (htmx)", preview, htmx),
             ], args.rounds)
-    finally:
-        if pg_admin is not None:
-            with pg_admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            pg_admin.dispose()
 
     results = {label: summarize(values) for label, values in samples.items()}
     rows = [{"request": label, **stats} for label, stats in results.items()]

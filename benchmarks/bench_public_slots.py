@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import sys
-import tempfile
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import flask, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402
+from benchmarks.common import demo_database, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402,E501
 
 FRAGMENT_HEADERS = {"HX-Request": "true", "HX-Target": "booking-step"}
 
@@ -54,26 +51,6 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=5893)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="atlas-bench-public-"))
-    env = dict(os.environ, ATLAS_INSTANCE_PATH=str(tmp), RATELIMIT_ENABLED="false", SECRET_KEY="bench",
-               FLASK_APP="wsgi")
-    env.pop("REDIS_URL", None)
-    pg_admin = name = None
-    if args.database_url:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        server = make_url(args.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-        pg_admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        name = f"atlas_bench_{uuid.uuid4().hex[:8]}"
-        with pg_admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        env["DATABASE_URL"] = server.set(database=name).render_as_string(hide_password=False)
-        backend = "postgresql"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.db'}"
-        backend = "sqlite"
-
     day = next_weekday(datetime.now(ZoneInfo("Europe/London")).date())
     fragment = f"/book/gym-consultation?date={day.isoformat()}"
     requests = [
@@ -82,9 +59,7 @@ def main() -> int:
         ("full booking page, same day", fragment, {}),
     ]
     results: dict[str, dict] = {}
-    try:
-        flask(env, "db", "upgrade")
-        flask(env, "seed-demo")
+    with demo_database(args.database_url) as (env, backend):
         # "cached": the shipped configuration; "computed": the availability cache off.
         for label, seconds in (("cached", "60"), ("computed", "0")):
             with gunicorn(dict(env, AVAILABILITY_CACHE_SECONDS=seconds), args.port):
@@ -96,12 +71,6 @@ def main() -> int:
                 results[f"{request_label} ({label})"] = summarize(values)
             results[f"fragment bytes ({label})"] = {"runs": 1, "median_ms": "-", "p95_ms": "-", "p99_ms": "-",
                                                     "bytes": len(body.encode())}
-    finally:
-        if pg_admin is not None:
-            from sqlalchemy import text
-
-            with pg_admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     def ratio(label: str, run: str) -> float:
         return round(results[f"{label} ({run})"]["median_ms"] / results[f"healthz ({run})"]["median_ms"], 2)

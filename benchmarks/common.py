@@ -106,3 +106,43 @@ def time_requests(port: int, requests: list, rounds: int, warmup: int = 20) -> d
                 samples[label].append(elapsed)
     conn.close()
     return samples
+
+
+@contextmanager
+def demo_database(database_url: str | None = None, prefix: str = "atlas-bench-"):
+    """A migrated database holding the Atlas Fitness demo; yields (env, backend).
+
+    Without `database_url`: a fresh SQLite file (the embedded default). With a PostgreSQL server
+    URL: a throwaway database on that server, dropped afterwards. `env` is the environment to run
+    the app with (instance folder, database, rate limits off, no Redis)."""
+    import tempfile
+    import uuid
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    env = dict(os.environ, ATLAS_INSTANCE_PATH=str(tmp), RATELIMIT_ENABLED="false", SECRET_KEY="bench",
+               FLASK_APP="wsgi")
+    env.pop("REDIS_URL", None)
+    admin = name = None
+    if database_url:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        server = make_url(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        name = f"atlas_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        env["DATABASE_URL"] = server.set(database=name).render_as_string(hide_password=False)
+        backend = "postgresql"
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.db'}"
+        backend = "sqlite"
+    try:
+        flask(env, "db", "upgrade")
+        flask(env, "seed-demo")
+        yield env, backend
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from app.database import commit_or_rollback
 from app.extensions import db
 from app.models import AppointmentType, BookingLink, LinkBranding, User
 from app.models.catalog import LINK_TYPES
@@ -144,7 +145,7 @@ def create_appointment_type(org_id: uuid.UUID, data: AppointmentTypeInput) -> Ap
     values = _validate_type(data)
     atype = AppointmentType(organization_id=org_id, is_active=True, **values)
     db.session.add(atype)
-    _commit()
+    commit_or_rollback()
     return atype
 
 
@@ -153,7 +154,7 @@ def update_appointment_type(org_id: uuid.UUID, type_id, data: AppointmentTypeInp
     atype = get_appointment_type(org_id, type_id)
     for key, value in _validate_type(data).items():
         setattr(atype, key, value)
-    _commit()
+    commit_or_rollback()
     return atype
 
 
@@ -161,7 +162,7 @@ def set_appointment_type_active(org_id: uuid.UUID, type_id, active: bool) -> App
     """Deactivate (no longer offered anywhere) or reactivate a type."""
     atype = get_appointment_type(org_id, type_id)
     atype.is_active = bool(active)
-    _commit()
+    commit_or_rollback()
     return atype
 
 
@@ -242,7 +243,7 @@ def create_booking_link(org_id: uuid.UUID, data: BookingLinkInput) -> BookingLin
     db.session.add(link)
     db.session.flush()
     db.session.add(LinkBranding(organization_id=org_id, booking_link_id=link.id))
-    _commit()
+    commit_or_rollback()
     return link
 
 
@@ -255,7 +256,7 @@ def update_booking_link(org_id: uuid.UUID, link_id, data: BookingLinkInput) -> B
     link.user_id = staff[0].id if data.type == "individual" else None
     link.staff = sorted(staff, key=lambda m: m.name)
     link.appointment_types = sorted(types, key=lambda t: t.name)
-    _commit()
+    commit_or_rollback()
     return link
 
 
@@ -263,7 +264,7 @@ def set_booking_link_active(org_id: uuid.UUID, link_id, active: bool) -> Booking
     """Deactivate (the public page answers 404) or reactivate a link."""
     link = get_booking_link(org_id, link_id)
     link.is_active = bool(active)
-    _commit()
+    commit_or_rollback()
     return link
 
 
@@ -312,7 +313,7 @@ def update_branding(org_id: uuid.UUID, link_id, data: BrandingInput) -> LinkBran
     branding.primary_color = clean.primary_color
     branding.accent_color = clean.accent_color
     branding.welcome_text = clean.welcome_text
-    _commit()
+    commit_or_rollback()
     return branding
 
 
@@ -325,9 +326,3 @@ def slug_suggestion(name: str) -> str:
     return slug
 
 
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from app.database import commit_or_rollback
 from app.extensions import db
 from app.models import AppointmentType, AvailabilityOverride, AvailabilityRule, Holiday, Organization, User
 from app.services import availability as engine
@@ -180,7 +181,7 @@ def add_rule(org_id: uuid.UUID, user_id, day_of_week: int, start_time: time | No
     rule = AvailabilityRule(organization_id=org_id, user_id=member.id, day_of_week=day, start_time=start_time,
                             end_time=end_time)
     db.session.add(rule)
-    _commit()
+    commit_or_rollback()
     return rule
 
 
@@ -192,7 +193,7 @@ def update_rule(org_id: uuid.UUID, rule_id, day_of_week: int, start_time: time |
     span = _check_interval(start_time, end_time)
     _check_no_overlap(span, _day_rules(rule.user_id, day, exclude=rule.id), f"on {DAY_NAMES[day]}")
     rule.day_of_week, rule.start_time, rule.end_time = day, start_time, end_time
-    _commit()
+    commit_or_rollback()
     return rule
 
 
@@ -201,7 +202,7 @@ def delete_rule(org_id: uuid.UUID, rule_id) -> uuid.UUID:
     rule = _org_row(AvailabilityRule, org_id, rule_id, "weekly hours")
     user_id = rule.user_id
     db.session.delete(rule)
-    _commit()
+    commit_or_rollback()
     return user_id
 
 
@@ -246,7 +247,7 @@ def add_override(org_id: uuid.UUID, user_id, *, day: date | None, kind: str, sta
     override = AvailabilityOverride(organization_id=org_id, user_id=member.id, date=day, type=model_type,
                                     start_time=start_time, end_time=end_time, replace_rules=replaces, reason=reason)
     db.session.add(override)
-    _commit()
+    commit_or_rollback()
     return override
 
 
@@ -255,7 +256,7 @@ def delete_override(org_id: uuid.UUID, override_id) -> uuid.UUID:
     override = _org_row(AvailabilityOverride, org_id, override_id, "date change")
     user_id = override.user_id
     db.session.delete(override)
-    _commit()
+    commit_or_rollback()
     return user_id
 
 
@@ -286,14 +287,14 @@ def add_holiday(org_id: uuid.UUID, *, name: str | None, day: date | None, today:
         raise InvalidRequest(f"{day:%d %b %Y} is already a holiday ({clash}).", fields={"date": "already a holiday"})
     holiday = Holiday(organization_id=org_id, name=name, date=day, affects_all_staff=True)
     db.session.add(holiday)
-    _commit()
+    commit_or_rollback()
     return holiday
 
 
 def delete_holiday(org_id: uuid.UUID, holiday_id) -> None:
     holiday = _org_row(Holiday, org_id, holiday_id, "holiday")
     db.session.delete(holiday)
-    _commit()
+    commit_or_rollback()
 
 
 # --- preview ---------------------------------------------------------------------------------------
@@ -337,9 +338,3 @@ def _days_off(schedule: engine.StaffSchedule) -> dict[date, str]:
     return reasons
 
 
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise

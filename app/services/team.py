@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.database import commit_or_rollback
 from app.extensions import db
 from app.integrations.email import send_email
 from app.models import ACTIVE_STATUSES, Booking, Organization, User
@@ -135,7 +136,7 @@ def reset_password(token: str, new_password: str | None) -> User:
     of use and stops working once the password changes."""
     user = user_for_reset_token(token)
     user.set_password(check_password_strength(new_password))
-    _commit()
+    commit_or_rollback()
     return user
 
 
@@ -205,7 +206,7 @@ def add_staff(org_id: uuid.UUID, *, name: str | None, email: str | None, role: s
     zone = check_zone(timezone_name or org.timezone)
     user = User(organization_id=org_id, name=name, email=address, role=role, timezone=zone, active=True)
     db.session.add(user)
-    _commit()
+    commit_or_rollback()
     if send_invite:
         link = reset_url(password_reset_token(user.id))
         send_email(user.email, f"You've been added to {org.name} on Atlas Booking",
@@ -224,7 +225,7 @@ def set_role(org_id: uuid.UUID, user_id, role: str, *, acting_user_id) -> User:
     if user.role == "owner" and role != "owner" and _active_owners(org_id) <= 1:
         raise Conflict("The organization needs at least one owner.", code="last_owner")
     user.role = role
-    _commit()
+    commit_or_rollback()
     return user
 
 
@@ -236,7 +237,7 @@ def set_active(org_id: uuid.UUID, user_id, active: bool, *, acting_user_id) -> U
     if not active and user.role == "owner" and user.active and _active_owners(org_id) <= 1:
         raise Conflict("The organization needs at least one active owner.", code="last_owner")
     user.active = bool(active)
-    _commit()
+    commit_or_rollback()
     return user
 
 
@@ -304,13 +305,7 @@ def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str |
     org.name = name
     org.cancellation_cutoff_minutes = cancellation_cutoff_minutes
     org.reminder_offsets_minutes = list(reminder_offsets_minutes)
-    _commit()
+    commit_or_rollback()
     return org
 
 
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
