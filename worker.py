@@ -1,10 +1,16 @@
-"""Background worker: `python worker.py` runs an RQ worker (with its scheduler) inside an app context.
+"""Background worker: `python worker.py` runs an RQ worker (with its scheduler) inside an app context,
+and a ticker that queues the notification dispatcher every NOTIFICATIONS_DISPATCH_SECONDS.
 
-Needs REDIS_URL. On the embedded default (no Redis) nothing needs this process: work that would be
-queued runs inside the web process instead.
+Needs REDIS_URL. On the embedded default (no Redis) nothing needs this process: the web process
+empties the notification outbox itself (see app/tasks.py). Run as many workers as you like: rows
+are claimed in the database, so two workers never send the same message.
+
+Options: --burst (work until the queues are empty, then exit), --queues a,b (default: the
+notification queue and "default").
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
@@ -12,22 +18,39 @@ from redis import Redis
 from rq import Queue, Worker
 
 from app import create_app
+from app.tasks import Ticker, warm_up
 
-QUEUES = ("default",)
+DEFAULT_QUEUES = ("default",)
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    parser.add_argument("--queues", default="", help="comma-separated queue names")
+    args = parser.parse_args(argv)
+
     app = create_app()
     redis_url = app.config.get("REDIS_URL")
     if not redis_url:
         print("REDIS_URL is not set: the worker needs Redis (e.g. REDIS_URL=redis://127.0.0.1:6379/0).",
               file=sys.stderr)
         return 2
+    names = [q for q in args.queues.split(",") if q] or [app.config["NOTIFICATIONS_QUEUE"], *DEFAULT_QUEUES]
+    names = list(dict.fromkeys(names))
+    warm_up(app)
     connection = Redis.from_url(redis_url)
-    logging.getLogger(__name__).info("worker listening on %s", ", ".join(QUEUES))
+    logging.getLogger(__name__).info("worker listening on %s", ", ".join(names))
     with app.app_context():
-        worker = Worker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
-        worker.work(with_scheduler=True)
+        ticker = None
+        if not args.burst:
+            ticker = Ticker(app, float(app.config["NOTIFICATIONS_DISPATCH_SECONDS"]))
+            ticker.start()
+        worker = Worker([Queue(name, connection=connection) for name in names], connection=connection)
+        try:
+            worker.work(with_scheduler=True, burst=args.burst)
+        finally:
+            if ticker is not None:
+                ticker.stopped.set()
     return 0
 
 

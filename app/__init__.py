@@ -39,7 +39,16 @@ def create_app(config: dict | None = None) -> Flask:
     from app.templating import register_template_helpers
 
     register_template_helpers(app)
+    _start_notification_dispatcher(app)
     return app
+
+
+def _start_notification_dispatcher(app: Flask) -> None:
+    """Notification settings, and how the outbox is emptied: by RQ workers when REDIS_URL is set,
+    else by a dispatcher thread inside this process (started with the first request). See app/tasks.py."""
+    from app.tasks import init_app as init_notification_runtime
+
+    init_notification_runtime(app)
 
 
 def _configure_logging(app: Flask) -> None:

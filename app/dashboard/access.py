@@ -102,9 +102,10 @@ SECTIONS = [
     ("dashboard.types", "Services", ("dashboard.type",)),
     ("dashboard.links", "Booking pages", ("dashboard.link",)),
     ("dashboard.team", "Team", ("dashboard.team",)),
+    ("dashboard.outbox", "Outbox", ("dashboard.outbox",)),
     ("dashboard.settings", "Settings", ("dashboard.settings",)),
 ]
-ADMIN_SECTIONS = {"dashboard.team", "dashboard.settings"}
+ADMIN_SECTIONS = {"dashboard.team", "dashboard.outbox", "dashboard.settings"}
 
 
 def nav_items() -> list[tuple[str, str, bool]]:

@@ -24,9 +24,16 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
+from email import charset as email_charset
+from email.encoders import encode_base64
+from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP, default
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.message import Message as MimeMessage
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
 
 from flask import current_app
@@ -35,10 +42,13 @@ from flask_mail import Connection, Message
 from app.extensions import mail
 
 DEFAULT_SMTP_TIMEOUT = 20  # seconds per socket operation; must stay well below the outbox lease
-# RFC 5322 allows 998 characters a line. At Python's default of 78, some ordinary subjects
-# ("Reminder: … at 05:00") get folded straight after "Subject:" and arrive with a leading space.
-MESSAGE_POLICY = default.clone(max_line_length=998)
-SMTP_POLICY = SMTP.clone(max_line_length=998)
+# Headers may be 998 characters a line (RFC 5322). At 78 a long List-Unsubscribe URL, which has
+# nowhere to fold, would be folded straight after the colon and arrive with a leading space.
+MESSAGE_POLICY = compat32.clone(max_line_length=998)
+SMTP_POLICY = MESSAGE_POLICY.clone(linesep="\r\n")
+# Bodies as quoted-printable (readable in the raw message), not base64 as utf-8 defaults to.
+_UTF8_QP = email_charset.Charset("utf-8")
+_UTF8_QP.body_encoding = email_charset.QP
 
 
 def send_email(to: str | list[str], subject: str, text: str, html: str | None = None) -> str | None:
@@ -97,30 +107,48 @@ def message_id_for(key: str) -> str:
 
 def build_message(*, to: str, subject: str, text: str, html: str | None, message_id: str,
                   calendar: bytes | None = None, calendar_method: str | None = None,
-                  headers: dict[str, str] | None = None) -> EmailMessage:
+                  headers: dict[str, str] | None = None) -> MimeMessage:
     """One email: plain text and HTML alternatives, and optionally a calendar invitation.
 
     The invitation follows the layout calendar clients recognise (and Google itself sends):
     a text/calendar part with the METHOD parameter among the alternatives, and the same calendar
     attached as invite.ics — also text/calendar with the method parameter.
+
+    Built with the classic email.mime classes, as Flask-Mail does: the modern EmailMessage API
+    parses every header it is given, which cost more per message than rendering and sending it.
     """
-    message = EmailMessage(policy=MESSAGE_POLICY)
-    message["From"] = current_app.config.get("SMTP_FROM") or current_app.config.get("MAIL_DEFAULT_SENDER")
-    message["To"] = to
-    message["Subject"] = subject
+    alternatives = MIMEMultipart("alternative", policy=MESSAGE_POLICY)
+    alternatives.attach(MIMEText(text, "plain", _UTF8_QP))
+    if html:
+        alternatives.attach(MIMEText(html, "html", _UTF8_QP))
+    if calendar is not None:
+        method = (calendar_method or "PUBLISH").upper()
+        inline = MIMEText(calendar.decode("utf-8"), "calendar", _UTF8_QP)
+        inline.set_param("method", method)
+        alternatives.attach(inline)
+        attachment = MIMEBase("text", "calendar", method=method, charset="utf-8", name="invite.ics")
+        attachment.set_payload(calendar)
+        encode_base64(attachment)
+        attachment.add_header("Content-Disposition", "attachment", filename="invite.ics")
+        message = MIMEMultipart("mixed", policy=MESSAGE_POLICY)
+        message.attach(alternatives)
+        message.attach(attachment)
+    else:
+        message = alternatives
+    sender = current_app.config.get("SMTP_FROM") or current_app.config.get("MAIL_DEFAULT_SENDER") or ""
+    message["From"] = _address(sender)
+    message["To"] = _address(to)
+    message["Subject"] = Header(subject, "utf-8") if not subject.isascii() else subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
     message["Message-ID"] = message_id
     for name, value in (headers or {}).items():
         message[name] = value
-    message.set_content(text)
-    if html:
-        message.add_alternative(html, subtype="html")
-    if calendar is not None:
-        method = (calendar_method or "PUBLISH").upper()
-        message.add_alternative(calendar.decode("utf-8"), subtype="calendar", params={"method": method})
-        message.add_attachment(calendar, maintype="text", subtype="calendar", filename="invite.ics",
-                               params={"method": method, "charset": "utf-8"})
     return message
+
+
+def _address(value: str) -> str:
+    name, address = parseaddr(value)
+    return formataddr((name, address), charset="utf-8") if name else address
 
 
 class _SmtpConnection(Connection):
@@ -173,7 +201,7 @@ class SmtpTransport:
                 pass
         self._connection = None
 
-    def send(self, message: EmailMessage, *, recipient: str, on_handoff: Callable[[], bool]) -> str | None:
+    def send(self, message: MimeMessage, *, recipient: str, on_handoff: Callable[[], bool]) -> str | None:
         """Deliver `message` to `recipient`; the provider reference (the Message-ID) or None when
         `on_handoff()` said no (the caller lost its claim) and nothing was sent."""
         if self.suppressed:  # MAIL_SUPPRESS_SEND (TESTING): Flask-Mail's "pretend" mode
@@ -245,7 +273,7 @@ class OutboxTransport:
     def path_for(self, key: str) -> Path:
         return self.folder / f"{key}.eml"
 
-    def send(self, message: EmailMessage, *, recipient: str, on_handoff: Callable[[], bool],
+    def send(self, message: MimeMessage, *, recipient: str, on_handoff: Callable[[], bool],
              key: str) -> str | None:
         if not on_handoff():
             return None

@@ -8,7 +8,7 @@ from app.models.catalog import (
     booking_link_appointment_types,
     booking_link_staff,
 )
-from app.models.notifications import Notification
+from app.models.notifications import Notification, NotificationOptOut
 from app.models.organizations import Organization
 from app.models.scheduling import AvailabilityOverride, AvailabilityRule, Holiday, holiday_staff
 from app.models.staff import User
@@ -26,6 +26,7 @@ __all__ = [
     "Holiday",
     "LinkBranding",
     "Notification",
+    "NotificationOptOut",
     "Organization",
     "User",
     "booking_link_appointment_types",

@@ -50,8 +50,43 @@ class Notification(db.Model):
     booking_sequence: Mapped[int | None] = mapped_column(Integer)
     context: Mapped[dict] = mapped_column(JSONType, default=dict)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The claim that owns a row in `sending` (a fresh random value per claim): every later write of
+    # that sender is conditional on it, so a sender whose lease was taken back can no longer act.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # Set (under the claim) just before the message is handed to the provider: SMTP DATA, the Twilio
+    # POST, the outbox file. A `sending` row without it never reached anyone and is safe to send again.
+    handed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the RQ dispatcher last queued this row; keeps one due row from piling up in the queue.
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     booking = relationship("Booking", lazy="select")
+
+
+class NotificationOptOut(db.Model):
+    """An address that asked for fewer messages.
+
+    Email: per organization, and only reminders stop (confirmations and cancellations still go).
+    SMS: the row records which organization's message was answered with STOP, but the check ignores
+    the organization: every gym sends from the one TWILIO_PHONE_NUMBER, and the carrier blocks that
+    number for the person anyway (Twilio error 21610).
+    """
+
+    __tablename__ = "notification_opt_outs"
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'sms')", name="channel_valid"),
+        UniqueConstraint("organization_id", "channel", "address"),
+        Index("ix_notification_opt_outs_channel_address", "channel", "address"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(254))
+    # unsubscribe_link, sms_stop, twilio_21610
+    source: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

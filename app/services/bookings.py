@@ -25,7 +25,7 @@ from app.database import begin_serialized_transaction
 from app.extensions import db
 from app.models import ACTIVE_STATUSES, AppointmentType, Booking, BookingAudit, BookingLink, Organization, User
 from app.services import availability as engine
-from app.services import ics
+from app.services import ics, notifications
 from app.services.availability_loader import appointment_spec, load_schedules
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.slot_cache import app_cache
@@ -296,6 +296,7 @@ def _create(link_slug, start_time, attendee_name, attendee_email, actor, appoint
         db.session.add(booking)
         record_audit(booking, actor, "created", None, snapshot(booking))
         lead = lead or booking
+    notifications.schedule_booking_created(lead, manage_token=token, staff_ids=participants, now=now)
     db.session.commit()
     names = {str(member.id): member.name for member in candidates}
     return BookingResult(booking=lead, manage_token=token, created=True, staff_name=names.get(participants[0]),
@@ -443,6 +444,7 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
                 row.calendar_sync_status = "pending"
         db.session.flush()
         record_audit(booking, actor, "rescheduled", before, snapshot(booking))
+        notifications.schedule_booking_rescheduled(booking, group, previous=before, now=now)
         db.session.commit()
     except SlotTaken:
         db.session.rollback()
@@ -499,6 +501,7 @@ def cancel_booking(booking_id, *, actor: Actor, reason: str | None = None, now: 
             row.sequence += 1
         db.session.flush()
         record_audit(booking, actor, "cancelled", before, snapshot(booking))
+        notifications.schedule_booking_cancelled(booking, group, now=now)
         db.session.commit()
     except BaseException:
         db.session.rollback()

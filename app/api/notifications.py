@@ -1,0 +1,91 @@
+"""Notification endpoints: the cron-style processor and its health report (admin key), and the
+unsubscribe link that reminder emails carry (a signed token; no sign-in)."""
+from __future__ import annotations
+
+import hmac
+
+from flask import current_app, jsonify, render_template, request
+
+from app.api import bp
+from app.errors import api_error
+from app.api.responses import service_error_response
+from app.services import notifications
+from app.services.errors import NotFound, ServiceError
+
+DEFAULT_PROCESS_LIMIT = 500
+
+
+def _admin_key_ok() -> bool:
+    """Authorization: Bearer <ADMIN_API_KEY>, compared in constant time. No key configured: nobody."""
+    expected = current_app.config.get("ADMIN_API_KEY") or ""
+    scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
+def _unauthorized():
+    response, status = api_error(401, "unauthorized", "A valid admin key is required (Authorization: Bearer …).")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="atlas-admin"'
+    return response, status
+
+
+@bp.post("/notifications/process")
+def process_notifications():
+    """Send what is due now, in batches (for deployments that run this from cron instead of a worker).
+
+    Optional `limit` (query or JSON body): how many rows to claim at most in this call."""
+    if not _admin_key_ok():
+        return _unauthorized()
+    body = request.get_json(silent=True) or {}
+    raw = request.args.get("limit") or body.get("limit")
+    try:
+        limit = notifications.check_limit(raw) if raw is not None else DEFAULT_PROCESS_LIMIT
+        outcome = notifications.process_due(limit=limit)
+    except ServiceError as exc:
+        return service_error_response(exc)
+    health = notifications.queue_health()
+    return jsonify({"success": True, "processed": outcome.as_dict(), "remaining_due": health["due_now"],
+                    "counts": health["counts"]})
+
+
+@bp.get("/notifications/process")
+def notifications_health():
+    """Health and queue counts: rows per status, what is due, the oldest due, stuck sends, and RQ."""
+    if not _admin_key_ok():
+        return _unauthorized()
+    from app.tasks import dispatcher_mode, rq_counts
+
+    app = current_app._get_current_object()
+    health = notifications.queue_health()
+    mode = dispatcher_mode(app)
+    body = {"success": True, "mode": mode, **health}
+    if mode == "rq":
+        try:
+            body["redis"] = rq_counts(app)
+        except Exception as exc:  # noqa: BLE001 (report it, don't fail the health check itself)
+            body["redis"] = {"ok": False, "error": str(exc) or exc.__class__.__name__}
+    elif mode == "thread":
+        dispatcher = app.extensions.get("notifications_dispatcher")
+        body["dispatcher"] = {"running": bool(dispatcher and dispatcher.is_alive())}
+    healthy = body["stuck_sending"] == 0 and (mode != "rq" or body["redis"].get("ok"))
+    body["healthy"] = bool(healthy)
+    return jsonify(body), 200
+
+
+@bp.route("/notifications/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """GET: a page with a button (mail scanners open links; they must not unsubscribe anyone).
+    POST: unsubscribe — also RFC 8058 one-click (List-Unsubscribe-Post) from the mail client."""
+    try:
+        if request.method == "POST":
+            org, email = notifications.unsubscribe_email(token)
+            state = "done"
+        else:
+            org, email = notifications.read_unsubscribe_token(token)
+            state = "ask"
+    except NotFound:
+        return render_template("notifications/unsubscribe.html", state="invalid", org_name=None, email=None,
+                               action=None), 404
+    return render_template("notifications/unsubscribe.html", state=state, org_name=org.name, email=email,
+                           action=request.path)

@@ -1,0 +1,262 @@
+"""Background work: RQ job functions (they take ids, never ORM objects, and build their own app
+context) and the two ways the notification outbox gets emptied.
+
+* With REDIS_URL: `python worker.py` runs an RQ worker (with RQ's scheduler) plus a ticker that
+  queues `dispatch_notifications` every NOTIFICATIONS_DISPATCH_SECONDS. The dispatch job
+  recovers expired leases and queues `deliver_notifications(ids)` jobs in batches; each of those
+  claims its rows and sends them. A booking commit also queues a dispatch at once (`kick`).
+* Without REDIS_URL (the embedded default): a daemon thread in the web process runs the same
+  `process_due` loop, woken early by every booking commit — so the demo sends with nothing else
+  running. POST /api/notifications/process does the same for cron-style deployments.
+
+The database is the truth in both: Redis only carries hints ("look now", "these ids are due"), so
+losing Redis loses no message, and a job that runs twice sends nothing twice (rows are claimed).
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT = 600  # seconds; RQ kills a stuck job's work-horse after this (its rows are then recovered)
+
+
+# --- the app a job runs in ---------------------------------------------------------------------
+
+_job_app_instance: Flask | None = None
+_pool_pid: int | None = None
+
+
+def _job_app() -> Flask:
+    """The worker's app (worker.py creates it before forking), or one made for this process."""
+    global _job_app_instance
+    if has_app_context():
+        return current_app._get_current_object()
+    if _job_app_instance is None:
+        from app import create_app
+
+        _job_app_instance = create_app()
+    return _job_app_instance
+
+
+def _fresh_pool_after_fork() -> None:
+    """RQ forks a work-horse per job: never use database connections inherited from the parent."""
+    global _pool_pid
+    if _pool_pid != os.getpid():
+        from app.extensions import db
+
+        db.engine.dispose(close=False)
+        _pool_pid = os.getpid()
+
+
+def warm_up(app: Flask) -> None:
+    """Compile the notification templates in the worker's parent process: RQ forks a work-horse per
+    job, and each would otherwise compile them again."""
+    with app.app_context():
+        for name in app.jinja_env.list_templates(filter_func=lambda n: n.startswith("notifications/")):
+            app.jinja_env.get_template(name)
+
+
+# --- RQ jobs ---------------------------------------------------------------------------------------
+
+def dispatch_notifications() -> dict:
+    """Recover expired leases, then queue the due rows in batches of deliver_notifications jobs."""
+    from app.services import notifications
+
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        connection = redis_connection(app)
+        try:
+            connection.delete(kick_key(app))  # from here on, a new commit needs a new dispatch
+        except Exception:  # noqa: BLE001 (Redis trouble: the ticker will try again)
+            log.warning("could not clear the dispatch marker", exc_info=True)
+        recovered = notifications.recover_expired()
+        queue = notification_queue(app, connection)
+        batch = notifications.setting("NOTIFICATIONS_BATCH_SIZE")
+        queued = 0
+        while True:
+            ids = notifications.take_due_for_queue(batch)
+            if not ids:
+                break
+            try:
+                queue.enqueue(deliver_notifications, [str(i) for i in ids], job_timeout=JOB_TIMEOUT,
+                              result_ttl=300, failure_ttl=24 * 3600)
+            except Exception:
+                notifications.release_queued(ids)
+                raise
+            queued += len(ids)
+            if len(ids) < batch:
+                break
+        return {"recovered": recovered, "queued": queued}
+
+
+def deliver_notifications(ids: list[str]) -> dict:
+    """Claim and send these rows (those still pending and due); see services.notifications.deliver."""
+    from app.services import notifications
+
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        return notifications.deliver(ids).as_dict()
+
+
+# --- Redis / RQ plumbing -----------------------------------------------------------------------------
+
+def redis_connection(app: Flask) -> Redis:
+    """One connection pool per app and process, with short timeouts: a booking request that nudges
+    the dispatcher must never hang on an unreachable Redis."""
+    cached = app.extensions.get("notifications_redis")
+    if cached is not None and cached[0] == os.getpid() and cached[1] == app.config["REDIS_URL"]:
+        return cached[2]
+    connection = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=5)
+    app.extensions["notifications_redis"] = (os.getpid(), app.config["REDIS_URL"], connection)
+    return connection
+
+
+def notification_queue(app: Flask, connection: Redis | None = None):
+    from rq import Queue
+
+    return Queue(app.config["NOTIFICATIONS_QUEUE"], connection=connection or redis_connection(app))
+
+
+def kick_key(app: Flask) -> str:
+    """Set while a dispatch job is queued and not yet started (one marker per queue)."""
+    return f"atlas:{app.config['NOTIFICATIONS_QUEUE']}:dispatch-queued"
+
+
+def kick_rq(app: Flask) -> bool:
+    """Queue a dispatch unless one is already queued and not yet started. True when one was queued.
+
+    The marker expires on its own, so a dispatch job lost with Redis cannot block the next ones."""
+    connection = redis_connection(app)
+    expiry_ms = int(max(5.0, app.config["NOTIFICATIONS_DISPATCH_SECONDS"] * 2) * 1000)
+    if not connection.set(kick_key(app), "1", nx=True, px=expiry_ms):
+        return False
+    try:
+        notification_queue(app, connection).enqueue(dispatch_notifications, job_timeout=JOB_TIMEOUT, result_ttl=60,
+                                                    failure_ttl=24 * 3600)
+    except Exception:
+        connection.delete(kick_key(app))
+        raise
+    return True
+
+
+def rq_counts(app: Flask) -> dict:
+    """The notification queue as RQ sees it (for the health endpoint)."""
+    from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+    connection = redis_connection(app)
+    queue = notification_queue(app, connection)
+    return {"ok": bool(connection.ping()), "queue": queue.name, "queued_jobs": queue.count,
+            "running_jobs": StartedJobRegistry(queue=queue).count, "failed_jobs": FailedJobRegistry(queue=queue).count}
+
+
+class Ticker(threading.Thread):
+    """worker.py's periodic dispatcher: every interval, queue a dispatch job (if none is waiting).
+
+    A thread of the worker's parent process that only talks to Redis (never the database), so the
+    work-horses RQ forks inherit no database connection from it."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        super().__init__(name="notification-ticker", daemon=True)
+        self.app = app
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                kick_rq(self.app)
+            except Exception as exc:  # noqa: BLE001 (Redis away: try again next tick)
+                log.warning("notification ticker: %s", exc)
+            self.stopped.wait(self.interval)
+
+
+# --- the in-process dispatcher (embedded default, no Redis) -----------------------------------------
+
+class InProcessDispatcher(threading.Thread):
+    """Empties the outbox from inside the web process: process_due in a loop, woken early by kicks."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        super().__init__(name="notification-dispatcher", daemon=True)
+        self.app = app
+        self.interval = interval
+        self.wake = threading.Event()
+        self.stopped = threading.Event()
+        self.last_run_at: float | None = None
+
+    def run(self) -> None:
+        from app.services import notifications
+
+        while not self.stopped.is_set():
+            self.wake.clear()
+            try:
+                with self.app.app_context():
+                    outcome = notifications.process_due()
+                    from app.extensions import db
+
+                    db.session.remove()
+                if outcome.claimed:
+                    log.info("notifications: %s", outcome.as_dict())
+            except Exception:  # noqa: BLE001 (a bad pass must not end the thread)
+                log.exception("in-process notification dispatcher failed; trying again")
+            self.last_run_at = time.time()
+            self.wake.wait(self.interval)
+
+    def stop(self, timeout: float = 10) -> None:
+        self.stopped.set()
+        self.wake.set()
+        self.join(timeout)
+
+
+def dispatcher_mode(app: Flask) -> str:
+    """rq (a worker empties the outbox), thread (this process does) or off (cron calls the endpoint)."""
+    if app.config.get("REDIS_URL"):
+        return "rq"
+    wanted = (app.config.get("NOTIFICATIONS_DISPATCHER") or "auto").lower()
+    if wanted == "auto":
+        return "off" if app.testing else "thread"
+    return "thread" if wanted == "thread" else "off"
+
+
+def init_app(app: Flask) -> None:
+    """Wire the outbox's runtime: how a commit nudges delivery, and (embedded default) start the
+    in-process dispatcher with the first request — not at import, so CLI commands such as
+    `flask db upgrade` never start sending."""
+    from app.services import notifications
+
+    notifications.configure(app)
+    mode = dispatcher_mode(app)
+    if mode == "rq":
+        app.extensions["notifications_kick"] = kick_rq
+        return
+    if mode == "off":
+        return
+    lock = threading.Lock()
+
+    def kick(app_: Flask) -> None:
+        dispatcher = app_.extensions.get("notifications_dispatcher")
+        if dispatcher is not None:
+            dispatcher.wake.set()
+
+    app.extensions["notifications_kick"] = kick
+
+    @app.before_request
+    def start_notification_dispatcher():
+        if "notifications_dispatcher" in app.extensions:
+            return
+        with lock:
+            if "notifications_dispatcher" in app.extensions:
+                return
+            dispatcher = InProcessDispatcher(app, float(app.config["NOTIFICATIONS_DISPATCH_SECONDS"]))
+            dispatcher.start()
+            app.extensions["notifications_dispatcher"] = dispatcher
+            atexit.register(dispatcher.stop)
