@@ -187,11 +187,7 @@ def add_staff(org_id: uuid.UUID, *, name: str | None, email: str | None, role: s
     if org is None:
         raise NotFound("No such organization.")
     fields = {}
-    name = " ".join((name or "").split())
-    if not name:
-        fields["name"] = "required"
-    elif len(name) > 200:
-        fields["name"] = "at most 200 characters"
+    name = _clean_name(name, fields)
     try:
         address = validate_email((email or "").strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
@@ -292,11 +288,7 @@ def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str |
     if org is None:
         raise NotFound("No such organization.")
     fields = {}
-    name = " ".join((name or "").split())
-    if not name:
-        fields["name"] = "required"
-    elif len(name) > 200:
-        fields["name"] = "at most 200 characters"
+    name = _clean_name(name, fields)
     if cancellation_cutoff_minutes is None or not 0 <= cancellation_cutoff_minutes <= CUTOFF_MAX_MINUTES:
         fields["cancellation_cutoff"] = "between 0 and 14 days"
     if fields:
@@ -309,3 +301,11 @@ def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str |
     return org
 
 
+def _clean_name(name: str | None, fields: dict) -> str:
+    """The name with its whitespace tidied; a problem with it is recorded in `fields["name"]`."""
+    name = " ".join((name or "").split())
+    if not name:
+        fields["name"] = "required"
+    elif len(name) > 200:
+        fields["name"] = "at most 200 characters"
+    return name
