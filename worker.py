@@ -1,12 +1,14 @@
 """Background worker: `python worker.py` runs an RQ worker (with its scheduler) inside an app context,
-and a ticker that queues the notification dispatcher every NOTIFICATIONS_DISPATCH_SECONDS.
+a ticker that queues the notification dispatcher every NOTIFICATIONS_DISPATCH_SECONDS and, with
+Google Calendar configured, one that queues the calendar pass (write-back retries, channel
+renewals, backstop syncs) every 30 seconds.
 
 Needs REDIS_URL. On the embedded default (no Redis) nothing needs this process: the web process
 empties the notification outbox itself (see app/tasks.py). Run as many workers as you like: rows
 are claimed in the database, so two workers never send the same message.
 
 Options: --burst (work until the queues are empty, then exit), --queues a,b (default: the
-notification queue and "default").
+notification queue, "calendar" and "default").
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from redis import Redis
 from rq import Queue, Worker
 
 from app import create_app
-from app.tasks import Ticker, warm_up
+from app.tasks import CALENDAR_TICK_SECONDS, Ticker, kick_calendar_rq, warm_up
 
 DEFAULT_QUEUES = ("default",)
 
@@ -35,21 +37,25 @@ def main(argv: list[str] | None = None) -> int:
         print("REDIS_URL is not set: the worker needs Redis (e.g. REDIS_URL=redis://127.0.0.1:6379/0).",
               file=sys.stderr)
         return 2
-    names = [q for q in args.queues.split(",") if q] or [app.config["NOTIFICATIONS_QUEUE"], *DEFAULT_QUEUES]
+    names = [q for q in args.queues.split(",") if q] or [app.config["NOTIFICATIONS_QUEUE"],
+                                                         app.config.get("CALENDAR_QUEUE", "calendar"), *DEFAULT_QUEUES]
     names = list(dict.fromkeys(names))
     warm_up(app)
     connection = Redis.from_url(redis_url)
     logging.getLogger(__name__).info("worker listening on %s", ", ".join(names))
     with app.app_context():
-        ticker = None
+        tickers = []
         if not args.burst:
-            ticker = Ticker(app, float(app.config["NOTIFICATIONS_DISPATCH_SECONDS"]))
-            ticker.start()
+            tickers.append(Ticker(app, float(app.config["NOTIFICATIONS_DISPATCH_SECONDS"])))
+            if app.config.get("GOOGLE_CLIENT_ID"):
+                tickers.append(Ticker(app, CALENDAR_TICK_SECONDS, kick=kick_calendar_rq, name="calendar-ticker"))
+            for ticker in tickers:
+                ticker.start()
         worker = Worker([Queue(name, connection=connection) for name in names], connection=connection)
         try:
             worker.work(with_scheduler=True, burst=args.burst)
         finally:
-            if ticker is not None:
+            for ticker in tickers:
                 ticker.stopped.set()
     return 0
 

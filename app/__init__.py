@@ -47,8 +47,10 @@ def _start_notification_dispatcher(app: Flask) -> None:
     """Notification settings, and how the outbox is emptied: by RQ workers when REDIS_URL is set,
     else by a dispatcher thread inside this process (started with the first request). See app/tasks.py."""
     from app.tasks import init_app as init_notification_runtime
+    from app.tasks import init_calendar_runtime
 
     init_notification_runtime(app)
+    init_calendar_runtime(app)
 
 
 def _configure_logging(app: Flask) -> None:

@@ -92,6 +92,40 @@ class Config:
         # Google Calendar (spec names).
         self.GOOGLE_CLIENT_ID = os.environ.get("GOOGLE_CLIENT_ID") or None
         self.GOOGLE_CLIENT_SECRET = os.environ.get("GOOGLE_CLIENT_SECRET") or None
+        # Where Google is reached. Overridable so the portal can be pointed at a stand-in (tests,
+        # benchmarks, an on-premises proxy); empty API endpoint = the client library's default.
+        self.GOOGLE_API_ENDPOINT = os.environ.get("GOOGLE_API_ENDPOINT") or None
+        self.GOOGLE_OAUTH_AUTH_URI = os.environ.get("GOOGLE_OAUTH_AUTH_URI") or "https://accounts.google.com/o/oauth2/auth"
+        self.GOOGLE_OAUTH_TOKEN_URI = os.environ.get("GOOGLE_OAUTH_TOKEN_URI") or "https://oauth2.googleapis.com/token"
+        self.GOOGLE_OAUTH_REVOKE_URI = os.environ.get("GOOGLE_OAUTH_REVOKE_URI") or "https://oauth2.googleapis.com/revoke"
+        # Push notifications are sent here; Google only accepts https addresses. Default: APP_URL's.
+        self.GOOGLE_WEBHOOK_URL = os.environ.get("GOOGLE_WEBHOOK_URL") or f"{self.APP_URL}/api/calendar/webhooks/google"
+        # Key(s) that encrypt OAuth tokens at rest: Fernet keys, comma-separated, newest first
+        # (older ones still decrypt, for rotation). Empty: derived from SECRET_KEY.
+        self.CALENDAR_TOKEN_KEYS = os.environ.get("CALENDAR_TOKEN_KEYS") or None
+        # Seconds a single call to Google may take before it counts as unreachable.
+        self.GOOGLE_HTTP_TIMEOUT = float(os.environ.get("GOOGLE_HTTP_TIMEOUT") or 8)
+        # When a calendar's busy times are unknown (Google unreachable, never fetched):
+        # "withhold" that trainer's slots in the unknown range (default) or "ignore" the calendar.
+        self.GOOGLE_UNREACHABLE_POLICY = (os.environ.get("GOOGLE_UNREACHABLE_POLICY") or "withhold").lower()
+        # Busy times are cached this many days ahead (fetched in windows of at most 90 days).
+        self.GOOGLE_BUSY_DAYS = _int("GOOGLE_BUSY_DAYS", 90)
+        # A busy cache is fresh for this long when push notifications keep it current, and for the
+        # shorter time when they cannot (no live channel): then it is polled.
+        self.GOOGLE_BUSY_MAX_AGE_PUSHED = _int("GOOGLE_BUSY_MAX_AGE_PUSHED", 6 * 3600)
+        self.GOOGLE_BUSY_MAX_AGE = _int("GOOGLE_BUSY_MAX_AGE", 300)
+        # After Google fails, requests wait this long before trying it again inline.
+        self.GOOGLE_RETRY_AFTER = _int("GOOGLE_RETRY_AFTER", 60)
+        # The backstop: every this many seconds, renew channels and run incremental syncs.
+        self.GOOGLE_SYNC_INTERVAL = _int("GOOGLE_SYNC_INTERVAL", 600)
+        # Push channels are asked to live this long and renewed a day before they expire.
+        self.GOOGLE_CHANNEL_TTL = _int("GOOGLE_CHANNEL_TTL", 7 * 24 * 3600)
+        # Event write-back retries (seconds between attempts; then the booking shows "failed").
+        self.GOOGLE_WRITE_RETRIES = os.environ.get("GOOGLE_WRITE_RETRIES") or "10,30,120,600,1800"
+        # How calendar jobs run: auto (RQ with REDIS_URL, else a thread in the web process), rq,
+        # thread, or inline (in the request, after its commit; what the tests use).
+        self.CALENDAR_JOBS = os.environ.get("CALENDAR_JOBS") or "auto"
+        self.CALENDAR_QUEUE = os.environ.get("CALENDAR_QUEUE") or "calendar"
 
         # Admin operations (notification processing, self-test).
         self.ADMIN_API_KEY = os.environ.get("ADMIN_API_KEY") or None

@@ -160,23 +160,24 @@ def rq_counts(app: Flask) -> dict:
 
 
 class Ticker(threading.Thread):
-    """worker.py's periodic dispatcher: every interval, queue a dispatch job (if none is waiting).
+    """worker.py's periodic dispatchers: every interval, `kick` queues a job (if none is waiting).
 
     A thread of the worker's parent process that only talks to Redis (never the database), so the
     work-horses RQ forks inherit no database connection from it."""
 
-    def __init__(self, app: Flask, interval: float) -> None:
-        super().__init__(name="notification-ticker", daemon=True)
+    def __init__(self, app: Flask, interval: float, kick=None, name: str = "notification-ticker") -> None:
+        super().__init__(name=name, daemon=True)
         self.app = app
         self.interval = interval
+        self.kick = kick or kick_rq
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.is_set():
             try:
-                kick_rq(self.app)
+                self.kick(self.app)
             except Exception as exc:  # noqa: BLE001 (Redis away: try again next tick)
-                log.warning("notification ticker: %s", exc)
+                log.warning("%s: %s", self.name, exc)
             self.stopped.wait(self.interval)
 
 
@@ -260,3 +261,195 @@ def init_app(app: Flask) -> None:
             dispatcher.start()
             app.extensions["notifications_dispatcher"] = dispatcher
             atexit.register(dispatcher.stop)
+
+
+# --- Google Calendar jobs ------------------------------------------------------------------------------
+#
+# The same three runtimes as the outbox: RQ jobs with REDIS_URL; a thread in the web process on the
+# embedded default; inline (in the caller, after its commit) under tests. The database is the truth
+# here too — a booking whose event is not written yet is `pending` with a due time, and the periodic
+# pass (`calendar_process_due`) finds it whatever happened to the job that was meant to write it.
+
+CALENDAR_TICK_SECONDS = 30.0
+
+
+def calendar_booking_job(booking_ids: list[str]) -> dict:
+    """Write these bookings' events (insert, patch or delete)."""
+    from app.services import calendar_sync
+
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        return {booking_id: calendar_sync.sync_booking_event(booking_id) for booking_id in booking_ids}
+
+
+def calendar_sync_job(calendar_id: str) -> dict:
+    """Incremental sync of one calendar (after a push notification)."""
+    from app.services import calendar_sync
+
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        return calendar_sync.sync_calendar(calendar_id).as_dict()
+
+
+def calendar_setup_job(connection_id: str) -> None:
+    """Channels, first sync and busy times of a connection just made or changed."""
+    from app.services import calendar_sync
+
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        calendar_sync.setup_connection(connection_id)
+
+
+def calendar_process_due() -> dict:
+    """The periodic pass: due write-backs, channel renewals, backstop syncs."""
+    from app.services import calendar_sync
+
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        return calendar_sync.process_due().as_dict()
+
+
+CALENDAR_JOBS = {"booking": calendar_booking_job, "sync": calendar_sync_job, "setup": calendar_setup_job}
+
+
+def calendar_mode(app: Flask) -> str:
+    """rq, thread or inline (CALENDAR_JOBS=auto picks rq with Redis, inline under tests, else thread)."""
+    wanted = (app.config.get("CALENDAR_JOBS") or "auto").lower()
+    if wanted in ("rq", "thread", "inline"):
+        return wanted
+    if app.config.get("REDIS_URL"):
+        return "rq"
+    return "inline" if app.testing else "thread"
+
+
+def calendar_queue(app: Flask, connection: Redis | None = None):
+    from rq import Queue
+
+    return Queue(app.config.get("CALENDAR_QUEUE", "calendar"), connection=connection or redis_connection(app))
+
+
+def submit_calendar_job(kind: str, argument) -> None:
+    """Run a calendar job soon. Never raises: the database keeps what is due, the periodic pass
+    catches up with anything a lost job did not do."""
+    from app.services import calendar_sync
+
+    app = current_app._get_current_object()
+    if calendar_sync.settings() is None:
+        return
+    mode = calendar_mode(app)
+    try:
+        if mode == "rq":
+            calendar_queue(app).enqueue(CALENDAR_JOBS[kind], argument, job_timeout=JOB_TIMEOUT, result_ttl=300,
+                                        failure_ttl=24 * 3600)
+        elif mode == "thread":
+            _calendar_worker(app).submit(kind, argument)
+        else:
+            _run_calendar_job(kind, argument)
+    except Exception:  # noqa: BLE001 (never fail the caller: the periodic pass retries)
+        log.warning("calendar job %s could not run now; the periodic pass will", kind, exc_info=True)
+
+
+def _run_calendar_job(kind: str, argument) -> None:
+    from app.services import calendar_sync
+
+    if kind == "booking":
+        for booking_id in argument:
+            calendar_sync.sync_booking_event(booking_id)
+    elif kind == "sync":
+        calendar_sync.sync_calendar(argument)
+    elif kind == "setup":
+        calendar_sync.setup_connection(argument)
+
+
+def kick_calendar_rq(app: Flask) -> bool:
+    """Queue the periodic pass unless one is already waiting (the marker expires on its own)."""
+    connection = redis_connection(app)
+    key = f"atlas:{app.config.get('CALENDAR_QUEUE', 'calendar')}:pass-queued"
+    if not connection.set(key, "1", nx=True, px=int(CALENDAR_TICK_SECONDS * 2000)):
+        return False
+    calendar_queue(app, connection).enqueue(calendar_process_due, job_timeout=JOB_TIMEOUT, result_ttl=60,
+                                            failure_ttl=24 * 3600)
+    return True
+
+
+class CalendarWorker(threading.Thread):
+    """The embedded default's calendar runtime: runs submitted jobs at once and the periodic pass
+    every CALENDAR_TICK_SECONDS, in a daemon thread of the web process."""
+
+    def __init__(self, app: Flask, interval: float = CALENDAR_TICK_SECONDS) -> None:
+        super().__init__(name="calendar-worker", daemon=True)
+        self.app = app
+        self.interval = interval
+        self.jobs: list[tuple[str, object]] = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.stopped = threading.Event()
+
+    def submit(self, kind: str, argument) -> None:
+        with self.lock:
+            self.jobs.append((kind, argument))
+        self.wake.set()
+
+    def run(self) -> None:
+        from app.extensions import db
+        from app.services import calendar_sync
+
+        last_pass = 0.0
+        while not self.stopped.is_set():
+            self.wake.clear()
+            with self.lock:
+                jobs, self.jobs = self.jobs, []
+            with self.app.app_context():
+                for kind, argument in jobs:
+                    try:
+                        _run_calendar_job(kind, argument)
+                    except Exception:  # noqa: BLE001 (the periodic pass retries)
+                        db.session.rollback()
+                        log.exception("calendar job %s failed", kind)
+                if time.monotonic() - last_pass >= self.interval:
+                    try:
+                        calendar_sync.process_due()
+                    except Exception:  # noqa: BLE001
+                        db.session.rollback()
+                        log.exception("calendar periodic pass failed; trying again")
+                    last_pass = time.monotonic()
+                db.session.remove()
+            self.wake.wait(self.interval)
+
+    def stop(self, timeout: float = 10) -> None:
+        self.stopped.set()
+        self.wake.set()
+        self.join(timeout)
+
+
+_calendar_worker_lock = threading.Lock()
+
+
+def _calendar_worker(app: Flask) -> CalendarWorker:
+    worker = app.extensions.get("calendar_worker")
+    if worker is None:
+        with _calendar_worker_lock:
+            worker = app.extensions.get("calendar_worker")
+            if worker is None:
+                worker = CalendarWorker(app)
+                worker.start()
+                app.extensions["calendar_worker"] = worker
+                atexit.register(worker.stop)
+    return worker
+
+
+def init_calendar_runtime(app: Flask) -> None:
+    """Embedded default with Google configured: start the calendar worker with the first request."""
+    from app.integrations.google_calendar import GoogleSettings
+
+    if calendar_mode(app) != "thread" or GoogleSettings.from_config(app.config) is None:
+        return
+
+    @app.before_request
+    def start_calendar_worker():
+        if "calendar_worker" not in app.extensions:
+            _calendar_worker(app)

@@ -10,4 +10,4 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
 
 from app.api import booking  # noqa: E402,F401
-from app.api import notifications, twilio  # noqa: E402,F401
+from app.api import calendar, notifications, twilio  # noqa: E402,F401

@@ -52,4 +52,4 @@ def hex_color(value: str | None, default: str = "") -> str:
     return value if isinstance(value, str) and _HEX.match(value) else default
 
 
-from app.dashboard import availability, bookings, catalog, home, outbox, team  # noqa: E402,F401,I001
+from app.dashboard import availability, bookings, calendar_sync, catalog, home, outbox, team  # noqa: E402,F401,I001

@@ -99,6 +99,8 @@ SECTIONS = [
     ("dashboard.bookings", "Bookings", ("dashboard.booking",)),
     ("dashboard.availability", "Availability", ("dashboard.availability", "dashboard.rule_", "dashboard.override_",
                                                 "dashboard.holiday_")),
+    # Everyone: each person connects their own calendar (owners and admins also see the team's).
+    ("dashboard.sync_settings", "Calendar sync", ("dashboard.sync_",)),
     ("dashboard.types", "Services", ("dashboard.type",)),
     ("dashboard.links", "Booking pages", ("dashboard.link",)),
     ("dashboard.team", "Team", ("dashboard.team",)),

@@ -1,6 +1,6 @@
 """The models, one module per domain. Importing this package registers every table."""
 from app.models.bookings import ACTIVE_STATUSES, Booking, BookingAudit
-from app.models.calendars import Calendar, CalendarConnection
+from app.models.calendars import Calendar, CalendarConnection, CalendarOAuthState
 from app.models.catalog import (
     AppointmentType,
     BookingLink,
@@ -23,6 +23,7 @@ __all__ = [
     "BookingLink",
     "Calendar",
     "CalendarConnection",
+    "CalendarOAuthState",
     "Holiday",
     "LinkBranding",
     "Notification",

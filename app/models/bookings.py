@@ -82,6 +82,12 @@ class Booking(db.Model):
     external_event_id: Mapped[str | None] = mapped_column(String(1024))
     calendar_sync_status: Mapped[str] = mapped_column(String(16), default="not_applicable")
     calendar_sync_error: Mapped[str | None] = mapped_column(Text)
+    # The calendar (calendars.id) the event was written to. No foreign key: SQLite cannot add one
+    # to an existing table without rebuilding it; disconnecting a calendar clears these itself.
+    external_calendar_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # Write-back retries: attempts so far, and when the next one is due (None: not scheduled).
+    calendar_sync_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    calendar_sync_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(16), default="public")
     cancellation_reason: Mapped[str | None] = mapped_column(String(500))

@@ -74,6 +74,26 @@ class Calendar(db.Model):
     busy_cache: Mapped[list | None] = mapped_column(JSONType)
     busy_cache_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     busy_cache_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When busy_cache was last fetched, and when Google last failed us for this calendar.
+    busy_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sync_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     connection = relationship("CalendarConnection", back_populates="calendars")
+
+
+class CalendarOAuthState(db.Model):
+    """An OAuth consent in progress: the `state` sent to Google (hashed) and the PKCE code verifier
+    (encrypted), kept server-side until the callback comes back or the attempt expires."""
+
+    __tablename__ = "calendar_oauth_states"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_verifier_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

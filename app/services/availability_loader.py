@@ -69,6 +69,7 @@ def load_schedules(
     *,
     now: datetime,
     external_busy: ExternalBusy | None = None,
+    calendar_busy: bool = True,
     exclude_booking_id: uuid.UUID | None = None,
     with_fairness: bool = False,
     cache: SlotCache | None = None,
@@ -77,7 +78,9 @@ def load_schedules(
     """Everything the engine needs about `staff` for [window_start, window_end).
 
     `exclude_booking_id` leaves one booking out (a reschedule may move into its own time).
-    `external_busy` maps staff id → busy intervals from their external calendars.
+    `external_busy` maps staff id → busy intervals from their external calendars; without it the
+    connected calendars' cached busy times are read (no call to Google; see calendar_sync), unless
+    `calendar_busy` is False (a trainer moving their own event in their own calendar).
     With a `cache` and the organization's schedule `version`, the slow-changing part (weekly rules,
     overrides, holidays) is reused while the version is unchanged; bookings are always read live.
     """
@@ -96,7 +99,9 @@ def load_schedules(
     rules, overrides, holidays = static
     bookings = _load_bookings(ids, window_start, window_end, exclude_booking_id)
     fairness = _load_fairness(ids, now) if with_fairness else {}
-    external_busy = external_busy or {}
+    if external_busy is None:
+        external_busy = _cached_calendar_busy(ids, window_start, window_end, now, exclude_booking_id) \
+            if calendar_busy else {}
 
     schedules = []
     for member in staff:
@@ -116,6 +121,17 @@ def load_schedules(
             )
         )
     return schedules
+
+
+def _cached_calendar_busy(ids, window_start, window_end, now, exclude_booking_id) -> ExternalBusy:
+    from app.services.calendar_sync import busy_for_staff
+
+    exclude = ()
+    if exclude_booking_id is not None:
+        own = db.session.get(Booking, exclude_booking_id)
+        if own is not None:  # the booking's own event must not block the move
+            exclude = ((own.start_at, own.end_at),)
+    return busy_for_staff(ids, window_start, window_end, now=now, exclude=exclude).busy
 
 
 def _load_static(staff, ids, first_day: date, last_day: date):

@@ -25,7 +25,7 @@ from app.database import begin_serialized_transaction
 from app.extensions import db
 from app.models import ACTIVE_STATUSES, AppointmentType, Booking, BookingAudit, BookingLink, Organization, User
 from app.services import availability as engine
-from app.services import ics, notifications
+from app.services import calendar_sync, ics, notifications
 from app.services.availability_loader import appointment_spec, load_schedules
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.slot_cache import app_cache
@@ -281,6 +281,7 @@ def _create(link_slug, start_time, attendee_name, attendee_email, actor, appoint
     group_id = uuid.uuid4() if len(participants) > 1 else None
     token, token_hash = new_manage_token()
     lead = None
+    rows = []
     for index, member_id in enumerate(participants):
         booking = Booking(
             organization_id=link.organization_id, booking_link_id=link.id, appointment_type_id=atype.id,
@@ -295,9 +296,12 @@ def _create(link_slug, start_time, attendee_name, attendee_email, actor, appoint
         booking.id = uuid.uuid4()
         db.session.add(booking)
         record_audit(booking, actor, "created", None, snapshot(booking))
+        rows.append(booking)
         lead = lead or booking
     notifications.schedule_booking_created(lead, manage_token=token, staff_ids=participants, now=now)
+    calendar_writes = calendar_sync.mark_bookings_changed(rows, now=now)
     db.session.commit()
+    calendar_sync.after_commit(calendar_writes)
     names = {str(member.id): member.name for member in candidates}
     return BookingResult(booking=lead, manage_token=token, created=True, staff_name=names.get(participants[0]),
                          appointment_type_name=atype.name)
@@ -428,7 +432,9 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
     try:
         booking, group, org = _load_for_change(booking_id)
         members = [db.session.get(User, m.id) for m in members]
-        schedules = _schedules_excluding(members, group, start, end, now)
+        # A trainer moving their own event in Google has seen their calendar: only its busy time is
+        # not checked again (it would include the very event being moved).
+        schedules = _schedules_excluding(members, group, start, end, now, calendar_busy=actor.type != "calendar")
         offered = engine.find_slot_at(schedules, appointment_spec(atype), start, now=now, mode=mode)
         if not offered:
             alternatives = find_alternatives(atype, members, start, now=now, mode=mode,
@@ -440,11 +446,10 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
             row.sequence += 1
             if mode == "individual":
                 row.staff_id = members[0].id
-            if row.calendar_sync_status == "synced":
-                row.calendar_sync_status = "pending"
         db.session.flush()
         record_audit(booking, actor, "rescheduled", before, snapshot(booking))
         notifications.schedule_booking_rescheduled(booking, group, previous=before, now=now)
+        calendar_writes = calendar_sync.mark_bookings_changed(group, now=now)
         db.session.commit()
     except SlotTaken:
         db.session.rollback()
@@ -457,16 +462,18 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
     except BaseException:
         db.session.rollback()
         raise
+    calendar_sync.after_commit(calendar_writes)
     return booking
 
 
-def _schedules_excluding(members, group, start, end, now):
+def _schedules_excluding(members, group, start, end, now, *, calendar_busy: bool = True):
     """Schedules in which the booking's own rows do not block the time they are moving from."""
     own = {row.id for row in group}
     if len(own) == 1:
         return load_schedules(members, start - timedelta(days=1), end + timedelta(days=1), now=now,
-                              exclude_booking_id=next(iter(own)))
-    schedules = load_schedules(members, start - timedelta(days=1), end + timedelta(days=1), now=now)
+                              exclude_booking_id=next(iter(own)), calendar_busy=calendar_busy)
+    schedules = load_schedules(members, start - timedelta(days=1), end + timedelta(days=1), now=now,
+                               calendar_busy=calendar_busy)
     # A collective group: drop each member's own group row from that member's bookings.
     own_spans = {(str(row.staff_id), row.start_at, row.end_at) for row in group}
     return [
@@ -502,10 +509,12 @@ def cancel_booking(booking_id, *, actor: Actor, reason: str | None = None, now: 
         db.session.flush()
         record_audit(booking, actor, "cancelled", before, snapshot(booking))
         notifications.schedule_booking_cancelled(booking, group, now=now)
+        calendar_writes = calendar_sync.mark_bookings_changed(group, now=now)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    calendar_sync.after_commit(calendar_writes)
     return booking
 
 
@@ -530,5 +539,8 @@ def set_booking_status(booking_id, *, action: str, actor: Actor, now: datetime |
         row.status = new_status
     db.session.flush()
     record_audit(booking, actor, action, before, snapshot(booking))
+    # A confirmed booking's event stops being "tentative".
+    calendar_writes = calendar_sync.mark_bookings_changed(group, now=now) if action == "confirm" else []
     db.session.commit()
+    calendar_sync.after_commit(calendar_writes)
     return booking

@@ -14,10 +14,32 @@ from __future__ import annotations
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
-from app.models import Booking, BookingAudit, Notification, Organization
+from app.models import (
+    Booking,
+    BookingAudit,
+    Calendar,
+    CalendarConnection,
+    CalendarOAuthState,
+    Notification,
+    NotificationOptOut,
+    Organization,
+)
 
 # Rows whose changes never alter which slots are offered.
-_IGNORED = (BookingAudit, Notification)
+_IGNORED = (BookingAudit, Notification, NotificationOptOut, CalendarConnection, CalendarOAuthState)
+# Of these rows, only changes to these columns alter slots (a calendar's busy cache, not its sync
+# bookkeeping; a booking's time and status, not the state of its Google event).
+_BOOKING_SYNC_ONLY = frozenset({"external_event_id", "external_calendar_id", "calendar_sync_status",
+                                "calendar_sync_error", "calendar_sync_attempts", "calendar_sync_next_at",
+                                "updated_at"})
+_CALENDAR_BUSY = frozenset({"busy_cache", "busy_cache_from", "busy_cache_until", "check_for_conflicts", "user_id"})
+
+
+def _changed_columns(obj) -> set[str]:
+    from sqlalchemy import inspect
+
+    state = inspect(obj)
+    return {attr.key for attr in state.attrs if attr.history.has_changes()}
 
 
 def _organizations_touched(session: Session) -> tuple[set, set]:
@@ -31,8 +53,17 @@ def _organizations_touched(session: Session) -> tuple[set, set]:
         org_id = getattr(obj, "organization_id", None)
         if org_id is None:
             continue
-        if obj in session.new or obj in session.deleted or session.is_modified(obj):
+        if obj in session.new or obj in session.deleted:
             (bookings if isinstance(obj, Booking) else schedule).add(org_id)
+        elif session.is_modified(obj):
+            if isinstance(obj, Booking):
+                if _changed_columns(obj) - _BOOKING_SYNC_ONLY:
+                    bookings.add(org_id)
+            elif isinstance(obj, Calendar):
+                if _changed_columns(obj) & _CALENDAR_BUSY:
+                    schedule.add(org_id)
+            else:
+                schedule.add(org_id)
     return schedule, bookings
 
 

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import noload
 
 from app.extensions import db
-from app.models import AppointmentType, BookingLink, Organization, User
+from app.models import AppointmentType, Booking, BookingLink, Organization, User
 from app.services import availability as engine
 from app.services.availability_loader import appointment_spec, load_schedules
+from app.services.calendar_sync import busy_for_staff
 from app.services.errors import InvalidRequest, NotFound
 from app.services.slot_cache import SlotCache
 
@@ -314,8 +315,16 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
 
     first, last = date_window(start_date, end_date, date_, tz, now)
     window_start, window_end = engine.local_day_window(first, last, tz)
+    # Busy times from connected calendars: cached; refreshed from Google first only when stale.
+    exclude = ()
+    if exclude_booking_id is not None:
+        own = db.session.get(Booking, exclude_booking_id)
+        exclude = ((own.start_at, own.end_at),) if own is not None else ()
+    external = busy_for_staff([m.id for m in staff], window_start, window_end, now=now, refresh=True,
+                              exclude=exclude).busy
     schedules = load_schedules(staff, window_start, window_end, now=now, with_fairness=mode == "round_robin",
-                               exclude_booking_id=exclude_booking_id, cache=cache, version=version)
+                               external_busy=external, exclude_booking_id=exclude_booking_id, cache=cache,
+                               version=version)
     slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now, mode=mode)
     return SlotSearch(
         organization_id=org_id, organization_slug=org_slug, organization_name=org_name,
