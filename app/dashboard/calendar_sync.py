@@ -37,8 +37,7 @@ def _connection(connection_id) -> CalendarConnection:
     """The connection if the signed-in person may manage it (their own; owners and admins also a
     colleague's). Anything else — another organization's, a malformed id — is a 404."""
     try:
-        # The service owns the rule of who may manage a connection; it has no public getter.
-        return calendar_sync._connection_for(connection_id, current_user)
+        return calendar_sync.get_connection(connection_id, current_user)
     except NotFound:
         abort(404)
 
@@ -107,6 +106,9 @@ def sync_select(connection_id):
 def sync_now(connection_id):
     """Read busy times and changes from Google now, and write any bookings still waiting."""
     connection = _connection(connection_id)
+    if calendar_sync.settings() is None:
+        flash("Google Calendar isn't set up on this portal, so nothing can be synced.", "error")
+        return see_other(url_for("dashboard.sync_settings"))
     # Calendars that already have a sync token get an incremental sync; the setup job does the
     # first, full sync of the others (and busy times, channels and waiting write-backs).
     incremental = [str(c.id) for c in connection.calendars

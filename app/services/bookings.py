@@ -27,7 +27,7 @@ from app.models import ACTIVE_STATUSES, AppointmentType, Booking, BookingAudit, 
 from app.services import availability as engine
 from app.services import calendar_sync, ics, notifications
 from app.services.availability_loader import appointment_spec, load_schedules
-from app.services.errors import Conflict, InvalidRequest, NotFound
+from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
 from app.services.slot_cache import app_cache
 from app.services.slot_search import choose_appointment_type, link_info, link_staff
 
@@ -215,6 +215,7 @@ def create_booking(
     audit row are written together or not at all.
     """
     now = now or datetime.now(timezone.utc)
+    _refresh_calendar_busy(link_slug, start_time, now)
     begin_serialized_transaction()  # on SQLite: the write lock first, then every check below
     try:
         return _create(link_slug, start_time, attendee_name, attendee_email, actor, appointment_type_id, staff_id,
@@ -232,6 +233,19 @@ def create_booking(
     except BaseException:
         db.session.rollback()
         raise
+
+
+def _refresh_calendar_busy(link_slug: str, start_time, now: datetime) -> None:
+    """Bring stale Google busy times of the link's staff up to date before the booking transaction
+    (the check inside it reads only the cache, and must not wait on Google while holding locks).
+    Costs one query when nothing is stale; input errors are left for the real check to report."""
+    try:
+        link = link_info(link_slug, now=now, cache=app_cache())
+        start = _aware(start_time, "start_time")
+    except ServiceError:
+        return
+    calendar_sync.busy_for_staff([m.id for m in link.staff], start - timedelta(days=1), start + timedelta(days=1),
+                                 now=now, refresh=True)
 
 
 def _create(link_slug, start_time, attendee_name, attendee_email, actor, appointment_type_id, staff_id, end_time,
@@ -427,6 +441,9 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
         mode = "individual"
     end = start + timedelta(minutes=atype.duration_minutes)
     before = snapshot(booking)
+    if actor.type != "calendar":  # stale Google busy times refreshed before the transaction, as in create
+        calendar_sync.busy_for_staff([m.id for m in members], start - timedelta(days=1), end + timedelta(days=1),
+                                     now=now, refresh=True)
 
     begin_serialized_transaction()
     try:

@@ -178,6 +178,7 @@ def finish_connect(user: User, *, state: str | None, code: str | None, error: st
                                                                    Calendar.is_destination.is_(True)).limit(1))
     known = {c.external_id: c for c in connection.calendars}
     listed = set()
+    new_destination = False
     for entry in entries:
         listed.add(entry["id"])
         calendar = known.get(entry["id"])
@@ -187,6 +188,7 @@ def finish_connect(user: User, *, state: str | None, code: str | None, error: st
             calendar = Calendar(organization_id=user.organization_id, connection=connection, user_id=user.id,
                                 external_id=entry["id"], check_for_conflicts=primary_entry,
                                 is_destination=primary_entry and writable and not has_destination)
+            new_destination = new_destination or calendar.is_destination
             db.session.add(calendar)
         calendar.name = (entry.get("summaryOverride") or entry.get("summary") or entry["id"])[:300]
         calendar.timezone = entry.get("timeZone")
@@ -194,6 +196,8 @@ def finish_connect(user: User, *, state: str | None, code: str | None, error: st
     for external_id, calendar in known.items():
         if external_id not in listed:
             _forget_calendar(calendar)
+    if new_destination:
+        _mark_future_bookings(user.id, now)  # upcoming sessions appear in the new calendar too
     db.session.commit()
     _requeue_failed_for(user.id, now)
     return connection
@@ -211,12 +215,15 @@ def disconnect(connection_id, user: User, *, now: datetime | None = None) -> Non
     """Stop push channels, revoke the grant at Google (best effort) and delete the tokens and calendars.
 
     Events already written stay in the person's Google Calendar; future bookings are not written."""
-    connection = _connection_for(connection_id, user)
+    connection = get_connection(connection_id, user)
     config = settings()
     if config is not None and connection.status in ("active", "error"):
-        with _client(connection, config) as client:
-            for calendar in connection.calendars:
-                _stop_channel(client, calendar)
+        try:
+            with _client(connection, config) as client:
+                for calendar in connection.calendars:
+                    _stop_channel(client, calendar)
+        except google.GoogleError as exc:  # e.g. tokens no configured key can decrypt: delete anyway
+            log.warning("disconnect %s: channels not stopped: %s", connection.id, exc)
     token = _decrypt_quietly(connection.refresh_token_encrypted) or _decrypt_quietly(connection.access_token_encrypted)
     if config is not None and token:
         google.revoke(config, token)
@@ -231,7 +238,7 @@ def disconnect(connection_id, user: User, *, now: datetime | None = None) -> Non
     log.info("calendar connection %s of user %s disconnected", connection_id, user.id)
 
 
-def _connection_for(connection_id, user: User) -> CalendarConnection:
+def get_connection(connection_id, user: User) -> CalendarConnection:
     """The connection, if `user` may manage it: their own, or (owners and admins) a colleague's."""
     try:
         connection = db.session.get(CalendarConnection, uuid.UUID(str(connection_id)))
@@ -250,7 +257,7 @@ def update_selection(connection_id, user: User, *, conflict_ids: Iterable[str], 
 
     A new destination takes over the trainer's future bookings (their events move there)."""
     now = _now(now)
-    connection = _connection_for(connection_id, user)
+    connection = get_connection(connection_id, user)
     by_id = {str(c.id): c for c in connection.calendars}
     conflict_ids = {str(i) for i in conflict_ids}
     unknown = (conflict_ids | ({str(destination_id)} if destination_id else set())) - set(by_id)

@@ -531,3 +531,26 @@ def test_disconnect_revokes_the_grant_and_deletes_tokens_and_calendars(app, db, 
     google.reset_requests()
     slot_starts(app.test_client(), gym.link.slug, gym.day)
     assert google.count() == 0
+
+
+def test_upcoming_bookings_made_before_connecting_are_written_once_connected(app, db, gym, google):
+    earlier = _book(app.test_client(), gym, local(gym.day, 9))
+    assert _booking(db, earlier).calendar_sync_status == "not_applicable"
+    client = sign_in(app, gym.trainer.email)
+    connect(app, client, google)
+    booking = _booking(db, earlier)
+    assert booking.calendar_sync_status == "synced"
+    [event] = google.events(gym.trainer.email)
+    assert event["id"] == booking.external_event_id
+
+
+def test_disconnect_still_works_when_the_tokens_cannot_be_decrypted(app, db, connected, google):
+    from cryptography.fernet import Fernet
+
+    from app.models import CalendarConnection
+    from app.services import calendar_sync
+
+    connection = _connection(db, connected.trainer)
+    app.config["CALENDAR_TOKEN_KEYS"] = Fernet.generate_key().decode()  # the old key was lost
+    calendar_sync.disconnect(connection.id, connected.trainer)
+    assert db.session.scalars(select(CalendarConnection)).all() == []

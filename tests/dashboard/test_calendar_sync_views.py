@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -159,8 +160,8 @@ def test_page_lists_the_calendars_with_their_choices(trainer, gym, connect, db):
 def test_saving_the_selection_changes_the_flags(trainer, gym, connect, db):
     connection = three_calendars(gym, connect)
     cals = calendars_of(db, connection)
-    response = trainer.post(f"{PAGE}/{connection.id}", {"conflict": [str(cals["Gym classes"].id), str(cals["Family"].id)],
-                                                         "destination": str(cals["Gym classes"].id)})
+    choice = {"conflict": [str(cals["Gym classes"].id), str(cals["Family"].id)], "destination": str(cals["Gym classes"].id)}
+    response = trainer.post(f"{PAGE}/{connection.id}", choice)
     assert response.status_code == 303 and response.headers["Location"].endswith(PAGE)
 
     cals = calendars_of(db, connection)
@@ -242,6 +243,16 @@ def test_sync_now_runs_the_job_and_says_so(trainer, gym, connect, db):
     db.session.expire_all()
     # The job tried the closed port and recorded why it could not sync.
     assert "Could not reach Google" in db.session.get(CalendarConnection, connection.id).last_error
+
+
+def test_sync_now_without_google_says_it_cannot(google_off, trainer, gym, connect, db):
+    connection = three_calendars(gym, connect)
+    assert trainer.post(f"{PAGE}/{connection.id}/sync").status_code == 303
+    body = text(trainer.client.get(PAGE))
+    assert "Google Calendar isn&#39;t set up on this portal, so nothing can be synced." in body
+    assert "Sync now" not in body and "Reconnect" not in body
+    # What was connected before stays visible, and can still be disconnected.
+    assert "alex.trainer@gmail.com</h2>" in body and "Disconnect alex.trainer@gmail.com" in body
 
 
 # --- problems, failed write-backs, reconnecting ---------------------------------------------------------
@@ -347,7 +358,7 @@ def test_admin_disconnects_a_colleague(browser, gym, connect, db):
     assert admin.post(f"{PAGE}/{sams.id}/disconnect").status_code == 303
     db.session.expire_all()
     assert db.session.get(CalendarConnection, sams.id) is None
-    assert "Disconnected Sam of Acme's Google Calendar (sam.coach@gmail.com)" in text(admin.client.get(PAGE))
+    assert "Disconnected Sam of Acme's Google Calendar (sam.coach@gmail.com)" in unescape(text(admin.client.get(PAGE)))
 
 
 # --- the booking page -----------------------------------------------------------------------------
