@@ -54,7 +54,11 @@ from app.services.errors import InvalidRequest, NotFound, ServiceError
 log = logging.getLogger(__name__)
 
 STATE_LIFETIME = timedelta(minutes=10)
-BUSY_LOOKBACK = timedelta(days=1)
+# The cache starts a little before the moment it is fetched (it must cover "now" when read later)
+# and runs GOOGLE_BUSY_DAYS from there: one freeBusy call for the default 90 days.
+BUSY_LOOKBACK = timedelta(hours=1)
+# Nobody is offered slots further ahead than this; the cache never reaches past it.
+BUSY_HORIZON = timedelta(days=400)
 CHANNEL_RENEW_BEFORE = timedelta(days=1)
 # Write-back attempts still pending this long after being scheduled are picked up by the backstop.
 PENDING_GRACE = timedelta(seconds=30)
@@ -354,7 +358,7 @@ class BusyState:
 def _fresh(calendar: Calendar, connection_status: str, start: datetime, end: datetime, now: datetime) -> bool:
     if calendar.busy_refreshed_at is None or calendar.busy_cache_from is None or calendar.busy_cache_until is None:
         return False
-    if calendar.busy_cache_from > max(start, now - BUSY_LOOKBACK) or calendar.busy_cache_until < end:
+    if calendar.busy_cache_from > max(start, now) or calendar.busy_cache_until < min(end, now + BUSY_HORIZON):
         return False
     pushed = calendar.channel_expires_at is not None and calendar.channel_expires_at > now
     max_age = current_app.config["GOOGLE_BUSY_MAX_AGE_PUSHED" if pushed else "GOOGLE_BUSY_MAX_AGE"]
@@ -435,16 +439,17 @@ def refresh_busy(calendar_ids: Sequence[uuid.UUID], *, until: datetime | None = 
                  now: datetime | None = None) -> dict[uuid.UUID, bool]:
     """Fetch freeBusy for these calendars (grouped per connection, one call per ≤ 90 days) and store it.
 
-    Covers [now − 1 day, max(now + GOOGLE_BUSY_DAYS, until)). Returns calendar id → success.
+    Covers [now − 1 hour, max(that + GOOGLE_BUSY_DAYS, until)), at most 400 days ahead. Returns
+    calendar id → success.
     Failures are recorded on the calendar (sync_error, sync_failed_at) and never raised."""
     now = _now(now)
     config = settings()
     outcome: dict[uuid.UUID, bool] = {}
     if config is None:
         return outcome
-    start = (now - BUSY_LOOKBACK).replace(minute=0, second=0, microsecond=0)
-    end = max(now + timedelta(days=current_app.config["GOOGLE_BUSY_DAYS"]), until or now)
-    end = min(end, now + timedelta(days=400))
+    start = (now - BUSY_LOOKBACK).replace(second=0, microsecond=0)
+    end = max(start + timedelta(days=current_app.config["GOOGLE_BUSY_DAYS"]), until or now)
+    end = min(end, now + BUSY_HORIZON)
     calendars = db.session.scalars(select(Calendar).where(Calendar.id.in_(list(calendar_ids)))).all()
     by_connection: dict[uuid.UUID, list[Calendar]] = defaultdict(list)
     for calendar in calendars:
