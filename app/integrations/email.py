@@ -165,11 +165,15 @@ class _SmtpConnection(Connection):
             host = smtplib.SMTP_SSL(state.server, state.port, timeout=self.timeout)
         else:
             host = smtplib.SMTP(state.server, state.port, timeout=self.timeout)
-        host.set_debuglevel(int(state.debug))
-        if state.use_tls:
-            host.starttls()
-        if state.username and state.password:
-            host.login(state.username, state.password)
+        try:
+            host.set_debuglevel(int(state.debug))
+            if state.use_tls:
+                host.starttls()
+            if state.username and state.password:
+                host.login(state.username, state.password)
+        except BaseException:
+            host.close()  # a failed STARTTLS or login must not leak the socket
+            raise
         return host
 
 
