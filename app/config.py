@@ -127,6 +127,18 @@ class Config:
         self.CALENDAR_JOBS = os.environ.get("CALENDAR_JOBS") or "auto"
         self.CALENDAR_QUEUE = os.environ.get("CALENDAR_QUEUE") or "calendar"
 
+        # The booking assistant (Claude through the Messages API). No key: no assistant anywhere.
+        self.ANTHROPIC_API_KEY = os.environ.get("ANTHROPIC_API_KEY") or None
+        # Empty: the SDK's default (https://api.anthropic.com); set for a proxy or a stand-in.
+        self.ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL") or None
+        self.ANTHROPIC_MODEL = os.environ.get("ANTHROPIC_MODEL") or "claude-sonnet-5-5"
+        # Seconds one model call may take, and how often the SDK retries a failed one: a person is
+        # waiting on the page, so both are far below the SDK's defaults (10 minutes, 2 retries).
+        self.ANTHROPIC_TIMEOUT = float(os.environ.get("ANTHROPIC_TIMEOUT") or 30)
+        self.ANTHROPIC_MAX_RETRIES = _int("ANTHROPIC_MAX_RETRIES", 1)
+        # Most model calls per message the person sends (each tool round trip is one).
+        self.ASSISTANT_MAX_TURNS = _int("ASSISTANT_MAX_TURNS", 6)
+
         # Admin operations (notification processing, self-test).
         self.ADMIN_API_KEY = os.environ.get("ADMIN_API_KEY") or None
 
@@ -138,6 +150,10 @@ class Config:
         self.RATELIMIT_AVAILABILITY = os.environ.get("RATELIMIT_AVAILABILITY", "300/minute")
         self.RATELIMIT_BOOKING_CREATE = os.environ.get("RATELIMIT_BOOKING_CREATE", "30/minute;300/hour")
         self.RATELIMIT_BOOKING_MANAGE = os.environ.get("RATELIMIT_BOOKING_MANAGE", "60/minute")
+        self.RATELIMIT_ASSISTANT = os.environ.get("RATELIMIT_ASSISTANT", "20/minute;200/day")
+        # POST /api/ai/booking: per API key, and per client address.
+        self.RATELIMIT_AI = os.environ.get("RATELIMIT_AI", "120/minute")
+        self.RATELIMIT_AI_ADDRESS = os.environ.get("RATELIMIT_AI_ADDRESS", "600/minute")
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10/minute;50/hour")
         self.RATELIMIT_PASSWORD_RESET = os.environ.get("RATELIMIT_PASSWORD_RESET", "5/minute;20/hour")
         # Password-reset and invitation links stop working after this many seconds.

@@ -26,7 +26,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     # Tests must never pick up a developer's real settings.
     for name in ("DATABASE_URL", "REDIS_URL", "SMTP_HOST", "TWILIO_ACCOUNT_SID", "GOOGLE_CLIENT_ID",
-                 "ADMIN_API_KEY", "SECRET_KEY"):
+                 "ADMIN_API_KEY", "SECRET_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         os.environ.pop(name, None)
 
 

@@ -11,3 +11,5 @@ csrf.exempt(bp)
 
 from app.api import booking  # noqa: E402,F401
 from app.api import calendar, notifications, twilio  # noqa: E402,F401
+from app.api import ai  # noqa: E402,F401
+from app.api import selftest  # noqa: E402,F401

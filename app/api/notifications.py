@@ -2,12 +2,10 @@
 unsubscribe link that reminder emails carry (a signed token; no sign-in)."""
 from __future__ import annotations
 
-import hmac
-
 from flask import current_app, jsonify, render_template, request
 
 from app.api import bp
-from app.errors import api_error
+from app.api.admin_key import admin_key_required
 from app.api.responses import service_error_response
 from app.services import notifications
 from app.services.errors import NotFound, ServiceError
@@ -15,28 +13,12 @@ from app.services.errors import NotFound, ServiceError
 DEFAULT_PROCESS_LIMIT = 500
 
 
-def _admin_key_ok() -> bool:
-    """Authorization: Bearer <ADMIN_API_KEY>, compared in constant time. No key configured: nobody."""
-    expected = current_app.config.get("ADMIN_API_KEY") or ""
-    scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
-    if not expected or scheme.lower() != "bearer" or not given:
-        return False
-    return hmac.compare_digest(given.strip().encode(), expected.encode())
-
-
-def _unauthorized():
-    response, status = api_error(401, "unauthorized", "A valid admin key is required (Authorization: Bearer …).")
-    response.headers["WWW-Authenticate"] = 'Bearer realm="atlas-admin"'
-    return response, status
-
-
 @bp.post("/notifications/process")
+@admin_key_required
 def process_notifications():
     """Send what is due now, in batches (for deployments that run this from cron instead of a worker).
 
     Optional `limit` (query or JSON body): how many rows to claim at most in this call."""
-    if not _admin_key_ok():
-        return _unauthorized()
     body = request.get_json(silent=True) or {}
     raw = request.args.get("limit") or body.get("limit")
     try:
@@ -50,10 +32,9 @@ def process_notifications():
 
 
 @bp.get("/notifications/process")
+@admin_key_required
 def notifications_health():
     """Health and queue counts: rows per status, what is due, the oldest due, stuck sends, and RQ."""
-    if not _admin_key_ok():
-        return _unauthorized()
     from app.tasks import dispatcher_mode, rq_counts
 
     app = current_app._get_current_object()

@@ -53,3 +53,5 @@ def hex_color(value: str | None, default: str = "") -> str:
 
 
 from app.dashboard import availability, bookings, calendar_sync, catalog, home, outbox, team  # noqa: E402,F401,I001
+from app.dashboard import api_keys  # noqa: E402,F401
+from app.dashboard import assistant  # noqa: E402,F401  (the booking assistant)

@@ -105,9 +105,10 @@ SECTIONS = [
     ("dashboard.links", "Booking pages", ("dashboard.link",)),
     ("dashboard.team", "Team", ("dashboard.team",)),
     ("dashboard.outbox", "Outbox", ("dashboard.outbox",)),
+    ("dashboard.api_keys", "API keys", ("dashboard.api_key",)),
     ("dashboard.settings", "Settings", ("dashboard.settings",)),
 ]
-ADMIN_SECTIONS = {"dashboard.team", "dashboard.outbox", "dashboard.settings"}
+ADMIN_SECTIONS = {"dashboard.team", "dashboard.outbox", "dashboard.api_keys", "dashboard.settings"}
 
 
 def nav_items() -> list[tuple[str, str, bool]]:
