@@ -35,6 +35,7 @@ def _page(*, status: int = 200, form: ApiKeyForm | None = None, new_key: service
     return render("dashboard/api_keys.html", ["api_keys_panel"], status=status, block=block, trigger=trigger,
                   keys=service.list_api_keys(org_id()), form=form or ApiKeyForm(formdata=None), new_key=new_key,
                   labels=service.SCOPE_LABELS, app_url=current_app.config["APP_URL"], notice=notice,
+                  actions=service.recent_actions(org_id()),
                   notice_kind=notice_kind)
 
 

@@ -1,5 +1,5 @@
 """The models, one module per domain. Importing this package registers every table."""
-from app.models.api_keys import API_KEY_SCOPES, ApiKey
+from app.models.api_keys import API_KEY_SCOPES, AiActionLog, ApiKey
 from app.models.bookings import ACTIVE_STATUSES, Booking, BookingAudit
 from app.models.calendars import Calendar, CalendarConnection, CalendarOAuthState
 from app.models.catalog import (
@@ -17,6 +17,7 @@ from app.models.staff import User
 __all__ = [
     "ACTIVE_STATUSES",
     "API_KEY_SCOPES",
+    "AiActionLog",
     "ApiKey",
     "AppointmentType",
     "AvailabilityOverride",

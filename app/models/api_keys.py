@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -44,3 +44,27 @@ class ApiKey(db.Model):
 
     def __repr__(self) -> str:
         return f"<ApiKey {self.prefix}… {self.name}>"
+
+
+class AiActionLog(db.Model):
+    """One tool call by an agent — through the API, the MCP server or an assistant — whatever its
+    outcome. Booking changes are audited per booking as well (booking_audit, actor `ai`); this log
+    also holds the reads and the refusals, so an admin can see everything a key did."""
+
+    __tablename__ = "ai_action_log"
+    __table_args__ = (Index("ix_ai_action_log_organization_id_created_at", "organization_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    # The key, when a key was used (SET NULL: the log outlives a deleted key; revoked keys stay).
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"), index=True)
+    actor_id: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    # "ok", or the error code the caller was given (slot_taken, insufficient_scope, …).
+    outcome: Mapped[str] = mapped_column(String(40))
+    status: Mapped[int] = mapped_column(Integer)
+    booking_id: Mapped[uuid.UUID | None] = mapped_column()
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

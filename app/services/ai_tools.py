@@ -272,8 +272,44 @@ def tool_fields(name: str) -> list[str]:
 def run_tool(name: str, arguments: dict, principal: Principal, *, now: dt.datetime | None = None) -> dict:
     """Run one tool for `principal`: validate the arguments with the tool's model, check the scope and
     the organization, call the services. Returns the success payload ({"success": True, ...});
-    raises ToolError for anything the caller can correct or should know."""
+    raises ToolError for anything the caller can correct or should know. Every call, whatever its
+    outcome, is written to the AI action log (ai_action_log) with the key and the actor."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    try:
+        payload = _run_tool(name, arguments, principal, now)
+    except ToolError as exc:
+        _record(name, arguments, principal, exc.code, exc.status, None, now)
+        raise
+    _record(name, arguments, principal, "ok", 201 if name == "book_slot" else 200, payload, now)
+    return payload
+
+
+def _record(name, arguments, principal: Principal, outcome: str, status: int, payload: dict | None,
+            now: dt.datetime) -> None:
+    """One row of the action log, in its own commit; a failure to log never fails the call."""
+    from app.models import AiActionLog
+
+    booking_id = None
+    candidate = ((payload or {}).get("booking") or {}).get("id") if isinstance(payload, dict) else None
+    if candidate is None and isinstance(arguments, dict):
+        candidate = arguments.get("bookingId")
+    try:
+        booking_id = uuid.UUID(str(candidate)) if candidate else None
+    except ValueError:
+        booking_id = None
+    try:
+        db.session.add(AiActionLog(
+            organization_id=principal.organization_id, api_key_id=principal.key_id,
+            actor_id=str(principal.actor.id or "")[:100], action=str(name)[:40], outcome=outcome[:40],
+            status=status, booking_id=booking_id, ip_address=(principal.actor.ip or None) and principal.actor.ip[:45],
+            created_at=now))
+        db.session.commit()
+    except Exception:  # noqa: BLE001 (the action happened; losing its log line must not undo that)
+        db.session.rollback()
+        log.exception("could not write the AI action log")
+
+
+def _run_tool(name: str, arguments: dict, principal: Principal, now: dt.datetime) -> dict:
     tool = TOOLS.get(name) if isinstance(name, str) else None
     if tool is None:
         raise ToolError("unknown_action", f"There is no action called {name!r}.",

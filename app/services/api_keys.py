@@ -119,3 +119,16 @@ def authenticate(token: str | None, *, now: datetime | None = None) -> ApiKey | 
         key.last_used_at = now
         db.session.commit()
     return key
+
+
+def recent_actions(org_id: uuid.UUID, *, limit: int = 50) -> list:
+    """The organization's latest agent tool calls (API, MCP, assistants), newest first, with their keys."""
+    from app.models import AiActionLog
+
+    rows = db.session.execute(
+        select(AiActionLog, ApiKey.name, ApiKey.prefix)
+        .outerjoin(ApiKey, ApiKey.id == AiActionLog.api_key_id)
+        .where(AiActionLog.organization_id == org_id)
+        .order_by(AiActionLog.created_at.desc()).limit(limit)
+    ).all()
+    return [(entry, name, prefix) for entry, name, prefix in rows]

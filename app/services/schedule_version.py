@@ -15,6 +15,8 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from app.models import (
+    AiActionLog,
+    ApiKey,
     Booking,
     BookingAudit,
     Calendar,
@@ -26,7 +28,8 @@ from app.models import (
 )
 
 # Rows whose changes never alter which slots are offered.
-_IGNORED = (BookingAudit, Notification, NotificationOptOut, CalendarConnection, CalendarOAuthState)
+_IGNORED = (BookingAudit, Notification, NotificationOptOut, CalendarConnection, CalendarOAuthState, ApiKey,
+            AiActionLog)
 # Of these rows, only changes to these columns alter slots (a calendar's busy cache, not its sync
 # bookkeeping; a booking's time and status, not the state of its Google event).
 _BOOKING_SYNC_ONLY = frozenset({"external_event_id", "external_calendar_id", "calendar_sync_status",
