@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "calendar"))
+from calendar_helpers import google_settings  # noqa: E402
 from google_standin import GoogleStandIn  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -28,13 +29,7 @@ def google():
 
 @pytest.fixture
 def app_config(app_config, google):
-    return {
-        **app_config,
-        "GOOGLE_CLIENT_ID": google.client_id, "GOOGLE_CLIENT_SECRET": google.client_secret,
-        "GOOGLE_API_ENDPOINT": google.api_endpoint, "GOOGLE_OAUTH_AUTH_URI": google.auth_uri,
-        "GOOGLE_OAUTH_TOKEN_URI": google.token_uri, "GOOGLE_OAUTH_REVOKE_URI": google.revoke_uri,
-        "GOOGLE_HTTP_TIMEOUT": 3, "CALENDAR_JOBS": "inline",
-    }
+    return {**app_config, **google_settings(google), "GOOGLE_HTTP_TIMEOUT": 3, "CALENDAR_JOBS": "inline"}
 
 
 def test_trainer_connects_google_and_a_google_event_blocks_public_slots(chromium, server, app, gym, google,

@@ -12,6 +12,13 @@ PASSWORD = "correct horse battery"  # the factories' default
 LONDON = ZoneInfo("Europe/London")
 
 
+def google_settings(standin) -> dict:
+    """The app settings that point the portal at a running GoogleStandIn."""
+    return {"GOOGLE_CLIENT_ID": standin.client_id, "GOOGLE_CLIENT_SECRET": standin.client_secret,
+            "GOOGLE_API_ENDPOINT": standin.api_endpoint, "GOOGLE_OAUTH_AUTH_URI": standin.auth_uri,
+            "GOOGLE_OAUTH_TOKEN_URI": standin.token_uri, "GOOGLE_OAUTH_REVOKE_URI": standin.revoke_uri}
+
+
 def csrf_token(response) -> str:
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', response.get_data(as_text=True))
     assert match, "page has no csrf-token meta tag"

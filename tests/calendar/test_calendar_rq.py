@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from calendar_helpers import connect, iso, local, next_weekday, sign_in
+from calendar_helpers import connect, google_settings, iso, local, next_weekday, sign_in
 from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,14 +36,8 @@ def queue_name():
 
 @pytest.fixture
 def app_config(app_config, google, queue_name):
-    return {
-        **app_config,
-        "GOOGLE_CLIENT_ID": google.client_id, "GOOGLE_CLIENT_SECRET": google.client_secret,
-        "GOOGLE_API_ENDPOINT": google.api_endpoint, "GOOGLE_OAUTH_AUTH_URI": google.auth_uri,
-        "GOOGLE_OAUTH_TOKEN_URI": google.token_uri, "GOOGLE_OAUTH_REVOKE_URI": google.revoke_uri,
-        "GOOGLE_WEBHOOK_URL": "http://localhost/api/calendar/webhooks/google",
-        "REDIS_URL": REDIS_DB, "CALENDAR_JOBS": "rq", "CALENDAR_QUEUE": queue_name,
-    }
+    return {**app_config, **google_settings(google), "GOOGLE_WEBHOOK_URL": "http://localhost/api/calendar/webhooks/google",
+            "REDIS_URL": REDIS_DB, "CALENDAR_JOBS": "rq", "CALENDAR_QUEUE": queue_name}
 
 
 def run_worker(app, queue_name, tmp_path) -> str:

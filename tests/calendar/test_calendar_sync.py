@@ -8,7 +8,17 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from calendar_helpers import connect, deliver_to, iso, local, next_weekday, query_of, sign_in, slot_starts
+from calendar_helpers import (
+    connect,
+    deliver_to,
+    google_settings,
+    iso,
+    local,
+    next_weekday,
+    query_of,
+    sign_in,
+    slot_starts,
+)
 from sqlalchemy import select
 
 SECONDARY = "classes@group.calendar.google.com"
@@ -16,14 +26,8 @@ SECONDARY = "classes@group.calendar.google.com"
 
 @pytest.fixture
 def app_config(app_config, google):
-    return {
-        **app_config,
-        "GOOGLE_CLIENT_ID": google.client_id, "GOOGLE_CLIENT_SECRET": google.client_secret,
-        "GOOGLE_API_ENDPOINT": google.api_endpoint, "GOOGLE_OAUTH_AUTH_URI": google.auth_uri,
-        "GOOGLE_OAUTH_TOKEN_URI": google.token_uri, "GOOGLE_OAUTH_REVOKE_URI": google.revoke_uri,
-        "GOOGLE_HTTP_TIMEOUT": 1.5, "GOOGLE_WEBHOOK_URL": "http://localhost/api/calendar/webhooks/google",
-        "GOOGLE_RETRY_AFTER": 0, "CALENDAR_JOBS": "inline",
-    }
+    return {**app_config, **google_settings(google), "GOOGLE_HTTP_TIMEOUT": 1.5, "GOOGLE_RETRY_AFTER": 0,
+            "GOOGLE_WEBHOOK_URL": "http://localhost/api/calendar/webhooks/google", "CALENDAR_JOBS": "inline"}
 
 
 @pytest.fixture
@@ -230,19 +234,23 @@ def test_busy_times_are_asked_for_in_windows_of_at_most_90_days(app, db, connect
     assert windows[0]["timeMax"] == windows[1]["timeMin"]  # contiguous, no gaps
 
 
-def test_unreachable_google_withholds_only_that_trainers_unknown_slots_and_the_dashboard_says_why(
-        app, db, connected, google):
-    from app.services import calendar_sync
-
-    gym = connected
+def _stale_cache_and_google_down(db, gym, google) -> None:
+    """Tess's busy cache is a day old, covers the day only until 13:00, and freeBusy answers 500."""
     calendar = _calendar(db, gym.trainer.email)
-    # The cache is stale and Google answers 500: the known part is still used, the part never
-    # fetched (beyond busy_cache_until) is withheld for Tess only.
     calendar.busy_refreshed_at = datetime.now(timezone.utc) - timedelta(days=1)
     calendar.channel_expires_at = None
     calendar.busy_cache_until = local(gym.day, 13)
     db.session.commit()
     google.fail_next(10, 500, path_contains="freeBusy")
+
+
+def test_unreachable_google_withholds_only_that_trainers_unknown_slots_and_the_dashboard_says_why(
+        app, db, connected, google):
+    from app.services import calendar_sync
+
+    gym = connected
+    # The known part is still used; the part never fetched is withheld, for Tess only.
+    _stale_cache_and_google_down(db, gym, google)
     public = app.test_client()
     tess = slot_starts(public, f"{gym.team_link.slug}&staff_id={gym.trainer.id}", gym.day)
     omar = slot_starts(public, f"{gym.team_link.slug}&staff_id={gym.other.id}", gym.day)
@@ -261,12 +269,7 @@ def test_unreachable_google_withholds_only_that_trainers_unknown_slots_and_the_d
 def test_the_ignore_policy_offers_unknown_time(app, db, connected, google):
     gym = connected
     app.config["GOOGLE_UNREACHABLE_POLICY"] = "ignore"
-    calendar = _calendar(db, gym.trainer.email)
-    calendar.busy_refreshed_at = datetime.now(timezone.utc) - timedelta(days=1)
-    calendar.channel_expires_at = None
-    calendar.busy_cache_until = local(gym.day, 13)
-    db.session.commit()
-    google.fail_next(10, 500, path_contains="freeBusy")
+    _stale_cache_and_google_down(db, gym, google)
     assert iso(local(gym.day, 14)) in slot_starts(app.test_client(), gym.link.slug, gym.day)
 
 
