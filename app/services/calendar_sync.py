@@ -41,6 +41,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from zoneinfo import ZoneInfo
+
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
@@ -971,29 +973,34 @@ def connections_for(user: User) -> list[CalendarConnection]:
 
 
 def calendar_problems(staff: Sequence[User], *, now: datetime | None = None) -> dict[uuid.UUID, list[str]]:
-    """Per staff member, plain-language reasons their availability or write-back is degraded."""
+    """Per staff member, plain-language reasons their availability or write-back is degraded (times
+    in the staff member's own zone)."""
     now = _now(now)
     problems: dict[uuid.UUID, list[str]] = defaultdict(list)
-    ids = [s.id for s in staff]
-    if not ids:
+    zones = {s.id: ZoneInfo(s.timezone or "UTC") for s in staff}
+    if not zones:
         return problems
-    for connection in db.session.scalars(select(CalendarConnection).where(CalendarConnection.user_id.in_(ids))):
+    policy = current_app.config["GOOGLE_UNREACHABLE_POLICY"]
+
+    def at(moment: datetime, user_id) -> str:
+        return moment.astimezone(zones[user_id]).strftime("%d %b %H:%M")
+
+    for connection in db.session.scalars(select(CalendarConnection).where(CalendarConnection.user_id.in_(zones))):
+        who = connection.user_id
         if connection.status == "needs_reconnect":
-            problems[connection.user_id].append(
-                f"Google Calendar ({connection.account_email}) needs reconnecting; new bookings wait to be written.")
+            problems[who].append(f"Google Calendar ({connection.account_email}) needs reconnecting: new bookings "
+                                 "wait to be written, and its busy times are no longer updated.")
         for calendar in connection.calendars:
             if not calendar.check_for_conflicts:
                 continue
-            policy = current_app.config["GOOGLE_UNREACHABLE_POLICY"]
             if calendar.busy_cache_until is None:
-                what = "slots are withheld until they can be read" if policy == "withhold" else "they are ignored"
-                problems[connection.user_id].append(f"Busy times of “{calendar.name}” have not been read yet; {what}.")
+                what = "your slots are withheld until they can be read" if policy == "withhold" else "they are ignored"
+                problems[who].append(f"Busy times of “{calendar.name}” have not been read yet; {what}.")
             elif calendar.sync_failed_at is not None:
-                what = (f"slots after {calendar.busy_cache_until:%d %b %H:%M} UTC are withheld" if policy == "withhold"
+                what = (f"slots after {at(calendar.busy_cache_until, who)} are withheld" if policy == "withhold"
                         else "newer busy times are not known")
-                problems[connection.user_id].append(
-                    f"Google could not be reached for “{calendar.name}” since {calendar.sync_failed_at:%d %b %H:%M} UTC; "
-                    f"known busy times are still used, {what}.")
+                problems[who].append(f"Google could not be reached for “{calendar.name}” since "
+                                     f"{at(calendar.sync_failed_at, who)}; known busy times are still used, {what}.")
     return problems
 
 

@@ -265,7 +265,7 @@ def test_own_problems_and_failed_bookings_are_shown(trainer, gym, connect, db):
     db.session.commit()
     body = text(trainer.get(PAGE))
     assert "Needs reconnecting" in body
-    assert "Google Calendar (alex.trainer@gmail.com) needs reconnecting; new bookings wait to be written." in body
+    assert "Google Calendar (alex.trainer@gmail.com) needs reconnecting: new bookings wait to be written" in body
     assert 'href="/api/calendar/google/connect">Reconnect' in body
     assert f'href="/dashboard/bookings/{gym.booking.id}">{gym.booking.attendee_name}</a>' in body
     assert "Waiting for Google Calendar to be reconnected." in body
@@ -275,7 +275,7 @@ def test_own_problems_and_failed_bookings_are_shown(trainer, gym, connect, db):
 def test_busy_times_never_read_say_slots_are_withheld(trainer, gym, connect):
     connect(gym.alex, email="alex.trainer@gmail.com")  # primary blocks availability, busy times unknown
     body = text(trainer.get(PAGE))
-    assert "Busy times of “alex.trainer@gmail.com” have not been read yet; slots are withheld" in body
+    assert "Busy times of “alex.trainer@gmail.com” have not been read yet; your slots are withheld" in body
     assert "Busy times not read yet" in body
 
 
@@ -342,7 +342,7 @@ def test_admin_sees_whose_calendar_needs_attention(browser, gym, other, connect,
     sam_row = team[team.index(f'id="sync-member-{gym.sam.id}"'):]
     sam_row = sam_row[:sam_row.index("</tr>")]
     assert "Sam of Acme" in sam_row and "sam.coach@gmail.com" in sam_row and "Needs reconnecting" in sam_row
-    assert "Google Calendar (sam.coach@gmail.com) needs reconnecting; new bookings wait to be written." in sam_row
+    assert "Google Calendar (sam.coach@gmail.com) needs reconnecting: new bookings wait to be written" in sam_row
     assert '<strong class="sync-error">1</strong>' in sam_row
     alex_row = team[team.index(f'id="sync-member-{gym.alex.id}"'):]
     alex_row = alex_row[:alex_row.index("</tr>")]
