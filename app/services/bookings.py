@@ -378,15 +378,34 @@ def slot_dict(slot: engine.Slot) -> dict:
 
 # --- change -----------------------------------------------------------------------------------
 
-def _load_for_change(booking_id) -> tuple[Booking, list[Booking], Organization]:
-    booking = db.session.get(Booking, booking_id)
+def _load_for_change(booking_id, *, lock: bool = False) -> tuple[Booking, list[Booking], Organization]:
+    """The booking, its collective group and its organization. With `lock` (inside the writing
+    transaction) the rows are read afresh from the database, not from this session's memory, and
+    on PostgreSQL locked FOR UPDATE: a change made meanwhile by another request, worker or Google
+    sync is seen, and a second one waits for it instead of acting on stale state."""
+    if lock:
+        query = select(Booking).where(Booking.id == booking_id).with_for_update(of=Booking)
+        booking = db.session.scalars(query.execution_options(populate_existing=True)).first()
+    else:
+        booking = db.session.get(Booking, booking_id)
     if booking is None:
         raise NotFound("No such booking.")
     group = [booking]
     if booking.group_id is not None:
-        group = list(db.session.scalars(select(Booking).where(Booking.group_id == booking.group_id)))
+        query = select(Booking).where(Booking.group_id == booking.group_id)
+        if lock:
+            query = query.with_for_update(of=Booking).execution_options(populate_existing=True)
+        group = list(db.session.scalars(query))
     org = db.session.get(Organization, booking.organization_id)
     return booking, group, org
+
+
+def _check_still_active(booking: Booking) -> None:
+    if booking.status == "cancelled":
+        raise Conflict("This booking was cancelled, so it can't be changed. Please make a new booking.",
+                       code="booking_cancelled")
+    if booking.status not in ACTIVE_STATUSES:
+        raise Conflict("This booking has already taken place.", code="booking_finished")
 
 
 def _check_cutoff(booking: Booking, org: Organization, actor: Actor, now: datetime, verb: str) -> None:
@@ -445,9 +464,15 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
         calendar_sync.busy_for_staff([m.id for m in members], start - timedelta(days=1), end + timedelta(days=1),
                                      now=now, refresh=True)
 
+    calendar_writes: list = []
     begin_serialized_transaction()
     try:
-        booking, group, org = _load_for_change(booking_id)
+        booking, group, org = _load_for_change(booking_id, lock=True)
+        _check_still_active(booking)  # it may have been cancelled while we looked
+        same_staff = mode != "individual" or booking.staff_id == members[0].id
+        if booking.start_at == start and same_staff:
+            db.session.commit()  # already there (a repeated request, a Google change seen twice)
+            return booking
         members = [db.session.get(User, m.id) for m in members]
         # A trainer moving their own event in Google has seen their calendar: only its busy time is
         # not checked again (it would include the very event being moved).
@@ -509,15 +534,16 @@ def cancel_booking(booking_id, *, actor: Actor, reason: str | None = None, now: 
     Customers and agents must respect the cutoff; cancelling twice is refused with a clear error.
     """
     now = now or datetime.now(timezone.utc)
-    booking, group, org = _load_for_change(booking_id)
-    if booking.status == "cancelled":
-        raise Conflict("This booking is already cancelled.", code="already_cancelled")
-    if booking.status not in ACTIVE_STATUSES:
-        raise Conflict("This booking has already taken place.", code="booking_finished")
-    _check_cutoff(booking, org, actor, now, "cancelled")
     reason = " ".join((reason or "").split())[:500] or None
-    before = snapshot(booking)
+    begin_serialized_transaction()
     try:
+        booking, group, org = _load_for_change(booking_id, lock=True)
+        if booking.status == "cancelled":
+            raise Conflict("This booking is already cancelled.", code="already_cancelled")
+        if booking.status not in ACTIVE_STATUSES:
+            raise Conflict("This booking has already taken place.", code="booking_finished")
+        _check_cutoff(booking, org, actor, now, "cancelled")
+        before = snapshot(booking)
         for row in group:
             row.status = "cancelled"
             row.cancelled_at = now

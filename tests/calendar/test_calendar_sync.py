@@ -557,3 +557,29 @@ def test_disconnect_still_works_when_the_tokens_cannot_be_decrypted(app, db, con
     app.config["CALENDAR_TOKEN_KEYS"] = Fernet.generate_key().decode()  # the old key was lost
     calendar_sync.disconnect(connection.id, connected.trainer)
     assert db.session.scalars(select(CalendarConnection)).all() == []
+
+
+def test_a_google_move_seen_twice_moves_the_booking_once(app, db, connected, google):
+    from app.services import calendar_sync
+
+    gym = connected
+    booking_id = _book(app.test_client(), gym, local(gym.day, 10))
+    calendar = _calendar(db, gym.trainer.email)
+    token_before = calendar.sync_token
+    google.user_patch_event(gym.trainer.email, _booking(db, booking_id).external_event_id,
+                            start=local(gym.day, 15), end=local(gym.day, 16))
+    google.deliver_notifications()
+    calendar = _calendar(db, gym.trainer.email)
+    calendar.sync_token = token_before  # the same change is read again (a second worker, a replay)
+    db.session.commit()
+    assert calendar_sync.sync_calendar(calendar.id).changed >= 1
+    assert _booking(db, booking_id).start_at == local(gym.day, 15)
+    assert [a.action for a in _audit(db, booking_id)].count("rescheduled") == 1
+    updates = [n for n in _all_notifications(db, booking_id) if n.template == "booking_update"]
+    assert len(updates) == 1
+
+
+def _all_notifications(db, booking_id):
+    from app.models import Notification
+
+    return db.session.scalars(select(Notification).where(Notification.booking_id == uuid.UUID(booking_id))).all()

@@ -223,3 +223,31 @@ def test_slot_search_can_treat_a_bookings_own_time_as_free(world):
                                          exclude_booking_id=booking.id).slots]
     assert MON_9 not in plain and MON_9 + timedelta(hours=1) not in plain
     assert MON_9 in own and MON_9 + timedelta(hours=1) in own
+
+
+def test_a_change_made_elsewhere_meanwhile_is_seen_not_overwritten(db, world):
+    """Another process cancels the booking after this session read it: moving it is refused, and
+    cancelling it again says so — the stale copy in memory is not trusted inside the transaction."""
+    from sqlalchemy import update
+
+    booking = book().booking
+    assert booking.status == "confirmed"  # this session's copy
+    with db.engine.begin() as other:  # another connection: another request or worker
+        other.execute(update(Booking).where(Booking.id == booking.id).values(status="cancelled"))
+    with pytest.raises(Conflict) as moved:
+        reschedule_booking(booking.id, start_time=MON_9 + timedelta(hours=3), actor=ATTENDEE, now=NOW)
+    assert moved.value.code == "booking_cancelled"
+    with pytest.raises(Conflict) as cancelled:
+        cancel_booking(booking.id, actor=ATTENDEE, now=NOW)
+    assert cancelled.value.code == "already_cancelled"
+    db.session.expire_all()
+    assert db.session.get(Booking, booking.id).start_at == MON_9
+
+
+def test_rescheduling_to_the_time_it_already_has_changes_nothing(db, world):
+    booking = book().booking
+    sequence = booking.sequence
+    same = reschedule_booking(booking.id, start_time=MON_9, actor=ATTENDEE, now=NOW)
+    assert same.start_at == MON_9 and same.sequence == sequence
+    actions = db.session.scalars(select(BookingAudit.action).where(BookingAudit.booking_id == booking.id)).all()
+    assert actions == ["created"]
