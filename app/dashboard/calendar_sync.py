@@ -9,7 +9,6 @@ answers 404 — the service's rule). The OAuth steps themselves are the API's br
 """
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timezone
 
 from flask import abort, flash, request, url_for
@@ -46,8 +45,9 @@ def _team() -> list[dict]:
     """Every active member of staff with their connections, problems and failed write-backs."""
     members = team_service.team(org_id(), active_only=True)
     problems = calendar_sync.calendar_problems(members)
-    failed = Counter(b.staff_id for b in calendar_sync.failed_writes(org_id(), limit=1000))
-    return [{"member": member, "connections": calendar_sync.connections_for(member),
+    connections = calendar_sync.connections_by_user(members)
+    failed = calendar_sync.failed_write_counts(org_id())
+    return [{"member": member, "connections": connections.get(member.id, []),
              "problems": problems.get(member.id, []), "failed": failed.get(member.id, 0)} for member in members]
 
 

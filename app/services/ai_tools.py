@@ -12,7 +12,9 @@ agent can pass a slot it was given straight back to book_slot.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import logging
 import re
 import uuid
@@ -258,6 +260,12 @@ def input_schema(model: type[ToolInput]) -> dict:
 
 def tool_definitions() -> list[dict]:
     """The six tools in Claude's tool format: name, description, input_schema (JSON Schema)."""
+    return copy.deepcopy(_definitions())
+
+
+@functools.cache
+def _definitions() -> list[dict]:
+    # Built once per process (the models never change at run time); callers get their own copy.
     return [{"name": tool.name, "description": tool.description, "input_schema": input_schema(tool.model)}
             for tool in TOOLS.values()]
 

@@ -44,7 +44,8 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.integrations import google_calendar as google
@@ -967,9 +968,23 @@ def setup_connection(connection_id, *, now: datetime | None = None) -> None:
 # --- what the dashboard shows ----------------------------------------------------------------------------
 
 def connections_for(user: User) -> list[CalendarConnection]:
-    return list(db.session.scalars(select(CalendarConnection).where(
-        CalendarConnection.user_id == user.id, CalendarConnection.organization_id == user.organization_id)
-        .order_by(CalendarConnection.created_at)))
+    return connections_by_user([user]).get(user.id, [])
+
+
+def connections_by_user(staff: Sequence[User]) -> dict[uuid.UUID, list[CalendarConnection]]:
+    """Each staff member's connections with their calendars, oldest first, in two queries for any
+    number of people."""
+    by_user: dict[uuid.UUID, list[CalendarConnection]] = defaultdict(list)
+    if not staff:
+        return by_user
+    org_ids = {member.organization_id for member in staff}
+    for connection in db.session.scalars(
+            select(CalendarConnection).options(selectinload(CalendarConnection.calendars))
+            .where(CalendarConnection.user_id.in_([member.id for member in staff]),
+                   CalendarConnection.organization_id.in_(org_ids))
+            .order_by(CalendarConnection.created_at)):
+        by_user[connection.user_id].append(connection)
+    return by_user
 
 
 def calendar_problems(staff: Sequence[User], *, now: datetime | None = None) -> dict[uuid.UUID, list[str]]:
@@ -985,7 +1000,8 @@ def calendar_problems(staff: Sequence[User], *, now: datetime | None = None) -> 
     def at(moment: datetime, user_id) -> str:
         return moment.astimezone(zones[user_id]).strftime("%d %b %H:%M")
 
-    for connection in db.session.scalars(select(CalendarConnection).where(CalendarConnection.user_id.in_(zones))):
+    connections = [c for members in connections_by_user(staff).values() for c in members]
+    for connection in connections:
         who = connection.user_id
         if connection.status == "needs_reconnect":
             problems[who].append(f"Google Calendar ({connection.account_email}) needs reconnecting: new bookings "
@@ -1002,6 +1018,14 @@ def calendar_problems(staff: Sequence[User], *, now: datetime | None = None) -> 
                 problems[who].append(f"Google could not be reached for “{calendar.name}” since "
                                      f"{at(calendar.sync_failed_at, who)}; known busy times are still used, {what}.")
     return problems
+
+
+def failed_write_counts(organization_id) -> dict[uuid.UUID, int]:
+    """Per member of staff, how many of their bookings could not be written to Google."""
+    return dict(db.session.execute(
+        select(Booking.staff_id, func.count()).where(Booking.organization_id == organization_id,
+                                                     Booking.calendar_sync_status == "failed")
+        .group_by(Booking.staff_id)).all())
 
 
 def failed_writes(organization_id, staff_id=None, limit: int = 20) -> list[Booking]:
