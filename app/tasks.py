@@ -268,52 +268,33 @@ def init_app(app: Flask) -> None:
 # The same three runtimes as the outbox: RQ jobs with REDIS_URL; a thread in the web process on the
 # embedded default; inline (in the caller, after its commit) under tests. The database is the truth
 # here too — a booking whose event is not written yet is `pending` with a due time, and the periodic
-# pass (`calendar_process_due`) finds it whatever happened to the job that was meant to write it.
+# pass (`calendar_job("pass")`) finds it whatever happened to the job that was meant to write it.
 
 CALENDAR_TICK_SECONDS = 30.0
 
 
-def calendar_booking_job(booking_ids: list[str]) -> dict:
-    """Write these bookings' events (insert, patch or delete)."""
+def _run_calendar_job(kind: str, argument):
+    """The work behind each kind of calendar job, in the current app context (every runtime uses it)."""
     from app.services import calendar_sync
 
-    app = _job_app()
-    with app.app_context():
-        _fresh_pool_after_fork()
-        return {booking_id: calendar_sync.sync_booking_event(booking_id) for booking_id in booking_ids}
-
-
-def calendar_sync_job(calendar_id: str) -> dict:
-    """Incremental sync of one calendar (after a push notification)."""
-    from app.services import calendar_sync
-
-    app = _job_app()
-    with app.app_context():
-        _fresh_pool_after_fork()
-        return calendar_sync.sync_calendar(calendar_id).as_dict()
-
-
-def calendar_setup_job(connection_id: str) -> None:
-    """Channels, first sync and busy times of a connection just made or changed."""
-    from app.services import calendar_sync
-
-    app = _job_app()
-    with app.app_context():
-        _fresh_pool_after_fork()
-        calendar_sync.setup_connection(connection_id)
-
-
-def calendar_process_due() -> dict:
-    """The periodic pass: due write-backs, channel renewals, backstop syncs."""
-    from app.services import calendar_sync
-
-    app = _job_app()
-    with app.app_context():
-        _fresh_pool_after_fork()
+    if kind == "booking":  # write these bookings' events (insert, patch or delete)
+        return {str(booking_id): calendar_sync.sync_booking_event(booking_id) for booking_id in argument}
+    if kind == "sync":  # incremental sync of one calendar (after a push notification)
+        return calendar_sync.sync_calendar(argument).as_dict()
+    if kind == "setup":  # channels, first sync and busy times of a connection just made or changed
+        calendar_sync.setup_connection(argument)
+        return None
+    if kind == "pass":  # the periodic pass: due write-backs, channel renewals, backstop syncs
         return calendar_sync.process_due().as_dict()
+    raise ValueError(f"unknown calendar job {kind!r}")
 
 
-CALENDAR_JOBS = {"booking": calendar_booking_job, "sync": calendar_sync_job, "setup": calendar_setup_job}
+def calendar_job(kind: str, argument=None):
+    """The RQ job: one kind of calendar work, in the worker's app context."""
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        return _run_calendar_job(kind, argument)
 
 
 def calendar_mode(app: Flask) -> str:
@@ -343,7 +324,7 @@ def submit_calendar_job(kind: str, argument) -> None:
     mode = calendar_mode(app)
     try:
         if mode == "rq":
-            calendar_queue(app).enqueue(CALENDAR_JOBS[kind], argument, job_timeout=JOB_TIMEOUT, result_ttl=300,
+            calendar_queue(app).enqueue(calendar_job, kind, argument, job_timeout=JOB_TIMEOUT, result_ttl=300,
                                         failure_ttl=24 * 3600)
         elif mode == "thread":
             _calendar_worker(app).submit(kind, argument)
@@ -353,25 +334,13 @@ def submit_calendar_job(kind: str, argument) -> None:
         log.warning("calendar job %s could not run now; the periodic pass will", kind, exc_info=True)
 
 
-def _run_calendar_job(kind: str, argument) -> None:
-    from app.services import calendar_sync
-
-    if kind == "booking":
-        for booking_id in argument:
-            calendar_sync.sync_booking_event(booking_id)
-    elif kind == "sync":
-        calendar_sync.sync_calendar(argument)
-    elif kind == "setup":
-        calendar_sync.setup_connection(argument)
-
-
 def kick_calendar_rq(app: Flask) -> bool:
     """Queue the periodic pass unless one is already waiting (the marker expires on its own)."""
     connection = redis_connection(app)
     key = f"atlas:{app.config.get('CALENDAR_QUEUE', 'calendar')}:pass-queued"
     if not connection.set(key, "1", nx=True, px=int(CALENDAR_TICK_SECONDS * 2000)):
         return False
-    calendar_queue(app, connection).enqueue(calendar_process_due, job_timeout=JOB_TIMEOUT, result_ttl=60,
+    calendar_queue(app, connection).enqueue(calendar_job, "pass", job_timeout=JOB_TIMEOUT, result_ttl=60,
                                             failure_ttl=24 * 3600)
     return True
 

@@ -1,25 +1,13 @@
 """Shared shapes of the JSON API: errors from services and pydantic, and datetime formatting."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
-
 from pydantic import ValidationError
 
 from app.errors import api_error
+from app.timeformat import iso_local, iso_utc  # noqa: F401  (the API's formats; imported from here)
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
 
 STATUS_BY_ERROR = {InvalidRequest: 400, NotFound: 404, Conflict: 409}
-
-
-def iso_utc(value: datetime) -> str:
-    """2024-03-15T09:00:00Z"""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_local(value: datetime, tz: str) -> str:
-    """2024-03-15T09:00:00+00:00, wall-clock time in `tz` with its offset."""
-    return value.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
 
 
 def service_error_response(exc: ServiceError):

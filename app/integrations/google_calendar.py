@@ -28,6 +28,8 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
+from app.timeformat import iso_utc
+
 log = logging.getLogger(__name__)
 
 SCOPES = ("https://www.googleapis.com/auth/calendar",)
@@ -188,9 +190,7 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def rfc3339(value: datetime) -> str:
-    """UTC, to the second, with "Z": 2026-03-29T01:00:00Z (such strings sort as they compare)."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+rfc3339 = iso_utc  # Google's RFC 3339 times: UTC to the second with "Z" (they sort as they compare)
 
 
 def parse_time(value: dict | str | None, default_tz: str = "UTC") -> datetime | None:

@@ -19,12 +19,12 @@ from app.public.zones import fmt_time, local, valid_zone
 from app.services import availability as engine
 from app.services.errors import InvalidRequest
 from app.services.slot_search import SlotSearch, search_slots
+from app.timeformat import iso_utc
 
 MONTHS_AHEAD = 12  # how far the calendar goes when the appointment type sets no booking window
 
 
-def iso_z(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+iso_z = iso_utc
 
 
 def parse_instant(value: str | None) -> datetime | None:

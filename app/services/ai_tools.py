@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -44,6 +43,7 @@ from app.services.bookings import (
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
 from app.services.slot_cache import app_cache
 from app.services.slot_search import link_staff, resolve_timezone, search_slots
+from app.timeformat import iso_local, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -453,14 +453,6 @@ def _from_service_error(name: str, exc: ServiceError, *, link_slug: str | None =
 
 # --- shapes of the answers ---------------------------------------------------------------------------
 
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _local(value: dt.datetime, tz: str) -> str:
-    return value.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
-
-
 def booking_json(booking: Booking, staff_name: str | None = None, type_name: str | None = None) -> dict:
     """A booking as the tools show it: UTC times, and local ones in the customer's zone."""
     tz = booking.attendee_timezone or "UTC"
@@ -471,10 +463,10 @@ def booking_json(booking: Booking, staff_name: str | None = None, type_name: str
     return {
         "id": str(booking.id),
         "status": booking.status,
-        "startTime": _iso(booking.start_at),
-        "endTime": _iso(booking.end_at),
-        "localStart": _local(booking.start_at, tz),
-        "localEnd": _local(booking.end_at, tz),
+        "startTime": iso_utc(booking.start_at),
+        "endTime": iso_utc(booking.end_at),
+        "localStart": iso_local(booking.start_at, tz),
+        "localEnd": iso_local(booking.end_at, tz),
         "timezone": tz,
         "duration": booking.duration_minutes,
         "staff": {"id": str(booking.staff_id), "name": staff_name},
@@ -485,7 +477,7 @@ def booking_json(booking: Booking, staff_name: str | None = None, type_name: str
         "description": booking.description,
         "locationDetails": booking.location_details,
         "cancellationReason": booking.cancellation_reason,
-        "createdAt": _iso(booking.created_at),
+        "createdAt": iso_utc(booking.created_at),
     }
 
 
@@ -568,8 +560,8 @@ def _cache_seconds() -> int:
 
 def _slot_json(slot, tz: str, duration: int, link_slug: str | None) -> dict:
     return {
-        "startTime": _iso(slot.start), "endTime": _iso(slot.end),
-        "localStart": _local(slot.start, tz), "localEnd": _local(slot.end, tz), "duration": duration,
+        "startTime": iso_utc(slot.start), "endTime": iso_utc(slot.end),
+        "localStart": iso_local(slot.start, tz), "localEnd": iso_local(slot.end, tz), "duration": duration,
         "staffId": slot.staff_id, "staffName": slot.staff_name, "staffIds": list(slot.staff_ids),
         "appointmentTypeId": slot.appointment_type_id, "bookingLinkSlug": link_slug,
     }
@@ -717,7 +709,7 @@ def _get_booking(args: GetBookingInput, principal: Principal, now: dt.datetime) 
     booking = _load_booking(args, principal)
     org = db.session.get(Organization, booking.organization_id)
     until = booking.start_at - dt.timedelta(minutes=org.cancellation_cutoff_minutes)
-    return {"success": True, "booking": booking_json(booking), "canChangeUntil": _iso(until),
+    return {"success": True, "booking": booking_json(booking), "canChangeUntil": iso_utc(until),
             "canChangeOnline": booking.is_active and now < until,
             "cancellationCutoffMinutes": org.cancellation_cutoff_minutes}
 

@@ -30,6 +30,7 @@ from app.services.availability_loader import appointment_spec, load_schedules
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
 from app.services.slot_cache import app_cache
 from app.services.slot_search import choose_appointment_type, link_info, link_staff
+from app.timeformat import iso_utc
 
 ACTOR_TYPES = ("attendee", "staff", "ai", "calendar", "system")
 # Who must respect the organization's cancellation/reschedule cutoff (staff may always act).
@@ -368,8 +369,8 @@ def find_alternatives(atype: AppointmentType, staff: list[User], around: datetim
 
 def slot_dict(slot: engine.Slot) -> dict:
     return {
-        "start": slot.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "end": slot.end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "start": iso_utc(slot.start),
+        "end": iso_utc(slot.end),
         "staff_id": slot.staff_id,
         "staff_name": slot.staff_name,
         "appointment_type_id": slot.appointment_type_id,

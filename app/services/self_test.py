@@ -48,6 +48,7 @@ from app.integrations.google_calendar import GoogleSettings
 from app.models import Booking, Calendar, CalendarConnection
 from app.services import availability
 from app.services import notifications as notification_service
+from app.timeformat import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -611,9 +612,7 @@ def _mask(value: str) -> str:
 
 
 def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc))
 
 
 def _ms_since(started: float) -> float:
