@@ -20,7 +20,7 @@ from redis import Redis
 from rq import Queue, Worker
 
 from app import create_app
-from app.tasks import CALENDAR_TICK_SECONDS, Ticker, kick_calendar_rq, warm_up
+from app.jobs import CALENDAR_TICK_SECONDS, Ticker, kick_calendar_rq, warm_up
 
 DEFAULT_QUEUES = ("default",)
 

@@ -39,18 +39,11 @@ def create_app(config: dict | None = None) -> Flask:
     from app.templating import register_template_helpers
 
     register_template_helpers(app)
-    _start_notification_dispatcher(app)
+    from app import jobs
+
+    # How work submitted by services runs (RQ, a thread of this process, inline): app/jobs.py.
+    jobs.init_app(app)
     return app
-
-
-def _start_notification_dispatcher(app: Flask) -> None:
-    """Notification settings, and how the outbox is emptied: by RQ workers when REDIS_URL is set,
-    else by a dispatcher thread inside this process (started with the first request). See app/tasks.py."""
-    from app.tasks import init_app as init_notification_runtime
-    from app.tasks import init_calendar_runtime
-
-    init_notification_runtime(app)
-    init_calendar_runtime(app)
 
 
 def _configure_logging(app: Flask) -> None:
@@ -62,7 +55,7 @@ def _configure_logging(app: Flask) -> None:
 def _init_extensions(app: Flask) -> None:
     from app import database  # noqa: F401  (registers the SQLite engine events)
     from app import models  # noqa: F401  (registers every table with the metadata)
-    from app.services import schedule_version  # noqa: F401  (raises the version on schedule changes)
+    from app.services.scheduling import versions as schedule_version  # noqa: F401  (raises the version on schedule changes)
     from app.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
 
     db.init_app(app)
@@ -72,7 +65,7 @@ def _init_extensions(app: Flask) -> None:
     htmx.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    from app.services.slot_cache import SlotCache
+    from app.services.scheduling.cache import SlotCache
 
     app.extensions["slot_cache"] = SlotCache()
     login_manager.login_view = "auth.login"

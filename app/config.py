@@ -26,6 +26,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the URLs people paste (postgres://, postgresql://) and use psycopg 3 for them."""
     if url.startswith("postgres://"):
@@ -83,11 +88,29 @@ class Config:
         self.MAIL_USE_SSL = _bool("SMTP_SSL", self.SMTP_PORT == 465)
         self.MAIL_DEFAULT_SENDER = self.SMTP_FROM
         self.OUTBOX_DIR = str(INSTANCE_DIR / "outbox")
+        # Seconds an SMTP conversation may take (connect, each command) before the try counts as failed.
+        self.SMTP_TIMEOUT = _float("SMTP_TIMEOUT", 20.0)
 
         # SMS (spec names).
         self.TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID") or None
         self.TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN") or None
         self.TWILIO_PHONE_NUMBER = os.environ.get("TWILIO_PHONE_NUMBER") or None
+        # Seconds one call to Twilio may take; empty base URL = Twilio's own (set for a stand-in).
+        self.TWILIO_TIMEOUT = _float("TWILIO_TIMEOUT", 15.0)
+        self.TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL") or None
+
+        # The notification outbox (docs/notifications.md): how it is emptied and how it retries.
+        self.NOTIFICATIONS_QUEUE = os.environ.get("NOTIFICATIONS_QUEUE") or "notifications"  # RQ queue
+        self.NOTIFICATIONS_BATCH_SIZE = _int("NOTIFICATIONS_BATCH_SIZE", 50)  # rows per claim / RQ job
+        # A `sending` row older than this is recovered (its sender is presumed gone).
+        self.NOTIFICATIONS_LEASE_SECONDS = _int("NOTIFICATIONS_LEASE_SECONDS", 300)
+        self.NOTIFICATIONS_DISPATCH_SECONDS = _float("NOTIFICATIONS_DISPATCH_SECONDS", 5.0)  # how often to look
+        self.NOTIFICATIONS_BACKOFF_SECONDS = _int("NOTIFICATIONS_BACKOFF_SECONDS", 60)  # first retry; doubles
+        self.NOTIFICATIONS_BACKOFF_MAX_SECONDS = _int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", 6 * 3600)
+        self.NOTIFICATIONS_MAX_ATTEMPTS = _int("NOTIFICATIONS_MAX_ATTEMPTS", 5)
+        # Without Redis: auto (a thread of the web process; off under tests), thread, or off (cron
+        # calls POST /api/notifications/process). With REDIS_URL, RQ workers always do it.
+        self.NOTIFICATIONS_DISPATCHER = os.environ.get("NOTIFICATIONS_DISPATCHER") or "auto"
 
         # Google Calendar (spec names).
         self.GOOGLE_CLIENT_ID = os.environ.get("GOOGLE_CLIENT_ID") or None
@@ -156,6 +179,8 @@ class Config:
         self.RATELIMIT_AI_ADDRESS = os.environ.get("RATELIMIT_AI_ADDRESS", "600/minute")
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10/minute;50/hour")
         self.RATELIMIT_PASSWORD_RESET = os.environ.get("RATELIMIT_PASSWORD_RESET", "5/minute;20/hour")
+        # Google's push notifications, per client address.
+        self.RATELIMIT_WEBHOOK = os.environ.get("RATELIMIT_WEBHOOK", "600/minute")
         # Password-reset and invitation links stop working after this many seconds.
         self.PASSWORD_RESET_MAX_AGE = _int("PASSWORD_RESET_MAX_AGE", 3600)
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from app.services.availability import (  # noqa: E402
+from app.services.scheduling.engine import (  # noqa: E402
     AppointmentSpec,
     BusyInterval,
     DateOverride,

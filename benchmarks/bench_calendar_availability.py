@@ -72,7 +72,7 @@ def connect_sam(env: dict, standin) -> dict:
     from app import create_app
     from app.extensions import db
     from app.models import Calendar, User
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     app = create_app({"CALENDAR_JOBS": "inline"})
     with app.app_context():

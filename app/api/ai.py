@@ -13,11 +13,11 @@ import hashlib
 from flask import current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.errors import api_error
 from app.extensions import limiter
 from app.models import API_KEY_SCOPES
-from app.services.ai_tools import (
+from app.agents.tools import (
     ACTIONS,
     TOOLS,
     Principal,

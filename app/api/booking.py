@@ -8,20 +8,14 @@ import uuid
 from flask import current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.extensions import db, limiter
 from app.models import Booking, Organization
-from app.services.bookings import (
-    Actor,
-    cancel_booking,
-    create_booking,
-    get_booking_by_token,
-    manage_url,
-    reschedule_booking,
-)
+from app.services.bookings.lifecycle import Actor, cancel_booking, create_booking, reschedule_booking
+from app.services.bookings.manage_links import get_booking_by_token, manage_url
 from app.api.responses import iso_local, iso_utc, service_error_response, validation_error_response
 from app.services.errors import InvalidRequest, ServiceError
-from app.services.slot_search import SlotSearch, search_slots
+from app.services.scheduling.search import SlotSearch, search_slots
 
 
 class AvailabilityParams(BaseModel):

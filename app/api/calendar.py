@@ -20,12 +20,12 @@ from datetime import datetime, timezone
 from flask import current_app, flash, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from app import tasks
-from app.api import bp
+from app.api.blueprint import bp
 from app.api.responses import iso_utc
 from app.errors import api_error
 from app.extensions import limiter
-from app.services import calendar_sync
+from app.services import background
+from app.services.calendar import sync as calendar_sync
 from app.services.errors import InvalidRequest, NotFound, ServiceError
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def google_callback():
     except ServiceError as exc:
         flash(exc.message, "error")
         return _back_to_dashboard()
-    tasks.submit_calendar_job("setup", str(connection.id))
+    background.submit("calendar.setup", str(connection.id))
     flash(f"Google Calendar connected ({connection.account_email}). Choose which calendars block your "
           "availability and which one receives bookings.", "success")
     return _back_to_dashboard()
@@ -91,7 +91,7 @@ def google_webhook():
     if state not in ("exists", "not_exists"):
         return api_error(400, "invalid_request", "X-Goog-Resource-State must be sync, exists or not_exists.",
                          fields={"X-Goog-Resource-State": "unknown state"})
-    tasks.submit_calendar_job("sync", str(calendar.id))
+    background.submit("calendar.sync", str(calendar.id))
     return jsonify({"success": True, "state": state})
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, render_template, request
 
-from app.api import bp
+from app.api.blueprint import bp
+from app.integrations import queue
+from app.services import background
 from app.api.admin_key import admin_key_required
 from app.api.responses import service_error_response
-from app.services import notifications
+from app.services.notifications import outbox as notifications
 from app.services.errors import NotFound, ServiceError
 
 DEFAULT_PROCESS_LIMIT = 500
@@ -35,15 +37,13 @@ def process_notifications():
 @admin_key_required
 def notifications_health():
     """Health and queue counts: rows per status, what is due, the oldest due, stuck sends, and RQ."""
-    from app.tasks import dispatcher_mode, rq_counts
-
     app = current_app._get_current_object()
     health = notifications.queue_health()
-    mode = dispatcher_mode(app)
+    mode = background.dispatcher_mode(app)
     body = {"success": True, "mode": mode, **health}
     if mode == "rq":
         try:
-            body["redis"] = rq_counts(app)
+            body["redis"] = queue.notification_queue_health(app)
         except Exception as exc:  # noqa: BLE001 (report it, don't fail the health check itself)
             body["redis"] = {"ok": False, "error": str(exc) or exc.__class__.__name__}
     elif mode == "thread":

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from app.api import bp
+from app.api.blueprint import bp
 from app.api.admin_key import admin_key_required
 from app.api.responses import iso_utc
 from app.errors import api_error
-from app.services import self_test
+from app.services.ops import selftest as self_test
 
 
 @bp.get("/test/booking-system")

@@ -9,8 +9,8 @@ from flask import Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from app.api import bp
-from app.services import notifications
+from app.api.blueprint import bp
+from app.services.notifications import outbox as notifications
 
 # Twilio's own opt-out keywords (Advanced Opt-Out defaults), upper-cased, first word of the message.
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}

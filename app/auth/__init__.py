@@ -1,6 +1,8 @@
-"""Sign-in, sign-out and password reset for staff (flask-login sessions)."""
-from flask import Blueprint
+"""Sign-in, sign-out and password reset for staff (flask-login sessions).
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
+Importing this package registers every route on `bp`.
+"""
+from app.auth import routes  # noqa: F401  (register the routes)
+from app.auth.blueprint import bp
 
-from app.auth import routes  # noqa: E402,F401
+__all__ = ["bp"]

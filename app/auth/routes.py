@@ -4,12 +4,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
-from flask_htmx.responses import HTMXResponseClientRedirect
 from flask_login import current_user, login_user, logout_user
 
-from app.auth import bp
+from app.auth.blueprint import bp
 from app.auth.forms import ForgotForm, LoginForm, ResetForm
-from app.extensions import htmx, limiter
+from app.extensions import limiter
+from app.htmx import private, see_other
 from app.services.errors import InvalidRequest
 from app.services.team import authenticate, request_password_reset, reset_password, user_for_reset_token
 
@@ -30,12 +30,6 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
-
-
-def see_other(location: str):
-    if htmx:
-        return HTMXResponseClientRedirect(location)
-    return redirect(location, code=303)
 
 
 def page(template: str, status: int = 200, **context):
@@ -108,14 +102,7 @@ def reset(token: str):
             else:
                 logout_user()
                 flash("Your password is changed. Sign in with it now.", "success")
-                return _private(see_other(url_for("auth.login")))
+                return private(see_other(url_for("auth.login")))
         status = 422 if request.method == "POST" else 200
         response = page("auth/reset.html", status=status, form=form, problem=None, user=user)
-    return _private(response)
-
-
-def _private(response):
-    # The token is in the URL: keep it out of Referer headers and caches.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return private(response)

@@ -11,12 +11,12 @@ import dataclasses
 from flask import abort, current_app, request, url_for
 from flask_login import current_user
 
-from app import assistant_panel
-from app.dashboard import bp
+from app.agents import panel as assistant_panel
+from app.dashboard.blueprint import bp
 from app.dashboard.access import staff_actor
-from app.dashboard.rendering import BOOKING_CHANGED, render
+from app.htmx import BOOKING_CHANGED, private, render, wants_fragment
 from app.extensions import limiter
-from app.services.ai_tools import principal_for_staff
+from app.agents.tools import principal_for_staff
 
 
 def _per_person() -> str:
@@ -28,7 +28,7 @@ def assistant():
     """The assistant in a page of its own (where the dock's form lands without JavaScript)."""
     if not assistant_panel.enabled():
         abort(404)
-    return assistant_panel.private(render("dashboard/assistant.html"))
+    return private(render("dashboard/assistant.html"))
 
 
 @bp.post("/assistant")
@@ -51,9 +51,9 @@ def assistant_send():
     }
     panel, status = assistant_panel.handle(principal, context=context, audience=f"staff:{user.id}",
                                            action=url_for("dashboard.assistant_send"))
-    if assistant_panel.wants_fragment():
+    if wants_fragment():
         response = assistant_panel.fragment_response(panel, status)
         if panel.changed:
             response.headers["HX-Trigger"] = BOOKING_CHANGED
-        return assistant_panel.private(response)
-    return assistant_panel.private(render("dashboard/assistant.html", status=status, assistant=panel))
+        return private(response)
+    return private(render("dashboard/assistant.html", status=status, assistant=panel))

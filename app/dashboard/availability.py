@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, request, url_for
 
-from app.dashboard import bp
+from app.dashboard.blueprint import bp
 from app.dashboard.access import check_own, fetch, is_admin, org_id, org_tz, trainer_param
 from app.dashboard.forms import HolidayForm, OverrideForm, RuleForm
-from app.dashboard.rendering import SCHEDULE_CHANGED, apply_errors, render, see_other, wanted_block
+from app.htmx import SCHEDULE_CHANGED, apply_errors, render, see_other, wanted_block
 from app.extensions import htmx
-from app.services import schedules
+from app.services.scheduling import schedules
 from app.services.catalog import appointment_types
 from app.services.errors import InvalidRequest
 from app.services.team import team

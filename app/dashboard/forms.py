@@ -22,7 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.services.schedules import DAY_NAMES, DISPLAY_DAY_ORDER
+from app.services.scheduling.schedules import DAY_NAMES, DISPLAY_DAY_ORDER
 
 
 def choices(pairs) -> list[SelectChoice]:

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from flask import request
 from flask_login import current_user
 
-from app.dashboard import bp
+from app.dashboard.blueprint import bp
 from app.dashboard.access import is_admin, org_id, org_tz, trainer_param
 from app.dashboard.charts import bookings_per_day_chart, utilisation_chart
-from app.dashboard.rendering import render, wanted_block
-from app.services import availability as engine
+from app.htmx import render, wanted_block
+from app.services.scheduling import engine
 from app.services import reports
 from app.services.team import team
 

@@ -1,6 +1,8 @@
-from flask import Blueprint
+"""Public pages: the front page, /healthz, branded booking pages, manage pages and the booking assistant.
 
-bp = Blueprint("public", __name__)
+Importing this package registers every route on `bp`.
+"""
+from app.public import assistant, routes  # noqa: F401  (register the routes)
+from app.public.blueprint import bp
 
-from app.public import routes  # noqa: E402,F401
-from app.public import assistant  # noqa: E402,F401  (the booking assistant)
+__all__ = ["bp"]

@@ -10,13 +10,13 @@ import dataclasses
 
 from flask import abort, current_app, redirect, request, url_for
 
-from app import assistant_panel
+from app.agents import panel as assistant_panel
 from app.extensions import limiter
-from app.public import bp
+from app.public.blueprint import bp
 from app.public.pages import book_page, book_step
 from app.public.picker import PickerState
-from app.public.routes import render_page
-from app.services.ai_tools import principal_for_public
+from app.htmx import private, render, wants_fragment
+from app.agents.tools import principal_for_public
 
 
 @bp.post("/book/<slug>/assistant")
@@ -34,12 +34,11 @@ def assistant(slug: str):
         principal.actor, ip=request.remote_addr, user_agent=(request.headers.get("User-Agent") or "")[:300] or None))
     panel, status = assistant_panel.handle(principal, context=page_context(page), audience=f"public:{page.link.slug}",
                                            action=url_for("public.assistant", slug=page.link.slug, tz=page.state.tz))
-    if assistant_panel.wants_fragment():
-        return assistant_panel.private(assistant_panel.fragment_response(panel, status))
+    if wants_fragment():
+        return private(assistant_panel.fragment_response(panel, status))
     if panel.changed:
         page = book_page(slug, page.state)  # the calendar without the time just booked or freed
-    return assistant_panel.private(render_page(
-        "public/book.html", None, status=status, page=page, picker=page.picker, calendar=page.calendar,
+    return private(render("public/book.html", status=status, page=page, picker=page.picker, calendar=page.calendar,
         step=book_step(page), tz=page.tz, brand=page.brand, assistant=panel))
 
 

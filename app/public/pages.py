@@ -14,7 +14,7 @@ from flask import abort, request, url_for
 
 from app.extensions import db
 from app.models import AppointmentType, Booking, BookingLink, Organization
-from app.public.branding import Palette, palette, safe_logo_url
+from app.services.branding import Palette, palette, safe_logo_url
 from app.public.forms import BookingDetailsForm, RescheduleForm
 from app.public.picker import (
     CalendarMonth,
@@ -30,9 +30,10 @@ from app.public.picker import (
     parse_uuid,
 )
 from app.public.zones import valid_zone, zone_choices
-from app.services.bookings import SlotTaken, get_booking_by_token, google_calendar_url, manage_url
+from app.services.bookings.lifecycle import SlotTaken
+from app.services.bookings.manage_links import get_booking_by_token, google_calendar_url, manage_url
 from app.services.errors import NotFound
-from app.services.slot_search import get_public_link
+from app.services.scheduling.search import get_public_link
 
 
 def split_slot_value(value: str | None) -> tuple[datetime | None, str | None]:

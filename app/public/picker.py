@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta, timezone
 from flask import current_app, url_for
 
 from app.public.zones import fmt_time, local, valid_zone
-from app.services import availability as engine
+from app.services.scheduling import engine
 from app.services.errors import InvalidRequest
-from app.services.slot_search import SlotSearch, search_slots
+from app.services.scheduling.search import SlotSearch, search_slots
 from app.timeformat import iso_utc
 
 MONTHS_AHEAD = 12  # how far the calendar goes when the appointment type sets no booking window

@@ -10,14 +10,13 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 
-from flask import abort, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
-from flask_htmx.responses import HTMXResponseClientRedirect
-from jinja2_fragments.flask import render_block
+from flask import abort, current_app, flash, jsonify, make_response, render_template, request, url_for
 from sqlalchemy import select, text
 
-from app.extensions import db, htmx, limiter
+from app.extensions import db, limiter
+from app.htmx import apply_errors, private, render, see_other, wanted_block
 from app.models import BookingLink, Organization
-from app.public import bp
+from app.public.blueprint import bp
 from app.public.forms import BookingDetailsForm, CancelForm, RescheduleForm
 from app.public.pages import (
     Chosen,
@@ -43,8 +42,8 @@ from app.public.zones import (
     fmt_when,
     valid_zone,
 )
-from app.services.bookings import Actor, SlotTaken, cancel_booking, create_booking, reschedule_booking
-from app.services.bookings import booking_ics as build_booking_ics
+from app.services.bookings.lifecycle import Actor, SlotTaken, cancel_booking, create_booking, reschedule_booking
+from app.services.bookings.manage_links import booking_ics as build_booking_ics
 from app.services.errors import Conflict, InvalidRequest, NotFound
 
 # HX-Target (a DOM id) → the template block that fills it.
@@ -89,35 +88,8 @@ def healthz():
 # --- rendering helpers ---------------------------------------------------------------------------
 
 def fragment(*allowed: str) -> str | None:
-    """The block an htmx request asks for (by its target), if this page has it; None: the whole page."""
-    if not htmx or htmx.history_restore_request:
-        return None
-    block = FRAGMENTS.get(htmx.target or "")
-    return block if block in allowed else None
-
-
-def render_page(template: str, block: str | None, status: int = 200, **context):
-    body = render_block(template, block, **context) if block else render_template(template, **context)
-    response = make_response(body, status)
-    # The same URL answers with a page or a fragment: caches must keep them apart.
-    response.vary.add("HX-Request")
-    response.vary.add("HX-Target")
-    return response
-
-
-def see_other(location: str):
-    """After a successful POST: 303 for a browser, a client-side redirect for htmx (not a 3xx it would follow)."""
-    if htmx:
-        return HTMXResponseClientRedirect(location)
-    return redirect(location, code=303)
-
-
-def private(response):
-    """Manage pages carry a secret in their URL: never cached, indexed, or leaked in a Referer."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    """The block an htmx request asks for (by its target), if this view renders it; None: the whole page."""
+    return wanted_block({target: block for target, block in FRAGMENTS.items() if block in allowed})
 
 
 def actor_for(booking_id: uuid.UUID | None = None) -> Actor:
@@ -146,10 +118,10 @@ def book(slug: str):
         if state.type_id and state.type_id != day.appointment_type_id:
             state = replace(state, type_id=None)
         picker = Picker("public.book", {"slug": slug}, state, tz=day.timezone, month=state.day.replace(day=1))
-        return render_page("public/book.html", block, picker=picker, step=Step(kind="slots", day=day),
+        return render("public/book.html", block=block, picker=picker, step=Step(kind="slots", day=day),
                            tz=day.timezone)
     page = book_page(slug, state)
-    return render_page("public/book.html", block, page=page, picker=page.picker, calendar=page.calendar,
+    return render("public/book.html", block=block, page=page, picker=page.picker, calendar=page.calendar,
                        step=book_step(page), tz=page.tz, brand=page.brand)
 
 
@@ -198,7 +170,7 @@ def book_submit(slug: str):
                             "confirm again. Your details are still here."
                             if step.alternatives else "Please choose another day. Your details are still here."))
         except InvalidRequest as exc:
-            apply_service_errors(form, exc)
+            apply_errors(form, exc, only_mapped=True)
         except Conflict as exc:
             if exc.code == "idempotency_conflict":
                 # This rendering of the form already made a booking (e.g. resubmitted after going back).
@@ -215,29 +187,14 @@ def book_submit(slug: str):
                 step.notice_kind = "ok"
                 step.notice = ("You're already booked for this time — the first request went through. "
                                "The confirmation has the link to change or cancel it.")
-                return render_page("public/book.html", fragment("step"), page=page, picker=page.picker,
+                return render("public/book.html", block=fragment("step"), page=page, picker=page.picker,
                                    calendar=page.calendar, step=step, tz=page.tz, brand=page.brand)
             # The manage page shows times in the zone stored on the booking (the visitor's).
             return see_other(url_for("public.manage", token=result.manage_token, created=1))
     if step.alternatives and not any(a.value == form.slot.data for a in step.alternatives):
         form.slot.data = step.alternatives[0].value
-    return render_page("public/book.html", fragment("step"), status=422, page=page, picker=page.picker,
+    return render("public/book.html", block=fragment("step"), status=422, page=page, picker=page.picker,
                        calendar=page.calendar, step=step, tz=page.tz, brand=page.brand)
-
-
-def apply_service_errors(form, exc: InvalidRequest) -> None:
-    """Put the service's field errors next to the matching form fields; the rest above the form."""
-    mapping = getattr(form, "SERVICE_FIELDS", {})
-    leftover = []
-    for name, message in (exc.fields or {}).items():
-        target = getattr(form, mapping.get(name, name), None)
-        if target is not None and name in mapping:
-            text_ = exc.message if len(exc.fields) == 1 else message
-            target.errors = [*list(target.errors or []), text_]
-        else:
-            leftover.append(message)
-    if leftover or not exc.fields:
-        form.form_errors.append(exc.message)
 
 
 # --- the manage pages ----------------------------------------------------------------------------
@@ -245,7 +202,7 @@ def apply_service_errors(form, exc: InvalidRequest) -> None:
 def manage(token: str):
     """The booking (what, who, when, where, status) and what can be done with it now."""
     page = manage_page(token)
-    return private(render_page("public/manage.html", fragment("actions"), page=page, tz=page.tz, brand=page.brand))
+    return private(render("public/manage.html", block=fragment("actions"), page=page, tz=page.tz, brand=page.brand))
 
 
 @bp.get("/booking/manage/<token>/booking.ics")
@@ -263,10 +220,10 @@ def reschedule(token: str):
     """Choose a new time with the same picker as the booking page, then confirm it."""
     page = manage_page(token)
     if not page.can_reschedule:
-        return private(render_page("public/manage.html", fragment("actions"), page=page, tz=page.tz,
+        return private(render("public/manage.html", block=fragment("actions"), page=page, tz=page.tz,
                                    brand=page.brand))
     ctx = reschedule_context(page)
-    return private(render_page("public/reschedule.html", fragment("actions", "picker", "calendar", "step"),
+    return private(render("public/reschedule.html", block=fragment("actions", "picker", "calendar", "step"),
                                page=page, tz=page.tz, brand=page.brand, **ctx))
 
 
@@ -298,7 +255,7 @@ def reschedule_submit(token: str):
                 if step.alternatives else "Please choose another day.")
             if step.alternatives and not any(a.value == form.slot.data for a in step.alternatives):
                 form.slot.data = step.alternatives[0].value
-            return private(render_page("public/reschedule.html", fragment("step"), status=422, page=page,
+            return private(render("public/reschedule.html", block=fragment("step"), status=422, page=page,
                                        tz=page.tz, brand=page.brand, **ctx))
         except (Conflict, InvalidRequest) as exc:
             flash(exc.message, "error")
@@ -314,7 +271,7 @@ def cancel(token: str):
     """Ask before cancelling (with an optional reason)."""
     page = manage_page(token)
     template = "public/cancel.html" if page.status == "open" else "public/manage.html"
-    return private(render_page(template, fragment("actions"), page=page, tz=page.tz, brand=page.brand,
+    return private(render(template, block=fragment("actions"), page=page, tz=page.tz, brand=page.brand,
                                form=CancelForm(formdata=None)))
 
 
@@ -324,7 +281,7 @@ def cancel_submit(token: str):
     page = manage_page(token)
     form = CancelForm()
     if not form.validate():
-        return private(render_page("public/cancel.html", fragment("actions"), status=422, page=page, tz=page.tz,
+        return private(render("public/cancel.html", block=fragment("actions"), status=422, page=page, tz=page.tz,
                                    brand=page.brand, form=form))
     try:
         cancel_booking(page.booking.id, reason=form.reason.data or None, actor=actor_for(page.booking.id))

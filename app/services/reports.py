@@ -18,8 +18,8 @@ from sqlalchemy import func, or_, select
 from app.extensions import db
 from app.models import AppointmentType, Booking, BookingAudit, User
 from app.models.bookings import BOOKING_STATUSES
-from app.services import availability as engine
-from app.services.availability_loader import load_schedules
+from app.services.scheduling import engine
+from app.services.scheduling.loader import load_schedules
 from app.services.errors import InvalidRequest, NotFound
 
 # Statuses that mean the time was (or is) booked; cancelled bookings free their time.
@@ -308,8 +308,8 @@ def reschedule_options(org_id: uuid.UUID, booking_id, day: date, tz: str, *, sta
     """The starts reschedule_booking() would accept on `day` (local to `tz`): the booking's own time
     counts as free. The pool is the active staff of the booking's link (its trainer when it has none);
     a collective booking keeps its people and only changes time."""
-    from app.services.availability_loader import appointment_spec
-    from app.services.slot_search import link_staff
+    from app.services.scheduling.loader import appointment_spec
+    from app.services.scheduling.search import link_staff
 
     booking = get_booking(org_id, booking_id)
     atype = booking.appointment_type

@@ -9,7 +9,7 @@ from ai_helpers import MONDAY, book_body, error_of
 from sqlalchemy import select
 
 from app.models import ApiKey, Booking, BookingAudit
-from app.services.ai_tools import ACTIONS
+from app.agents.tools import ACTIONS
 
 
 def audit_rows(db, booking_id=None):
@@ -410,7 +410,7 @@ def test_get_is_not_allowed(client):
 
 def test_changes_after_the_cutoff_window_use_the_injected_time(db, gym, key, booked):
     """run_tool takes `now` (as the services do): the cutoff is checked against it."""
-    from app.services.ai_tools import ToolError, principal_for_key, run_tool
+    from app.agents.tools import ToolError, principal_for_key, run_tool
 
     principal = principal_for_key(key[1])
     late = datetime(2030, 1, 7, 8, 30, tzinfo=timezone.utc)

@@ -8,7 +8,7 @@ from ai_helpers import MONDAY, book_body
 from sqlalchemy import select
 
 from app.models import Booking, BookingAudit
-from app.services.ai_tools import (
+from app.agents.tools import (
     ToolError,
     principal_for_key,
     principal_for_public,

@@ -14,9 +14,9 @@ from ai_helpers import MONDAY
 from mcp import Client, StdioServerParameters
 from sqlalchemy import select
 
-from app.mcp_server import build_server
+from app.agents.mcp import build_server
 from app.models import ApiKey, BookingAudit
-from app.services.ai_tools import ACTIONS, tool_definitions
+from app.agents.tools import ACTIONS, tool_definitions
 
 
 def with_client(server, work):

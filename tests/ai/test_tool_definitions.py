@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from app.services.ai_tools import ACTIONS, TOOLS, tool_definitions, tool_fields
+from app.agents.tools import ACTIONS, TOOLS, tool_definitions, tool_fields
 
 DEFINITIONS = {d["name"]: d for d in tool_definitions()}
 Validator = jsonschema.Draft202012Validator

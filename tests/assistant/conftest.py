@@ -68,7 +68,7 @@ def owner(make_user, org):
 @pytest.fixture
 def booked(link):
     """A booking made through the service (as a visitor would); returns (booking, manage token)."""
-    from app.services.bookings import Actor, create_booking
+    from app.services.bookings.lifecycle import Actor, create_booking
 
     def make(start: datetime = datetime(2030, 1, 8, 10, 0, tzinfo=timezone.utc)):
         result = create_booking(link_slug=link.slug, start_time=start, attendee_name="Jane Smith",

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from assistant_helpers import NOW
 
-from app.services import assistant
-from app.services.assistant import ConversationExpired, compact, decode_conversation, encode_conversation
+from app.agents import assistant
+from app.agents.assistant import ConversationExpired, compact, decode_conversation, encode_conversation
 
 
 def exchange(n: int, *, tools: int = 1, result_chars: int = 100) -> list[dict]:

@@ -11,8 +11,8 @@ from assistant_helpers import MONDAY_9
 from sqlalchemy import select
 
 from app.models import Booking, BookingAudit
-from app.services import assistant
-from app.services.ai_tools import ACTIONS, principal_for_public, principal_for_staff, tool_definitions
+from app.agents import assistant
+from app.agents.tools import ACTIONS, principal_for_public, principal_for_staff, tool_definitions
 
 
 def person(words: str) -> list[dict]:

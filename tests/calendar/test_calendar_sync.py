@@ -97,7 +97,7 @@ def _booking(db, booking_id):
 
 def test_connect_flow_keeps_the_verifier_server_side_and_stores_tokens_encrypted(app, db, gym, google):
     from app.models import Calendar, CalendarOAuthState
-    from app.services import token_vault
+    from app.services.calendar import vault as token_vault
 
     client = sign_in(app, gym.trainer.email)
     start = client.get("/api/calendar/google/connect")
@@ -219,7 +219,7 @@ def test_a_booking_cannot_be_made_into_time_blocked_in_google(app, connected, go
 
 
 def test_busy_times_are_asked_for_in_windows_of_at_most_90_days(app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     calendar = _calendar(db, connected.trainer.email)
     google.reset_requests()
@@ -246,7 +246,7 @@ def _stale_cache_and_google_down(db, gym, google) -> None:
 
 def test_unreachable_google_withholds_only_that_trainers_unknown_slots_and_the_dashboard_says_why(
         app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     gym = connected
     # The known part is still used; the part never fetched is withheld, for Tess only.
@@ -276,7 +276,7 @@ def test_the_ignore_policy_offers_unknown_time(app, db, connected, google):
 # --- write-back ------------------------------------------------------------------------------------
 
 def test_a_booking_makes_exactly_one_event_even_when_its_job_is_retried(app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     gym = connected
     booking_id = _book(app.test_client(), gym, local(gym.day, 10))
@@ -299,7 +299,7 @@ def test_a_booking_makes_exactly_one_event_even_when_its_job_is_retried(app, db,
 
 
 def test_moving_and_cancelling_a_booking_patch_and_delete_its_event(app, db, connected, google):
-    from app.services.bookings import Actor, cancel_booking, reschedule_booking
+    from app.services.bookings.lifecycle import Actor, cancel_booking, reschedule_booking
 
     gym = connected
     booking_id = uuid.UUID(_book(app.test_client(), gym, local(gym.day, 10)))
@@ -317,7 +317,7 @@ def _parse(value: str) -> datetime:
 
 
 def test_google_failing_never_fails_the_booking_and_the_event_appears_after_a_retry(app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     gym = connected
     google.fail_next(5, 500, path_contains="/events")
@@ -339,7 +339,7 @@ def test_google_failing_never_fails_the_booking_and_the_event_appears_after_a_re
 
 
 def test_a_timeout_is_retried_like_an_error(app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     gym = connected
     google.delay_next(1, 3.0, path_contains="/events")
@@ -351,7 +351,7 @@ def test_a_timeout_is_retried_like_an_error(app, db, connected, google):
 
 
 def test_an_expired_access_token_is_refreshed_and_stored_again(app, db, connected, google):
-    from app.services import token_vault
+    from app.services.calendar import vault as token_vault
 
     gym = connected
     old = token_vault.decrypt(_connection(db, gym.trainer).access_token_encrypted)
@@ -366,7 +366,7 @@ def test_an_expired_access_token_is_refreshed_and_stored_again(app, db, connecte
 
 
 def test_a_revoked_grant_asks_for_reconnection_and_loses_no_booking(app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     gym = connected
     google.revoke_refresh_tokens(gym.trainer.email)
@@ -455,7 +455,7 @@ def test_a_move_onto_a_taken_time_is_undone_and_explained(app, db, connected, go
 
 
 def test_an_expired_sync_token_triggers_a_full_resync(app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     gym = connected
     calendar = _calendar(db, gym.trainer.email)
@@ -494,7 +494,7 @@ def test_webhook_get_is_a_health_check(client):
 
 
 def test_channels_are_renewed_before_they_expire_and_the_old_one_stopped(app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     calendar = _calendar(db, connected.trainer.email)
     old = calendar.channel_id
@@ -508,7 +508,7 @@ def test_channels_are_renewed_before_they_expire_and_the_old_one_stopped(app, db
 
 
 def test_the_periodic_pass_syncs_even_when_a_notification_is_lost(app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     gym = connected
     google.user_insert_event(gym.trainer.email, local(gym.day, 15), local(gym.day, 16))
@@ -520,7 +520,7 @@ def test_the_periodic_pass_syncs_even_when_a_notification_is_lost(app, db, conne
 
 def test_disconnect_revokes_the_grant_and_deletes_tokens_and_calendars(app, db, connected, google):
     from app.models import Calendar, CalendarConnection
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     gym = connected
     connection = _connection(db, gym.trainer)
@@ -551,7 +551,7 @@ def test_disconnect_still_works_when_the_tokens_cannot_be_decrypted(app, db, con
     from cryptography.fernet import Fernet
 
     from app.models import CalendarConnection
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     connection = _connection(db, connected.trainer)
     app.config["CALENDAR_TOKEN_KEYS"] = Fernet.generate_key().decode()  # the old key was lost
@@ -560,7 +560,7 @@ def test_disconnect_still_works_when_the_tokens_cannot_be_decrypted(app, db, con
 
 
 def test_a_google_move_seen_twice_moves_the_booking_once(app, db, connected, google):
-    from app.services import calendar_sync
+    from app.services.calendar import sync as calendar_sync
 
     gym = connected
     booking_id = _book(app.test_client(), gym, local(gym.day, 10))

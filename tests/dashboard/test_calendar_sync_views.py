@@ -16,7 +16,7 @@ from dashboard_helpers import NOW, is_fragment, text
 from sqlalchemy import select
 
 from app.models import Booking, Calendar, CalendarConnection
-from app.services import token_vault
+from app.services.calendar import vault as token_vault
 
 NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing listens, a connection is refused at once
 PAGE = "/dashboard/calendar-sync"

@@ -241,7 +241,7 @@ def world(db, make_org, make_trainer, make_appointment_type, make_link) -> World
 @pytest.fixture
 def book(world):
     """Book through the real service (the hook writes the outbox rows in its transaction)."""
-    from app.services.bookings import Actor, create_booking
+    from app.services.bookings.lifecycle import Actor, create_booking
 
     def make(start=START, email="ann@example.com", phone=None, tz="America/New_York", name="Ann Attendee", **extra):
         return create_booking(link_slug=world.link.slug, start_time=start, attendee_name=name, attendee_email=email,

@@ -50,7 +50,7 @@ def test_process_sends_due_messages_in_batches_and_reports(client, book, smtp, a
 
 
 def test_health_reports_counts_and_stuck_rows(client, book, app):
-    from app.services import notifications
+    from app.services.notifications import outbox as notifications
 
     book()
     notifications.claim_due(1)  # one row claimed by a sender that will never come back

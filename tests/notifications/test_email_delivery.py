@@ -10,8 +10,8 @@ from pathlib import Path
 
 from icalendar import Calendar
 
-from app.services import notifications
-from app.services.bookings import Actor, cancel_booking, reschedule_booking
+from app.services.notifications import outbox as notifications
+from app.services.bookings.lifecycle import Actor, cancel_booking, reschedule_booking
 from notification_helpers import START, sign_in
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from app.models import Notification
-from app.services import notifications
+from app.services.notifications import outbox as notifications
 from notification_helpers import START
 
 

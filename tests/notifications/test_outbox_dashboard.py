@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from app.models import Notification
-from app.services import notifications
+from app.services.notifications import outbox as notifications
 from notification_helpers import sign_in
 
 PASSWORD = "correct horse battery"

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.models import NotificationOptOut
-from app.services import notifications
-from app.services.bookings import Actor, cancel_booking, reschedule_booking
+from app.services.notifications import outbox as notifications
+from app.services.bookings.lifecycle import Actor, cancel_booking, reschedule_booking
 from notification_helpers import START
 
 DAY_BEFORE = START - timedelta(hours=24)
@@ -102,7 +102,7 @@ def test_the_unsubscribe_link_stops_reminders_but_not_confirmations_or_cancellat
 
 def test_unsubscribing_from_one_gym_leaves_other_gyms_alone(book, smtp, client, db, make_org, make_trainer,
                                                             make_appointment_type, make_link):
-    from app.services.bookings import create_booking
+    from app.services.bookings.lifecycle import create_booking
 
     book()
     notifications.process_due()

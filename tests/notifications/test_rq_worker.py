@@ -126,7 +126,7 @@ def test_with_redis_a_commit_queues_a_dispatch_at_once(make_app, app_config, red
         "attendee_name": "Quinn Queue", "attendee_email": "quinn@example.com"})
     assert response.status_code == 201
     queue = Queue(queue_name, connection=Redis.from_url(redis_url))
-    assert [job.func_name for job in queue.jobs] == ["app.tasks.dispatch_notifications"]
+    assert [job.func_name for job in queue.jobs] == ["app.jobs.dispatch_notifications"]
     queue.empty()
 
 
@@ -137,7 +137,7 @@ def test_a_deliver_job_queued_twice_sends_once(book, smtp, rows, start_worker, a
     from redis import Redis
     from rq import Queue
 
-    from app.tasks import deliver_notifications
+    from app.jobs import deliver_notifications
 
     book_many(book, 3)
     ids = [str(r.id) for r in transactional(rows)]

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Booking, Notification
-from app.services import notifications
-from app.services.bookings import Actor, SlotTaken, cancel_booking, reschedule_booking
+from app.services.notifications import outbox as notifications
+from app.services.bookings.lifecycle import Actor, SlotTaken, cancel_booking, reschedule_booking
 
 from notification_helpers import START
 
@@ -116,7 +116,7 @@ def test_idempotency_keys_are_unique_per_message(book, rows, db):
 
 
 def test_collective_bookings_notify_every_trainer_once_and_the_attendee_once(db, make_trainer, world, make_link, rows):
-    from app.services.bookings import create_booking
+    from app.services.bookings.lifecycle import create_booking
 
     second = make_trainer(org=world.org, name="Sam Second", email="sam@atlas.example")
     link = make_link([world.trainer, second], [world.atype], type="collective")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from app.models import NotificationOptOut
-from app.services import notifications
+from app.services.notifications import outbox as notifications
 from notification_helpers import START, TWILIO_FROM, TWILIO_TOKEN
 
 NUMBER = "+447700900123"
@@ -64,7 +64,7 @@ def test_stop_opts_the_number_out_and_start_back_in(book, twilio, client, rows, 
 
     start = signed_post(client, "/api/twilio/inbound", {"From": NUMBER, "To": TWILIO_FROM, "Body": "START"})
     assert start.status_code == 200
-    from app.services.bookings import Actor, cancel_booking
+    from app.services.bookings.lifecycle import Actor, cancel_booking
 
     cancel_booking(result.booking.id, actor=Actor("staff"))
     notifications.process_due()

@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from app.public.branding import WHITE, contrast, palette, safe_logo_url, tint
+from app.services.branding import WHITE, contrast, palette, safe_logo_url, tint
 from app.public.picker import PickerState, build_calendar
 from app.public.zones import fmt_duration, fmt_policy, fmt_span, fmt_when, valid_zone, zone_choices
 

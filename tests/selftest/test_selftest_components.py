@@ -160,7 +160,7 @@ def test_redis_degraded_when_unreachable(make_app, app_config):
 
 
 def test_embedded_default_reports_the_in_process_dispatcher_mode(make_app, app_config):
-    from app.services.self_test import check_redis_and_workers
+    from app.services.ops.selftest import check_redis_and_workers
 
     app = make_app(dict(app_config, NOTIFICATIONS_DISPATCHER="thread"))
     with app.app_context():  # no request: the dispatcher thread is not started by this test
@@ -255,8 +255,8 @@ def test_the_engine_check_covers_both_london_dst_days(client):
 
 
 def test_the_engine_check_is_degraded_by_a_wrong_answer_or_an_error(app):
-    from app.services.availability import WeeklyRule
-    from app.services.self_test import ENGINE_CASES, EngineCase, check_availability_engine
+    from app.services.scheduling.engine import WeeklyRule
+    from app.services.ops.selftest import ENGINE_CASES, EngineCase, check_availability_engine
 
     wrong = EngineCase("a wrong expectation", "Europe/London", date(2025, 3, 30),
                        (WeeklyRule(0, time(0), time(6)),), 60, ("2025-03-30T00:00Z",))

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.services.availability import (
+from app.services.scheduling.engine import (
     AppointmentSpec,
     BusyInterval,
     DateOverride,

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
-from app.services.availability import (
+from app.services.scheduling.engine import (
     AppointmentSpec,
     DateOverride,
     StaffSchedule,

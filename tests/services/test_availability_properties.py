@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.services.availability import (
+from app.services.scheduling.engine import (
     AppointmentSpec,
     BusyInterval,
     DateOverride,

@@ -7,16 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Booking, BookingAudit
-from app.services.bookings import (
-    Actor,
-    SlotTaken,
-    cancel_booking,
-    create_booking,
-    get_booking_by_token,
-    hash_token,
-    reschedule_booking,
-    set_booking_status,
-)
+from app.services.bookings.lifecycle import Actor, SlotTaken, cancel_booking, create_booking, reschedule_booking, set_booking_status
+from app.services.bookings.manage_links import get_booking_by_token, hash_token
 from app.services.errors import Conflict, InvalidRequest, NotFound
 
 NOW = datetime(2030, 1, 6, 12, 0, tzinfo=timezone.utc)  # Sunday; London is UTC+0 in January
@@ -215,7 +207,7 @@ def test_slot_search_can_treat_a_bookings_own_time_as_free(world):
     """What the reschedule picker offers: the booking's own time (and times overlapping it) stay open."""
     from datetime import date
 
-    from app.services.slot_search import search_slots
+    from app.services.scheduling.search import search_slots
 
     booking = book().booking
     plain = [s.start for s in search_slots(link_slug="pt", date_=date(2030, 1, 7), now=NOW).slots]

@@ -7,9 +7,6 @@ the exclusion constraint is the last guard, on SQLite the transaction is seriali
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,18 +21,19 @@ from sqlalchemy.exc import IntegrityError
 from app.database import begin_serialized_transaction
 from app.extensions import db
 from app.models import ACTIVE_STATUSES, AppointmentType, Booking, BookingAudit, BookingLink, Organization, User
-from app.services import availability as engine
-from app.services import calendar_sync, ics, notifications
-from app.services.availability_loader import appointment_spec, load_schedules
+from app.services.bookings.manage_links import new_manage_token
+from app.services.scheduling import engine
+from app.services.calendar import sync as calendar_sync
+from app.services.notifications import outbox as notifications
+from app.services.scheduling.loader import appointment_spec, load_schedules
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
-from app.services.slot_cache import app_cache
-from app.services.slot_search import choose_appointment_type, link_info, link_staff
+from app.services.scheduling.cache import app_cache
+from app.services.scheduling.search import choose_appointment_type, link_info, link_staff
 from app.timeformat import iso_utc
 
 ACTOR_TYPES = ("attendee", "staff", "ai", "calendar", "system")
 # Who must respect the organization's cancellation/reschedule cutoff (staff may always act).
 CUTOFF_BOUND_ACTORS = ("attendee", "ai")
-TOKEN_BYTES = 24  # 192 bits
 ALTERNATIVES = 5
 ALTERNATIVE_SEARCH_DAYS = 14
 NAME_MAX = 200
@@ -69,42 +67,6 @@ class SlotTaken(Conflict):
     """The requested time is not (or no longer) free; `details["alternatives"]` lists free ones."""
 
     code = "slot_taken"
-
-
-# --- tokens ---------------------------------------------------------------------------------
-
-def new_manage_token() -> tuple[str, str]:
-    """A fresh manage token and the hash stored in its place."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    return token, hash_token(token)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def get_booking_by_token(token: str) -> Booking:
-    """The booking whose manage token this is, or NotFound (the same answer for any wrong token)."""
-    if not token or len(token) > 128:
-        raise NotFound("This booking link is not valid.")
-    digest = hash_token(token)
-    booking = db.session.scalars(select(Booking).where(Booking.manage_token_hash == digest)).first()
-    # The lookup is by hash; the constant-time comparison keeps the final check free of timing leaks.
-    if booking is None or not hmac.compare_digest(booking.manage_token_hash or "", digest):
-        raise NotFound("This booking link is not valid.")
-    return booking
-
-
-def manage_url(token: str) -> str:
-    return f"{current_app.config['APP_URL']}/booking/manage/{token}"
-
-
-def booking_ics(booking: Booking, token: str | None = None) -> bytes:
-    return ics.booking_ics(booking, manage_link=manage_url(token) if token else None)
-
-
-def google_calendar_url(booking: Booking, token: str | None = None) -> str:
-    return ics.google_calendar_url(booking, manage_link=manage_url(token) if token else None)
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
-"""Background work: RQ job functions (they take ids, never ORM objects, and build their own app
-context) and the two ways the notification outbox gets emptied.
+"""Background work: the RQ entry points and the runtimes that run what services submit.
+
+Services never import this module. They ask for work through app/services/background.py
+(`submit("calendar.events", ids)`, `kick_after_commit("notifications")`); create_app registers the
+runtime below, which decides how it runs:
 
 * With REDIS_URL: `python worker.py` runs an RQ worker (with RQ's scheduler) plus a ticker that
   queues `dispatch_notifications` every NOTIFICATIONS_DISPATCH_SECONDS. The dispatch job
@@ -8,9 +11,12 @@ context) and the two ways the notification outbox gets emptied.
 * Without REDIS_URL (the embedded default): a daemon thread in the web process runs the same
   `process_due` loop, woken early by every booking commit — so the demo sends with nothing else
   running. POST /api/notifications/process does the same for cron-style deployments.
+* Calendar jobs run the same three ways (RQ, a thread, or inline under tests).
 
-The database is the truth in both: Redis only carries hints ("look now", "these ids are due"), so
-losing Redis loses no message, and a job that runs twice sends nothing twice (rows are claimed).
+RQ jobs take ids, never ORM objects, and run in the app the worker built (worker.py creates it with
+create_app, which registers it here, before RQ forks a work-horse per job). The database is the
+truth in every runtime: Redis only carries hints ("look now", "these ids are due"), so losing Redis
+loses no message, and a job that runs twice sends nothing twice (rows are claimed).
 """
 from __future__ import annotations
 
@@ -22,6 +28,13 @@ import time
 
 from flask import Flask, current_app, has_app_context
 from redis import Redis
+
+from app.extensions import db
+from app.integrations import queue as rq_queues
+from app.integrations.google_calendar import GoogleSettings
+from app.services import background
+from app.services.calendar import sync as calendar_sync
+from app.services.notifications import outbox as notifications
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +48,12 @@ _pool_pid: int | None = None
 
 
 def _job_app() -> Flask:
-    """The worker's app (worker.py creates it before forking), or one made for this process."""
-    global _job_app_instance
+    """The app a job runs in: the current one, else the one registered at start-up in this process
+    (worker.py's, inherited by RQ's work-horses)."""
     if has_app_context():
         return current_app._get_current_object()
     if _job_app_instance is None:
-        from app import create_app
-
-        _job_app_instance = create_app()
+        raise RuntimeError("no app registered for background jobs: start workers with `python worker.py`")
     return _job_app_instance
 
 
@@ -50,8 +61,6 @@ def _fresh_pool_after_fork() -> None:
     """RQ forks a work-horse per job: never use database connections inherited from the parent."""
     global _pool_pid
     if _pool_pid != os.getpid():
-        from app.extensions import db
-
         db.engine.dispose(close=False)
         _pool_pid = os.getpid()
 
@@ -68,19 +77,17 @@ def warm_up(app: Flask) -> None:
 
 def dispatch_notifications() -> dict:
     """Recover expired leases, then queue the due rows in batches of deliver_notifications jobs."""
-    from app.services import notifications
-
     app = _job_app()
     with app.app_context():
         _fresh_pool_after_fork()
-        connection = redis_connection(app)
+        connection = rq_queues.redis_connection(app)
         try:
             connection.delete(kick_key(app))  # from here on, a new commit needs a new dispatch
         except Exception:  # noqa: BLE001 (Redis trouble: the ticker will try again)
             log.warning("could not clear the dispatch marker", exc_info=True)
         recovered = notifications.recover_expired()
         queue = notification_queue(app, connection)
-        batch = notifications.setting("NOTIFICATIONS_BATCH_SIZE")
+        batch = app.config["NOTIFICATIONS_BATCH_SIZE"]
         queued = 0
         while True:
             ids = notifications.take_due_for_queue(batch)
@@ -100,8 +107,6 @@ def dispatch_notifications() -> dict:
 
 def deliver_notifications(ids: list[str]) -> dict:
     """Claim and send these rows (those still pending and due); see services.notifications.deliver."""
-    from app.services import notifications
-
     app = _job_app()
     with app.app_context():
         _fresh_pool_after_fork()
@@ -110,21 +115,8 @@ def deliver_notifications(ids: list[str]) -> dict:
 
 # --- Redis / RQ plumbing -----------------------------------------------------------------------------
 
-def redis_connection(app: Flask) -> Redis:
-    """One connection pool per app and process, with short timeouts: a booking request that nudges
-    the dispatcher must never hang on an unreachable Redis."""
-    cached = app.extensions.get("notifications_redis")
-    if cached is not None and cached[0] == os.getpid() and cached[1] == app.config["REDIS_URL"]:
-        return cached[2]
-    connection = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=5)
-    app.extensions["notifications_redis"] = (os.getpid(), app.config["REDIS_URL"], connection)
-    return connection
-
-
 def notification_queue(app: Flask, connection: Redis | None = None):
-    from rq import Queue
-
-    return Queue(app.config["NOTIFICATIONS_QUEUE"], connection=connection or redis_connection(app))
+    return rq_queues.queue(app, app.config["NOTIFICATIONS_QUEUE"], connection)
 
 
 def kick_key(app: Flask) -> str:
@@ -136,7 +128,7 @@ def kick_rq(app: Flask) -> bool:
     """Queue a dispatch unless one is already queued and not yet started. True when one was queued.
 
     The marker expires on its own, so a dispatch job lost with Redis cannot block the next ones."""
-    connection = redis_connection(app)
+    connection = rq_queues.redis_connection(app)
     expiry_ms = int(max(5.0, app.config["NOTIFICATIONS_DISPATCH_SECONDS"] * 2) * 1000)
     if not connection.set(kick_key(app), "1", nx=True, px=expiry_ms):
         return False
@@ -147,16 +139,6 @@ def kick_rq(app: Flask) -> bool:
         connection.delete(kick_key(app))
         raise
     return True
-
-
-def rq_counts(app: Flask) -> dict:
-    """The notification queue as RQ sees it (for the health endpoint)."""
-    from rq.registry import FailedJobRegistry, StartedJobRegistry
-
-    connection = redis_connection(app)
-    queue = notification_queue(app, connection)
-    return {"ok": bool(connection.ping()), "queue": queue.name, "queued_jobs": queue.count,
-            "running_jobs": StartedJobRegistry(queue=queue).count, "failed_jobs": FailedJobRegistry(queue=queue).count}
 
 
 class Ticker(threading.Thread):
@@ -195,15 +177,11 @@ class InProcessDispatcher(threading.Thread):
         self.last_run_at: float | None = None
 
     def run(self) -> None:
-        from app.services import notifications
-
         while not self.stopped.is_set():
             self.wake.clear()
             try:
                 with self.app.app_context():
                     outcome = notifications.process_due()
-                    from app.extensions import db
-
                     db.session.remove()
                 if outcome.claimed:
                     log.info("notifications: %s", outcome.as_dict())
@@ -218,37 +196,10 @@ class InProcessDispatcher(threading.Thread):
         self.join(timeout)
 
 
-def dispatcher_mode(app: Flask) -> str:
-    """rq (a worker empties the outbox), thread (this process does) or off (cron calls the endpoint)."""
-    if app.config.get("REDIS_URL"):
-        return "rq"
-    wanted = (app.config.get("NOTIFICATIONS_DISPATCHER") or "auto").lower()
-    if wanted == "auto":
-        return "off" if app.testing else "thread"
-    return "thread" if wanted == "thread" else "off"
-
-
-def init_app(app: Flask) -> None:
-    """Wire the outbox's runtime: how a commit nudges delivery, and (embedded default) start the
-    in-process dispatcher with the first request — not at import, so CLI commands such as
-    `flask db upgrade` never start sending."""
-    from app.services import notifications
-
-    notifications.configure(app)
-    mode = dispatcher_mode(app)
-    if mode == "rq":
-        app.extensions["notifications_kick"] = kick_rq
-        return
-    if mode == "off":
-        return
+def _start_dispatcher_with_first_request(app: Flask) -> None:
+    """Embedded default: start the in-process dispatcher with the first request — not at import, so
+    CLI commands such as `flask db upgrade` never start sending."""
     lock = threading.Lock()
-
-    def kick(app_: Flask) -> None:
-        dispatcher = app_.extensions.get("notifications_dispatcher")
-        if dispatcher is not None:
-            dispatcher.wake.set()
-
-    app.extensions["notifications_kick"] = kick
 
     @app.before_request
     def start_notification_dispatcher():
@@ -275,8 +226,6 @@ CALENDAR_TICK_SECONDS = 30.0
 
 def _run_calendar_job(kind: str, argument):
     """The work behind each kind of calendar job, in the current app context (every runtime uses it)."""
-    from app.services import calendar_sync
-
     if kind == "booking":  # write these bookings' events (insert, patch or delete)
         return {str(booking_id): calendar_sync.sync_booking_event(booking_id) for booking_id in argument}
     if kind == "sync":  # incremental sync of one calendar (after a push notification)
@@ -297,47 +246,29 @@ def calendar_job(kind: str, argument=None):
         return _run_calendar_job(kind, argument)
 
 
-def calendar_mode(app: Flask) -> str:
-    """rq, thread or inline (CALENDAR_JOBS=auto picks rq with Redis, inline under tests, else thread)."""
-    wanted = (app.config.get("CALENDAR_JOBS") or "auto").lower()
-    if wanted in ("rq", "thread", "inline"):
-        return wanted
-    if app.config.get("REDIS_URL"):
-        return "rq"
-    return "inline" if app.testing else "thread"
-
-
 def calendar_queue(app: Flask, connection: Redis | None = None):
-    from rq import Queue
-
-    return Queue(app.config.get("CALENDAR_QUEUE", "calendar"), connection=connection or redis_connection(app))
+    return rq_queues.queue(app, app.config["CALENDAR_QUEUE"], connection)
 
 
-def submit_calendar_job(kind: str, argument) -> None:
-    """Run a calendar job soon. Never raises: the database keeps what is due, the periodic pass
-    catches up with anything a lost job did not do."""
-    from app.services import calendar_sync
-
-    app = current_app._get_current_object()
+def submit_calendar_job(app: Flask, kind: str, argument) -> None:
+    """Run a calendar job soon (RQ, the in-process worker, or inline). Failures are the caller's to
+    log: the database keeps what is due and the periodic pass catches up with a lost job."""
     if calendar_sync.settings() is None:
         return
-    mode = calendar_mode(app)
-    try:
-        if mode == "rq":
-            calendar_queue(app).enqueue(calendar_job, kind, argument, job_timeout=JOB_TIMEOUT, result_ttl=300,
-                                        failure_ttl=24 * 3600)
-        elif mode == "thread":
-            _calendar_worker(app).submit(kind, argument)
-        else:
-            _run_calendar_job(kind, argument)
-    except Exception:  # noqa: BLE001 (never fail the caller: the periodic pass retries)
-        log.warning("calendar job %s could not run now; the periodic pass will", kind, exc_info=True)
+    mode = background.calendar_mode(app)
+    if mode == "rq":
+        calendar_queue(app).enqueue(calendar_job, kind, argument, job_timeout=JOB_TIMEOUT, result_ttl=300,
+                                    failure_ttl=24 * 3600)
+    elif mode == "thread":
+        _calendar_worker(app).submit(kind, argument)
+    else:
+        _run_calendar_job(kind, argument)
 
 
 def kick_calendar_rq(app: Flask) -> bool:
     """Queue the periodic pass unless one is already waiting (the marker expires on its own)."""
-    connection = redis_connection(app)
-    key = f"atlas:{app.config.get('CALENDAR_QUEUE', 'calendar')}:pass-queued"
+    connection = rq_queues.redis_connection(app)
+    key = f"atlas:{app.config['CALENDAR_QUEUE']}:pass-queued"
     if not connection.set(key, "1", nx=True, px=int(CALENDAR_TICK_SECONDS * 2000)):
         return False
     calendar_queue(app, connection).enqueue(calendar_job, "pass", job_timeout=JOB_TIMEOUT, result_ttl=60,
@@ -364,9 +295,6 @@ class CalendarWorker(threading.Thread):
         self.wake.set()
 
     def run(self) -> None:
-        from app.extensions import db
-        from app.services import calendar_sync
-
         last_pass = 0.0
         while not self.stopped.is_set():
             self.wake.clear()
@@ -411,14 +339,44 @@ def _calendar_worker(app: Flask) -> CalendarWorker:
     return worker
 
 
-def init_calendar_runtime(app: Flask) -> None:
-    """Embedded default with Google configured: start the calendar worker with the first request."""
-    from app.integrations.google_calendar import GoogleSettings
+# --- the runtime services talk to (app/services/background.py) -------------------------------------------
 
-    if calendar_mode(app) != "thread" or GoogleSettings.from_config(app.config) is None:
-        return
+CALENDAR_JOBS = {"calendar.events": "booking", "calendar.sync": "sync", "calendar.setup": "setup",
+                 "calendar.pass": "pass"}
 
-    @app.before_request
-    def start_calendar_worker():
-        if "calendar_worker" not in app.extensions:
-            _calendar_worker(app)
+
+class Runtime:
+    """What background.submit/kick reach: routes each job to the runtime this configuration uses."""
+
+    def submit(self, app: Flask, job: str, argument) -> None:
+        kind = CALENDAR_JOBS.get(job)
+        if kind is None:
+            raise ValueError(f"unknown background job {job!r}")
+        submit_calendar_job(app, kind, argument)
+
+    def kick(self, app: Flask, name: str) -> None:
+        if name != "notifications":
+            raise ValueError(f"unknown dispatcher {name!r}")
+        mode = background.dispatcher_mode(app)
+        if mode == "rq":
+            kick_rq(app)
+        elif mode == "thread":
+            dispatcher = app.extensions.get("notifications_dispatcher")
+            if dispatcher is not None:
+                dispatcher.wake.set()
+
+
+def init_app(app: Flask) -> None:
+    """Register the job runtime for this app, and start the in-process threads the embedded default
+    needs (with the first request). The first app registered in a process is the one RQ jobs run in."""
+    global _job_app_instance
+    if _job_app_instance is None:
+        _job_app_instance = app
+    app.extensions[background.RUNTIME_KEY] = Runtime()
+    if background.dispatcher_mode(app) == "thread":
+        _start_dispatcher_with_first_request(app)
+    if background.calendar_mode(app) == "thread" and GoogleSettings.from_config(app.config) is not None:
+        @app.before_request
+        def start_calendar_worker():
+            if "calendar_worker" not in app.extensions:
+                _calendar_worker(app)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 import random
 import secrets
 import uuid
@@ -36,9 +35,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from cryptography.fernet import Fernet, InvalidToken
 from email_validator import EmailNotValidError, validate_email
-from flask import Flask, current_app, render_template
+from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, delete, event, func, or_, select, text, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -49,42 +48,12 @@ from app.integrations import email as email_integration
 from app.integrations import sms as sms_integration
 from app.models import ACTIVE_STATUSES, Booking, BookingLink, Notification, NotificationOptOut, Organization, User
 from app.models.organizations import DEFAULT_REMINDER_OFFSETS_MINUTES
-from app.services import ics
+from app.services import background
+from app.services import calendar_files as ics
+from app.services import urls
 from app.services.errors import Conflict, InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
-
-# --- settings -----------------------------------------------------------------------------------
-# Read from the environment once per app (create_app → configure), overridable by the app's config.
-SETTINGS: dict[str, tuple[type, object]] = {
-    "NOTIFICATIONS_QUEUE": (str, "notifications"),       # RQ queue the jobs go to
-    "NOTIFICATIONS_BATCH_SIZE": (int, 50),               # rows per claim / per RQ job
-    "NOTIFICATIONS_LEASE_SECONDS": (int, 300),           # a `sending` row older than this is recovered
-    "NOTIFICATIONS_DISPATCH_SECONDS": (float, 5.0),      # how often the dispatcher looks for due rows
-    "NOTIFICATIONS_BACKOFF_SECONDS": (int, 60),          # first retry delay; doubles per attempt
-    "NOTIFICATIONS_BACKOFF_MAX_SECONDS": (int, 6 * 3600),
-    "NOTIFICATIONS_MAX_ATTEMPTS": (int, 5),
-    "NOTIFICATIONS_DISPATCHER": (str, "auto"),           # auto | thread | off (see app/tasks.py)
-    "SMTP_TIMEOUT": (float, 20.0),
-    "TWILIO_TIMEOUT": (float, 15.0),
-    "TWILIO_API_BASE_URL": (str, None),
-}
-
-
-def configure(app: Flask) -> None:
-    """Fill in the notification settings the app's config does not already have, from the environment."""
-    for name, (kind, default) in SETTINGS.items():
-        if name in app.config:
-            continue
-        raw = os.environ.get(name)
-        app.config[name] = kind(raw) if raw not in (None, "") else default
-
-
-def setting(name: str):
-    kind, default = SETTINGS[name]
-    value = current_app.config.get(name, default)
-    return kind(value) if value is not None else None
-
 
 # --- what each template is ------------------------------------------------------------------------
 
@@ -256,7 +225,7 @@ def schedule_booking_created(booking: Booking, *, manage_token: str | None, staf
                       key_extra=str(member.id)) for member in staff]
         rows += _reminders(booking, org, sequence, now, attendee_context)
     db.session.add_all(rows)
-    _kick_after_commit()
+    background.kick_after_commit("notifications")
     return rows
 
 
@@ -282,7 +251,7 @@ def schedule_booking_rescheduled(booking: Booking, group: list[Booking] | None =
                       key_extra=str(member.id)) for member in staff]
         rows += _reminders(lead, org, lead.sequence, now, _manage_context(lead.id))
     db.session.add_all(rows)
-    _kick_after_commit()
+    background.kick_after_commit("notifications")
     return rows
 
 
@@ -300,7 +269,7 @@ def schedule_booking_cancelled(booking: Booking, group: list[Booking] | None = N
         rows += [_row(lead, "email", "staff_booking_cancelled", member.email, now, lead.sequence,
                       {"staff_id": str(member.id)}, key_extra=str(member.id)) for member in staff]
     db.session.add_all(rows)
-    _kick_after_commit()
+    background.kick_after_commit("notifications")
     return rows
 
 
@@ -345,7 +314,7 @@ def _row(booking: Booking, channel: str, template: str, recipient: str, send_at:
     return Notification(
         id=uuid.uuid4(), organization_id=booking.organization_id, booking_id=booking.id, channel=channel,
         template=template, recipient=recipient, send_at=send_at, status="pending", attempts=0,
-        max_attempts=setting("NOTIFICATIONS_MAX_ATTEMPTS"), idempotency_key=key[:255], booking_sequence=sequence,
+        max_attempts=current_app.config["NOTIFICATIONS_MAX_ATTEMPTS"], idempotency_key=key[:255], booking_sequence=sequence,
         context=context,
     )
 
@@ -367,26 +336,6 @@ def _manage_context(booking_id: uuid.UUID) -> dict:
         if context and context.get("manage"):
             return {"manage": context["manage"]}
     return {}
-
-
-def _kick_after_commit() -> None:
-    """Once the booking's transaction commits, nudge the dispatcher (app/tasks.py registers how):
-    the confirmation goes out in moments instead of at the next tick. A failed nudge changes nothing:
-    the rows are in the database and the next tick finds them."""
-    kick = current_app.extensions.get("notifications_kick")
-    if kick is None:
-        return
-    app = current_app._get_current_object()
-
-    def after_commit(session):
-        try:
-            kick(app)
-        except Exception:  # noqa: BLE001 (never let a nudge fail the request)
-            log.warning("could not nudge the notification dispatcher", exc_info=True)
-
-    session = db.session()
-    if not event.contains(session, "after_commit", after_commit):
-        event.listen(session, "after_commit", after_commit, once=True)
 
 
 # --- claiming ------------------------------------------------------------------------------------
@@ -455,7 +404,7 @@ def take_due_for_queue(limit: int, *, now: datetime | None = None) -> list[uuid.
     Queued is only a hint against piling the same row up in Redis: the job still has to claim the
     row. A row queued longer ago than the lease (its job lost with Redis, say) is queued again."""
     now = now or utcnow()
-    stale = now - timedelta(seconds=setting("NOTIFICATIONS_LEASE_SECONDS"))
+    stale = now - timedelta(seconds=current_app.config["NOTIFICATIONS_LEASE_SECONDS"])
     condition = and_(_claimable(now), or_(Notification.enqueued_at.is_(None), Notification.enqueued_at < stale))
     _begin_write()
     if _dialect() == "postgresql":
@@ -519,7 +468,7 @@ def process_due(*, limit: int | None = None, now: datetime | None = None) -> Out
     `limit` rows were claimed: the cron endpoint's and the in-process dispatcher's whole job."""
     outcome = Outcome()
     outcome.recovered = recover_expired(now=now)
-    batch = setting("NOTIFICATIONS_BATCH_SIZE")
+    batch = current_app.config["NOTIFICATIONS_BATCH_SIZE"]
     remaining = limit if limit is not None else None
     while remaining is None or remaining > 0:
         size = batch if remaining is None else min(batch, remaining)
@@ -807,8 +756,8 @@ def _retry_or_fail(row: Notification, token: str, reason: str, clock: _Clock) ->
 
 def backoff_seconds(attempts: int) -> float:
     """Exponential: base · 2^(attempts−1), capped, with ±10% jitter so retries do not move in lockstep."""
-    base = setting("NOTIFICATIONS_BACKOFF_SECONDS")
-    cap = setting("NOTIFICATIONS_BACKOFF_MAX_SECONDS")
+    base = current_app.config["NOTIFICATIONS_BACKOFF_SECONDS"]
+    cap = current_app.config["NOTIFICATIONS_BACKOFF_MAX_SECONDS"]
     delay = min(cap, base * 2 ** max(0, attempts - 1))
     return delay * random.uniform(0.9, 1.1)
 
@@ -826,7 +775,7 @@ def recover_expired(*, now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     clock = _Clock(now)
-    cutoff = now - timedelta(seconds=setting("NOTIFICATIONS_LEASE_SECONDS"))
+    cutoff = now - timedelta(seconds=current_app.config["NOTIFICATIONS_LEASE_SECONDS"])
     rows = db.session.scalars(select(Notification).where(
         Notification.status == "sending",
         or_(and_(Notification.handed_off_at.is_(None), Notification.claimed_at < cutoff),
@@ -980,7 +929,7 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
         "previous_when": when_text(previous_start, previous_end, tz) if previous_start and previous_end else None,
         "timezone": tz,
         "reason": booking.cancellation_reason,
-        "manage_url": _manage_url(token) if token else None,
+        "manage_url": urls.manage_url(token) if token else None,
         "book_url": book_url,
         "dashboard_url": f"{app_url}/dashboard/bookings/{booking.id}",
         "unsubscribe_url": unsubscribe_url(org.id, row.recipient) if not is_staff and row.channel == "email" else None,
@@ -990,16 +939,10 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
     }
 
 
-def _manage_url(token: str) -> str:
-    from app.services.bookings import manage_url  # one definition of the manage link (imports us)
-
-    return manage_url(token)
-
-
 def brand_for(booking: Booking, app_url: str) -> dict:
     """The booking page's colours and logo, made safe and readable the same way the page does."""
     # Pure colour arithmetic that lives beside the public pages (no request, no blueprint state).
-    from app.public.branding import palette, safe_logo_url
+    from app.services.branding import palette, safe_logo_url
 
     branding = booking.booking_link.branding if booking.booking_link is not None else None
     colours = palette(branding.primary_color if branding else None, branding.accent_color if branding else None)
@@ -1109,7 +1052,7 @@ def retry_notification(organization_id: uuid.UUID, notification_id, *, now: date
     result = db.session.execute(
         update(Notification).where(Notification.id == row.id, Notification.status == "failed")
         .values(status="pending", send_at=now, claim_token=None, handed_off_at=None, enqueued_at=None,
-                max_attempts=row.attempts + setting("NOTIFICATIONS_MAX_ATTEMPTS"),
+                max_attempts=row.attempts + current_app.config["NOTIFICATIONS_MAX_ATTEMPTS"],
                 last_error=f"retried by staff; previously: {row.last_error or 'no error recorded'}"[:2000],
                 updated_at=now),
         execution_options={"synchronize_session": False})
@@ -1117,17 +1060,8 @@ def retry_notification(organization_id: uuid.UUID, notification_id, *, now: date
     if result.rowcount != 1:
         raise Conflict("This message changed meanwhile; reload the page.", code="changed")
     db.session.refresh(row)
-    _kick_now()
+    background.kick("notifications")
     return row
-
-
-def _kick_now() -> None:
-    kick = current_app.extensions.get("notifications_kick")
-    if kick is not None:
-        try:
-            kick(current_app._get_current_object())
-        except Exception:  # noqa: BLE001
-            log.warning("could not nudge the notification dispatcher", exc_info=True)
 
 
 def outbox_file(row: Notification):
@@ -1144,7 +1078,7 @@ def queue_health(*, now: datetime | None = None) -> dict:
     counts = dict(db.session.execute(select(Notification.status, func.count()).group_by(Notification.status)).all())
     due = db.session.scalar(select(func.count()).select_from(Notification).where(_claimable(now)))
     oldest = db.session.scalar(select(func.min(Notification.send_at)).where(_claimable(now)))
-    lease = setting("NOTIFICATIONS_LEASE_SECONDS")
+    lease = current_app.config["NOTIFICATIONS_LEASE_SECONDS"]
     stuck = db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.status == "sending", Notification.claimed_at < now - timedelta(seconds=lease)))
     db.session.commit()

@@ -13,11 +13,11 @@ from sqlalchemy.orm import noload
 
 from app.extensions import db
 from app.models import AppointmentType, Booking, BookingLink, Organization, User
-from app.services import availability as engine
-from app.services.availability_loader import appointment_spec, load_schedules
-from app.services.calendar_sync import busy_for_staff
+from app.services.scheduling import engine
+from app.services.scheduling.loader import appointment_spec, load_schedules
+from app.services.calendar.sync import busy_for_staff
 from app.services.errors import InvalidRequest, NotFound
-from app.services.slot_cache import SlotCache
+from app.services.scheduling.cache import SlotCache
 
 T = TypeVar("T")
 MAX_RANGE_DAYS = 62

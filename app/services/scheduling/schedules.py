@@ -19,8 +19,8 @@ from sqlalchemy import select
 from app.database import commit_or_rollback
 from app.extensions import db
 from app.models import AppointmentType, AvailabilityOverride, AvailabilityRule, Holiday, Organization, User
-from app.services import availability as engine
-from app.services.availability_loader import appointment_spec, load_schedules
+from app.services.scheduling import engine
+from app.services.scheduling.loader import appointment_spec, load_schedules
 from app.services.errors import InvalidRequest, NotFound
 
 # 0 = Sunday … 6 = Saturday, as the model and the engine count; shown Monday first.

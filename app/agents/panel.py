@@ -17,8 +17,8 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.extensions import htmx
-from app.services.ai_tools import Principal
-from app.services.assistant import (
+from app.agents.tools import Principal
+from app.agents.assistant import (
     MESSAGE_CHARS,
     AssistantReply,
     ConversationExpired,
@@ -175,14 +175,3 @@ def fragment_response(panel: Panel, status: int):
             response.headers["HX-Reswap"] = "innerHTML scroll:bottom"
     response.vary.add("HX-Request")
     return response
-
-
-def private(response):
-    """The conversation can hold a manage link: never cached or passed on in a Referer."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
-def wants_fragment() -> bool:
-    return bool(htmx) and not htmx.boosted

@@ -24,8 +24,8 @@ from app.models import (
     User,
     holiday_staff,
 )
-from app.services.slot_cache import SlotCache
-from app.services.availability import (
+from app.services.scheduling.cache import SlotCache
+from app.services.scheduling.engine import (
     AppointmentSpec,
     BusyInterval,
     DateOverride,
@@ -124,7 +124,7 @@ def load_schedules(
 
 
 def _cached_calendar_busy(ids, window_start, window_end, now, exclude_booking_id) -> ExternalBusy:
-    from app.services.calendar_sync import busy_for_staff
+    from app.services.calendar.sync import busy_for_staff
 
     exclude = ()
     if exclude_booking_id is not None:

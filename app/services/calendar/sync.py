@@ -50,8 +50,9 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.integrations import google_calendar as google
 from app.models import ACTIVE_STATUSES, Booking, Calendar, CalendarConnection, CalendarOAuthState, User
-from app.services import token_vault
-from app.services.availability import BusyInterval
+from app.services import background
+from app.services.calendar import vault as token_vault
+from app.services.scheduling.engine import BusyInterval
 from app.services.errors import InvalidRequest, NotFound, ServiceError
 
 log = logging.getLogger(__name__)
@@ -530,9 +531,7 @@ def mark_bookings_changed(bookings: Sequence[Booking], *, now: datetime | None =
 def after_commit(booking_ids: Sequence[uuid.UUID]) -> None:
     """Start writing these bookings' events now (RQ job, the in-process worker, or inline)."""
     if booking_ids:
-        from app import tasks
-
-        tasks.submit_calendar_job("booking", [str(i) for i in booking_ids])
+        background.submit("calendar.events", [str(i) for i in booking_ids])
 
 
 def _retry_delays() -> list[int]:
@@ -840,7 +839,7 @@ def _read_changes(client, calendar_external_id: str, token: str | None) -> tuple
 
 def _apply_event_change(item: dict, calendar_id: uuid.UUID, user_id: uuid.UUID, outcome: SyncOutcome,
                         now: datetime) -> None:
-    from app.services import bookings as booking_service
+    from app.services.bookings import lifecycle as booking_service
 
     event_id = item.get("id") or ""
     private = (item.get("extendedProperties") or {}).get("private") or {}

@@ -41,13 +41,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from app import tasks
 from app.extensions import db
+from app.integrations import queue
 from app.integrations import sms as sms_integration
 from app.integrations.google_calendar import GoogleSettings
 from app.models import Booking, Calendar, CalendarConnection
-from app.services import availability
-from app.services import notifications as notification_service
+from app.services import background
+from app.services.scheduling import engine as availability
+from app.services.notifications import outbox as notification_service
 from app.timeformat import iso_utc
 
 log = logging.getLogger(__name__)
@@ -165,8 +166,8 @@ def check_redis_and_workers() -> CheckResult:
     """Redis ping, the RQ queues' sizes and the registered workers; on the embedded default (no
     REDIS_URL), which in-process runtime empties the outbox instead. Both report the outbox."""
     app = current_app._get_current_object()
-    mode = tasks.dispatcher_mode(app)
-    details: dict = {"dispatcher": mode, "calendar_jobs": tasks.calendar_mode(app), "outbox": _outbox_health()}
+    mode = background.dispatcher_mode(app)
+    details: dict = {"dispatcher": mode, "calendar_jobs": background.calendar_mode(app), "outbox": _outbox_health()}
     url = app.config.get("REDIS_URL")
     if not url:
         if mode == "thread":
@@ -186,8 +187,8 @@ def check_redis_and_workers() -> CheckResult:
         details["ping_ms"] = _ms_since(started)
         details["redis_version"] = connection.info("server").get("redis_version")
         queue_names = _queue_names(app)
-        details["queues"] = {name: _queue_counts(name, connection) for name in queue_names}
-        details["workers"] = _workers(connection, queue_names)
+        details["queues"] = {name: queue.queue_counts(name, connection) for name in queue_names}
+        details["workers"] = queue.workers(connection, queue_names)
     except RedisError as exc:
         details["error"] = _describe(exc)
         return CheckResult(DEGRADED, "Redis cannot be reached: workers get no jobs (the outbox in the database keeps "
@@ -216,39 +217,13 @@ def check_redis_and_workers() -> CheckResult:
 def _queue_names(app) -> list[str]:
     """The queues this configuration needs a worker on (the calendar queue only with Google)."""
     names = [app.config["NOTIFICATIONS_QUEUE"]]
-    if GoogleSettings.from_config(app.config) is not None and tasks.calendar_mode(app) == "rq":
-        names.append(app.config.get("CALENDAR_QUEUE", "calendar"))
+    if GoogleSettings.from_config(app.config) is not None and background.calendar_mode(app) == "rq":
+        names.append(app.config["CALENDAR_QUEUE"])
     return list(dict.fromkeys(names))
 
 
 def _queue_purpose(app, name: str) -> str:
     return "notifications" if name == app.config["NOTIFICATIONS_QUEUE"] else "calendar write-backs and syncs"
-
-
-def _queue_counts(name: str, connection: Redis) -> dict:
-    from rq import Queue
-    from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-
-    queue = Queue(name, connection=connection)
-    return {"queued": queue.count, "started": StartedJobRegistry(queue=queue).count,
-            "failed": FailedJobRegistry(queue=queue).count, "scheduled": ScheduledJobRegistry(queue=queue).count}
-
-
-def _workers(connection: Redis, queue_names: Sequence[str]) -> dict:
-    from rq import Worker
-
-    workers = Worker.all(connection=connection)
-    serving = {name: 0 for name in queue_names}
-    listed = []
-    for worker in sorted(workers, key=lambda w: w.name):
-        names = worker.queue_names()
-        for name in names:
-            if name in serving:
-                serving[name] += 1
-        heartbeat = worker.last_heartbeat
-        listed.append({"name": worker.name, "state": str(worker.get_state()), "queues": names,
-                       "last_heartbeat": _iso(heartbeat) if heartbeat else None})
-    return {"count": len(workers), "serving": serving, "list": listed[:MAX_WORKERS_LISTED]}
 
 
 def _outbox_health() -> dict:
@@ -408,7 +383,7 @@ def check_google(*, now: datetime | None = None) -> CheckResult:
     connections = {status: by_status.get(status, 0) for status in ("active", "needs_reconnect", "error", "revoked")}
     details = {
         "api": settings.api_endpoint or "https://www.googleapis.com",
-        "calendar_jobs": tasks.calendar_mode(current_app._get_current_object()),
+        "calendar_jobs": background.calendar_mode(current_app._get_current_object()),
         "connections": connections,
         "calendars": {"total": calendars[0], "blocking_availability": calendars[1], "write_back": calendars[2],
                       "with_sync_errors": calendars[3]},

@@ -26,7 +26,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.extensions import db
-from app.services.ai_tools import Principal, ToolError, run_tool, tool_definitions
+from app.agents.tools import Principal, ToolError, run_tool, tool_definitions
 
 log = logging.getLogger(__name__)
 

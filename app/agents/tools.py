@@ -31,18 +31,11 @@ from app.extensions import db
 from app.models import API_KEY_SCOPES, AppointmentType, Booking, Organization
 from app.models.bookings import BOOKING_STATUSES
 from app.services import api_keys, catalog, reports
-from app.services.bookings import (
-    Actor,
-    SlotTaken,
-    cancel_booking,
-    create_booking,
-    get_booking_by_token,
-    manage_url,
-    reschedule_booking,
-)
+from app.services.bookings.lifecycle import Actor, SlotTaken, cancel_booking, create_booking, reschedule_booking
+from app.services.bookings.manage_links import get_booking_by_token, manage_url
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
-from app.services.slot_cache import app_cache
-from app.services.slot_search import link_staff, resolve_timezone, search_slots
+from app.services.scheduling.cache import app_cache
+from app.services.scheduling.search import link_staff, resolve_timezone, search_slots
 from app.timeformat import iso_local, iso_utc
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,57 @@
+"""Manage links: the secret that lets a customer see, move or cancel their own booking.
+
+The token is random (192 bits), shown once (in the confirmation and the answer that made the
+booking) and stored only as its SHA-256. A lookup compares in constant time and answers the same
+NotFound for any wrong token, so a link reveals nothing about other bookings.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Booking
+from app.services import calendar_files
+from app.services.errors import NotFound
+from app.services.urls import manage_url
+
+TOKEN_BYTES = 24  # 192 bits
+TOKEN_MAX_LENGTH = 128
+
+__all__ = ["booking_ics", "get_booking_by_token", "google_calendar_url", "hash_token", "manage_url",
+           "new_manage_token"]
+
+
+def new_manage_token() -> tuple[str, str]:
+    """A fresh manage token and the hash stored in its place."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_booking_by_token(token: str) -> Booking:
+    """The booking whose manage token this is, or NotFound (the same answer for any wrong token)."""
+    if not token or len(token) > TOKEN_MAX_LENGTH:
+        raise NotFound("This booking link is not valid.")
+    digest = hash_token(token)
+    booking = db.session.scalars(select(Booking).where(Booking.manage_token_hash == digest)).first()
+    # The lookup is by hash; the constant-time comparison keeps the final check free of timing leaks.
+    if booking is None or not hmac.compare_digest(booking.manage_token_hash or "", digest):
+        raise NotFound("This booking link is not valid.")
+    return booking
+
+
+def booking_ics(booking: Booking, token: str | None = None) -> bytes:
+    """The booking as a calendar file, with its manage link when the token is known."""
+    return calendar_files.booking_ics(booking, manage_link=manage_url(token) if token else None)
+
+
+def google_calendar_url(booking: Booking, token: str | None = None) -> str:
+    """An add-to-Google-Calendar link for the booking, with its manage link when the token is known."""
+    return calendar_files.google_calendar_url(booking, manage_link=manage_url(token) if token else None)
