@@ -34,7 +34,7 @@ from app.integrations import queue as rq_queues
 from app.integrations.google_calendar import GoogleSettings
 from app.services import background
 from app.services.calendar import sync as calendar_sync
-from app.services.notifications import outbox as notifications
+from app.services import notifications
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,8 @@ from app.services.bookings.lifecycle import Actor, SlotTaken, cancel_booking, cr
 from app.services.bookings.manage_links import get_booking_by_token, manage_url
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
 from app.services.scheduling.cache import app_cache
-from app.services.scheduling.search import link_staff, resolve_timezone, search_slots
+from app.services.scheduling.search import link_staff, search_slots
+from app.services.zones import require_zone
 from app.timeformat import iso_local, iso_utc
 
 log = logging.getLogger(__name__)
@@ -709,7 +710,7 @@ def _get_booking(args: GetBookingInput, principal: Principal, now: dt.datetime) 
 
 def _get_bookings(args: GetBookingsInput, principal: Principal, now: dt.datetime) -> dict:
     org = db.session.get(Organization, principal.organization_id)
-    tz = resolve_timezone(args.timezone, org.timezone)
+    tz = require_zone(args.timezone, default=org.timezone)
     staff_id = args.staff_id
     if principal.own_bookings_of is not None:
         if staff_id is not None and staff_id != principal.own_bookings_of:

@@ -9,7 +9,7 @@ from app.integrations import queue
 from app.services import background
 from app.api.admin_key import admin_key_required
 from app.api.responses import service_error_response
-from app.services.notifications import outbox as notifications
+from app.services import notifications
 from app.services.errors import NotFound, ServiceError
 
 DEFAULT_PROCESS_LIMIT = 500

@@ -10,7 +10,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from app.api.blueprint import bp
-from app.services.notifications import outbox as notifications
+from app.services import notifications
 
 # Twilio's own opt-out keywords (Advanced Opt-Out defaults), upper-cased, first word of the message.
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}

@@ -10,7 +10,7 @@ from app.dashboard.access import admin_required, fetch, org_id, org_tz
 from app.htmx import render, see_other
 from app.extensions import htmx
 from app.models.notifications import NOTIFICATION_STATUSES
-from app.services.notifications import outbox as notifications
+from app.services import notifications
 from app.services.errors import Conflict
 
 PER_PAGE = 50

@@ -3,7 +3,9 @@ times are written (always with the zone named, so nobody turns up an hour early)
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
+
+from app.services.zones import valid_zone
 
 # The zones most visitors of a UK gym come from, plus the big ones elsewhere. The organization's
 # zone and the visitor's own (detected or chosen) are always added to the list.
@@ -16,28 +18,6 @@ COMMON_ZONES = (
     "Asia/Bangkok", "Asia/Singapore", "Asia/Hong_Kong", "Asia/Tokyo", "Australia/Perth", "Australia/Sydney",
     "Pacific/Auckland",
 )
-
-
-def valid_zone(name: str | None) -> str | None:
-    """`name` if it is an IANA zone this server knows, else None (a bad value is ignored, not an error)."""
-    if not name or len(name) > 64 or name.startswith(("/", ".")):
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    # ZoneInfo also opens files like "posixrules"; only offer real zone names.
-    return name if name in _known_zones() else None
-
-
-_KNOWN: frozenset[str] | None = None
-
-
-def _known_zones() -> frozenset[str]:
-    global _KNOWN
-    if _KNOWN is None:
-        _KNOWN = frozenset(available_timezones()) | {"UTC"}
-    return _KNOWN
 
 
 def utc_offset_label(tz: str, at: datetime) -> str:

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import uuid
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -25,6 +25,7 @@ from app.integrations.email import send_email
 from app.models import ACTIVE_STATUSES, Booking, Organization, User
 from app.models.staff import ROLES
 from app.services.errors import Conflict, InvalidRequest, NotFound
+from app.services.zones import require_zone
 
 RESET_SALT = "atlas.password-reset"
 RESET_MAX_AGE_SECONDS = 60 * 60
@@ -165,18 +166,6 @@ def team(org_id: uuid.UUID, *, active_only: bool = False) -> list[User]:
     return list(db.session.scalars(query.order_by(User.active.desc(), User.name)))
 
 
-def check_zone(name: str | None, field: str = "timezone") -> str:
-    name = (name or "").strip()
-    try:
-        if not name:
-            raise ValueError
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidRequest(f"Unknown time zone {name!r}: use an IANA name such as Europe/London.",
-                             fields={field: "unknown time zone"}) from None
-    return name
-
-
 def add_staff(org_id: uuid.UUID, *, name: str | None, email: str | None, role: str = "staff",
               timezone_name: str | None = None, send_invite: bool = True) -> User:
     """A new member of staff with no password yet; an invitation email carries a link to choose one.
@@ -199,7 +188,7 @@ def add_staff(org_id: uuid.UUID, *, name: str | None, email: str | None, role: s
         fields["role"] = "owner, admin or staff"
     if fields:
         raise InvalidRequest("Please correct the highlighted fields.", fields=fields)
-    zone = check_zone(timezone_name or org.timezone)
+    zone = require_zone(timezone_name or org.timezone)
     user = User(organization_id=org_id, name=name, email=address, role=role, timezone=zone, active=True)
     db.session.add(user)
     commit_or_rollback()
@@ -293,7 +282,7 @@ def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str |
         fields["cancellation_cutoff"] = "between 0 and 14 days"
     if fields:
         raise InvalidRequest("Please correct the highlighted fields.", fields=fields)
-    org.timezone = check_zone(timezone_name)
+    org.timezone = require_zone(timezone_name)
     org.name = name
     org.cancellation_cutoff_minutes = cancellation_cutoff_minutes
     org.reminder_offsets_minutes = list(reminder_offsets_minutes)

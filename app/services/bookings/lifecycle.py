@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -24,9 +23,10 @@ from app.models import ACTIVE_STATUSES, AppointmentType, Booking, BookingAudit, 
 from app.services.bookings.manage_links import new_manage_token
 from app.services.scheduling import engine
 from app.services.calendar import sync as calendar_sync
-from app.services.notifications import outbox as notifications
+from app.services import notifications
 from app.services.scheduling.loader import appointment_spec, load_schedules
 from app.services.errors import Conflict, InvalidRequest, NotFound, ServiceError
+from app.services.zones import require_zone
 from app.services.scheduling.cache import app_cache
 from app.services.scheduling.search import choose_appointment_type, link_info, link_staff
 from app.timeformat import iso_utc
@@ -105,16 +105,6 @@ def normalise_name(value: str | None) -> str:
         raise InvalidRequest(f"The name is longer than {NAME_MAX} characters.",
                              fields={"attendee_name": f"at most {NAME_MAX} characters"})
     return name
-
-
-def check_timezone(value: str | None, default: str) -> str:
-    if not value:
-        return default
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidRequest(f"Unknown time zone {value!r}.", fields={"attendee_timezone": "unknown time zone"}) from None
-    return value
 
 
 def _aware(value: datetime, field: str) -> datetime:
@@ -219,7 +209,7 @@ def _create(link_slug, start_time, attendee_name, attendee_email, actor, appoint
     name = normalise_name(attendee_name)
     email = normalise_email(attendee_email)
     phone = normalise_phone(attendee_phone, link.phone_region)
-    tz = check_timezone(attendee_timezone, link.org_timezone)
+    tz = require_zone(attendee_timezone, field="attendee_timezone", default=link.org_timezone)
     start = _aware(start_time, "start_time")
     atype = choose_appointment_type(list(link.types), appointment_type_id, None)
     end = start + timedelta(minutes=atype.duration_minutes)

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from cryptography.fernet import Fernet, InvalidToken
@@ -51,6 +51,7 @@ from app.models.organizations import DEFAULT_REMINDER_OFFSETS_MINUTES
 from app.services import background
 from app.services import calendar_files as ics
 from app.services import urls
+from app.services.zones import valid_zone
 from app.services.errors import Conflict, InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
@@ -901,7 +902,7 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
     is_staff = KINDS[row.template].audience == "staff"
     member = staff.get(uuid.UUID(ctx["staff_id"])) if ctx.get("staff_id") else None
     tz = (member.timezone if is_staff and member else None) or booking.attendee_timezone or org.timezone
-    tz = tz if _valid_zone(tz) else "UTC"
+    tz = valid_zone(tz) or "UTC"
     token = unseal(ctx.get("manage"))
     link = booking.booking_link
     book_url = f"{app_url}/book/{link.slug}" if link is not None and link.is_public and link.is_active else app_url
@@ -951,14 +952,6 @@ def brand_for(booking: Booking, app_url: str) -> dict:
         logo = app_url + logo  # an email has no page to be relative to
     return {"primary": colours.brand, "on_primary": colours.brand_contrast, "ink": colours.brand_ink,
             "accent": colours.accent, "logo_url": logo}
-
-
-def _valid_zone(name: str | None) -> bool:
-    try:
-        ZoneInfo(name or "")
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def zone_label(tz: str) -> str:

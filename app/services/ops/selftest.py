@@ -48,7 +48,7 @@ from app.integrations.google_calendar import GoogleSettings
 from app.models import Booking, Calendar, CalendarConnection
 from app.services import background
 from app.services.scheduling import engine as availability
-from app.services.notifications import outbox as notification_service
+from app.services import notifications as notification_service
 from app.timeformat import iso_utc
 
 log = logging.getLogger(__name__)

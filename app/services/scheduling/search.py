@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import noload
@@ -17,6 +17,7 @@ from app.services.scheduling import engine
 from app.services.scheduling.loader import appointment_spec, load_schedules
 from app.services.calendar.sync import busy_for_staff
 from app.services.errors import InvalidRequest, NotFound
+from app.services.zones import require_zone
 from app.services.scheduling.cache import SlotCache
 
 T = TypeVar("T")
@@ -126,18 +127,6 @@ def link_info(slug: str, *, now: datetime, cache: SlotCache | None = None) -> Li
     return info
 
 
-def resolve_timezone(name: str | None, default: str) -> str:
-    """A valid IANA zone name, or InvalidRequest naming the `timezone` field."""
-    if not name:
-        return default
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidRequest(f"Unknown time zone {name!r}: use an IANA name such as Europe/London.",
-                             fields={"timezone": "unknown time zone"}) from None
-    return name
-
-
 def get_public_link(slug: str, *, with_branding: bool = True) -> BookingLink:
     """The active, public booking link with this slug, or NotFound (private links are not revealed)."""
     query = select(BookingLink).where(BookingLink.slug == slug)
@@ -242,7 +231,7 @@ def search_slots(
         state = _schedule_state(link_slug, org_slug)
         if state is not None:
             version, org_tz = state
-            tz = resolve_timezone(timezone_name, org_tz)
+            tz = require_zone(timezone_name, default=org_tz)
             first, last = date_window(start_date, end_date, date_, tz, now)
             key = (getattr(render, "__qualname__", None), link_slug, org_slug, first, last, tz, duration,
                    appointment_type_id, staff_id, exclude_booking_id)
@@ -302,7 +291,7 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
         ))
         mode = "individual"
 
-    tz = resolve_timezone(timezone_name, org_tz)
+    tz = require_zone(timezone_name, default=org_tz)
     atype = choose_appointment_type(types, appointment_type_id, duration)
     if staff_id:
         chosen = [member for member in staff if str(member.id) == str(staff_id)]
