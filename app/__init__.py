@@ -53,10 +53,12 @@ def _configure_logging(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from app import database  # noqa: F401  (registers the SQLite engine events)
-    from app import models  # noqa: F401  (registers every table with the metadata)
-    from app.services.scheduling import versions as schedule_version  # noqa: F401  (raises the version on schedule changes)
+    from app import (
+        database,  # noqa: F401  (registers the SQLite engine events)
+        models,  # noqa: F401  (registers every table with the metadata)
+    )
     from app.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+    from app.services.scheduling import versions as schedule_version  # noqa: F401  (raises the version on schedule changes)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -65,7 +67,7 @@ def _init_extensions(app: Flask) -> None:
     htmx.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    from app.services.scheduling.cache import SlotCache
+    from app.services.scheduling import SlotCache
 
     app.extensions["slot_cache"] = SlotCache()
     login_manager.login_view = "auth.login"

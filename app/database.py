@@ -8,6 +8,7 @@ sequences can interleave.
 from __future__ import annotations
 
 import sqlite3
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -36,10 +37,6 @@ def _begin_sqlite(connection) -> None:
         return
     mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
     connection.exec_driver_sql(f"BEGIN {mode}".strip())
-
-
-def is_sqlite() -> bool:
-    return db.engine.dialect.name == "sqlite"
 
 
 def begin_serialized_transaction() -> None:

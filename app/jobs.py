@@ -32,9 +32,8 @@ from redis import Redis
 from app.extensions import db
 from app.integrations import queue as rq_queues
 from app.integrations.google_calendar import GoogleSettings
-from app.services import background
-from app.services.calendar import sync as calendar_sync
-from app.services import notifications
+from app.services import background, bookings, notifications
+from app.services import calendar as calendar_sync
 
 log = logging.getLogger(__name__)
 
@@ -229,12 +228,12 @@ def _run_calendar_job(kind: str, argument):
     if kind == "booking":  # write these bookings' events (insert, patch or delete)
         return {str(booking_id): calendar_sync.sync_booking_event(booking_id) for booking_id in argument}
     if kind == "sync":  # incremental sync of one calendar (after a push notification)
-        return calendar_sync.sync_calendar(argument).as_dict()
+        return bookings.sync_calendar(argument).as_dict()
     if kind == "setup":  # channels, first sync and busy times of a connection just made or changed
-        calendar_sync.setup_connection(argument)
+        bookings.setup_connection(argument)
         return None
     if kind == "pass":  # the periodic pass: due write-backs, channel renewals, backstop syncs
-        return calendar_sync.process_due().as_dict()
+        return bookings.calendar_pass().as_dict()
     raise ValueError(f"unknown calendar job {kind!r}")
 
 
@@ -309,7 +308,7 @@ class CalendarWorker(threading.Thread):
                         log.exception("calendar job %s failed", kind)
                 if time.monotonic() - last_pass >= self.interval:
                     try:
-                        calendar_sync.process_due()
+                        bookings.calendar_pass()
                     except Exception:  # noqa: BLE001
                         db.session.rollback()
                         log.exception("calendar periodic pass failed; trying again")

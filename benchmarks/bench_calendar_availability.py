@@ -29,7 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "calendar"))
 
-from benchmarks.common import demo_database, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402,E501
+from benchmarks.common import (  # noqa: E402,E501
+    demo_database,
+    gunicorn,
+    print_table,
+    summarize,
+    time_requests,
+    write_json,
+)
 
 GOAL_RATIO = 1.2
 LONDON = ZoneInfo("Europe/London")
@@ -72,7 +79,8 @@ def connect_sam(env: dict, standin) -> dict:
     from app import create_app
     from app.extensions import db
     from app.models import Calendar, User
-    from app.services.calendar import sync as calendar_sync
+    from app.services import bookings
+    from app.services import calendar as calendar_sync
 
     app = create_app({"CALENDAR_JOBS": "inline"})
     with app.app_context():
@@ -87,7 +95,7 @@ def connect_sam(env: dict, standin) -> dict:
         primary = next(c for c in calendars if c.is_primary)
         calendar_sync.update_selection(connection.id, sam, conflict_ids=[str(c.id) for c in calendars],
                                        destination_id=str(primary.id))
-        calendar_sync.setup_connection(connection.id)
+        bookings.setup_connection(connection.id)
         db.session.expire_all()
         calendars = db.session.scalars(select(Calendar).where(Calendar.connection_id == connection.id)).all()
         busy = sum(len(c.busy_cache or []) for c in calendars)

@@ -26,7 +26,14 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import demo_database, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402,E501
+from benchmarks.common import (  # noqa: E402,E501
+    demo_database,
+    gunicorn,
+    print_table,
+    summarize,
+    time_requests,
+    write_json,
+)
 
 TRAINERS = 10
 BOOKINGS = 500
@@ -41,7 +48,15 @@ def build_week(env: dict) -> dict:
 
     from app import create_app
     from app.extensions import db
-    from app.models import AppointmentType, AvailabilityRule, Booking, BookingAudit, BookingLink, Organization, User
+    from app.models import (
+        AppointmentType,
+        AvailabilityRule,
+        Booking,
+        BookingAudit,
+        BookingLink,
+        Organization,
+        User,
+    )
 
     app = create_app()
     with app.app_context():

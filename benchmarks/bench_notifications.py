@@ -25,7 +25,14 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from benchmarks.common import PYTHON, ROOT, demo_database, print_table, summarize, write_json
+from benchmarks.common import (
+    PYTHON,
+    ROOT,
+    demo_database,
+    print_table,
+    summarize,
+    write_json,
+)
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.MULTILINE | re.IGNORECASE)

@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import demo_database, gunicorn, print_table, summarize, time_requests, write_json  # noqa: E402,E501
+from benchmarks.common import (  # noqa: E402,E501
+    demo_database,
+    gunicorn,
+    print_table,
+    summarize,
+    time_requests,
+    write_json,
+)
 
 FRAGMENT_HEADERS = {"HX-Request": "true", "HX-Target": "booking-step"}
 

@@ -1,9 +1,9 @@
 """The natural-language booking assistant: Claude with the AI booking tools, in a bounded tool-use loop.
 
 `converse()` takes the conversation so far (Messages API format, ending with the person's new
-message), asks the model, runs every tool it asks for through `ai_tools.run_tool` with the caller's
-principal — so the assistant can do exactly what that principal may do through the JSON API, checked
-the same way — and returns the reply, the tool calls made and the conversation to keep.
+message), asks the model, runs every tool it asks for through `run_tool` (dispatch.py) with the
+caller's principal — so the assistant can do exactly what that principal may do through the JSON API,
+checked the same way — and returns the reply, the tool calls made and the conversation to keep.
 
 The conversation lives with the client, not on the server: the panel carries it in a hidden field,
 signed (so it cannot be edited), bound to who it belongs to (one gym's page, or one member of staff)
@@ -25,8 +25,11 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from app.agents.dispatch import run_tool
+from app.agents.errors import ToolError
+from app.agents.principals import Principal
+from app.agents.tools import tool_definitions
 from app.extensions import db
-from app.agents.tools import Principal, ToolError, run_tool, tool_definitions
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +280,7 @@ def system_prompt(context: dict, now: dt.datetime) -> str:
         "- Only help with bookings at this gym. Answer briefly, in plain text without Markdown, and give "
         "times as the gym says them, like \"Tuesday 8 January at 10:00\".",
     ]
-    return "\n".join(line for line in lines if line is not None)
+    return "\n".join(lines)
 
 
 def _text_blocks(content) -> list[dict]:
@@ -290,29 +293,26 @@ def _run(block, principal: Principal, now: dt.datetime | None) -> tuple[dict, To
     try:
         payload = run_tool(block.name, arguments, principal, now=now)
     except ToolError as exc:
-        error = {"success": False, "error": exc.as_dict()}
-        result = {"type": "tool_result", "tool_use_id": block.id, "content": json.dumps(error, default=str),
-                  "is_error": True}
-        return result, ToolCall(block.name, arguments, ok=False, error_code=exc.code)
+        error = exc
     except Exception:  # a defect in a tool: tell the model it failed, keep the page up, log it loudly
         db.session.rollback()
         log.exception("assistant: tool %s failed for %s", block.name, principal.actor.id)
-        error = {"success": False, "error": {"code": "internal_error",
-                                             "message": "Something went wrong on our side running this action.",
-                                             "hint": "Apologise and suggest the booking page or contacting the gym."}}
-        result = {"type": "tool_result", "tool_use_id": block.id, "content": json.dumps(error), "is_error": True}
-        return result, ToolCall(block.name, arguments, ok=False, error_code="internal_error")
-    result = {"type": "tool_result", "tool_use_id": block.id, "content": json.dumps(payload, default=str)}
-    return result, ToolCall(block.name, arguments, ok=True)
+        error = ToolError("internal_error", "Something went wrong on our side running this action.",
+                          hint="Apologise and suggest the booking page or contacting the gym.")
+    else:
+        result = {"type": "tool_result", "tool_use_id": block.id, "content": json.dumps(payload, default=str)}
+        return result, ToolCall(block.name, arguments, ok=True)
+    result = {"type": "tool_result", "tool_use_id": block.id, "content": json.dumps(error.as_payload(), default=str),
+              "is_error": True}
+    return result, ToolCall(block.name, arguments, ok=False, error_code=error.code)
 
 
 def _client():
     import anthropic  # imported here: an app without a key never loads the SDK
 
     config = current_app.config
-    return anthropic.Anthropic(api_key=config["ANTHROPIC_API_KEY"], base_url=config.get("ANTHROPIC_BASE_URL") or None,
-                               timeout=float(config.get("ANTHROPIC_TIMEOUT") or 30),
-                               max_retries=int(config.get("ANTHROPIC_MAX_RETRIES", 1)))
+    return anthropic.Anthropic(api_key=config["ANTHROPIC_API_KEY"], base_url=config["ANTHROPIC_BASE_URL"],
+                               timeout=config["ANTHROPIC_TIMEOUT"], max_retries=config["ANTHROPIC_MAX_RETRIES"])
 
 
 def converse(messages: list[dict], principal: Principal, *, context: dict,
@@ -329,7 +329,7 @@ def converse(messages: list[dict], principal: Principal, *, context: dict,
     given_now = now  # tools read the clock themselves unless a time was injected
     now = now or dt.datetime.now(dt.timezone.utc)
     config = current_app.config
-    max_turns = max(1, int(config.get("ASSISTANT_MAX_TURNS") or 6))
+    max_turns = max(1, config["ASSISTANT_MAX_TURNS"])
     later = context.get("fallback") or ""
     conversation = list(messages)
     calls: list[ToolCall] = []

@@ -16,8 +16,6 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app.extensions import htmx
-from app.agents.tools import Principal
 from app.agents.assistant import (
     MESSAGE_CHARS,
     AssistantReply,
@@ -27,6 +25,7 @@ from app.agents.assistant import (
     encode_conversation,
     exchanges,
 )
+from app.agents.principals import Principal
 
 MACROS = "_macros/assistant.html"
 ACTION_LABELS = {
@@ -44,7 +43,7 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 
 def enabled() -> bool:
     """The assistant exists only when the deployment has a key for it."""
-    return bool(current_app.config.get("ANTHROPIC_API_KEY"))
+    return bool(current_app.config["ANTHROPIC_API_KEY"])
 
 
 class AssistantForm(FlaskForm):
@@ -86,7 +85,7 @@ class Panel:
 
 def _segments(text: str) -> list[list[tuple[str, str | None]]]:
     """Plain text as paragraphs of (text, link) pieces: only addresses on this site become links."""
-    own = current_app.config.get("APP_URL", "")
+    own = current_app.config["APP_URL"]
     paragraphs = []
     for para in re.split(r"\n\s*\n", text.strip()):
         pieces: list[tuple[str, str | None]] = []

@@ -3,29 +3,29 @@
 /api/ai/booking needs an API key (`Authorization: Bearer atlas_sk_…`, made by an owner or admin in
 the dashboard); the key's organization and scopes bound what it can do. /api/ai/tools is public: it
 describes the tools and reveals nothing about any organization. The work is done by
-app/services/ai_tools.py; this module only reads the request and turns ToolError into JSON.
+app/agents (run_tool); this module only reads the request and turns ToolError into JSON.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 
 from flask import current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 
-from app.api.blueprint import bp
-from app.errors import api_error
-from app.extensions import limiter
-from app.models import API_KEY_SCOPES
-from app.agents.tools import (
+from app.agents import (
     ACTIONS,
     TOOLS,
     Principal,
     ToolError,
+    bearer_token,
     principal_for_key,
     run_tool,
     tool_definitions,
 )
+from app.api.blueprint import bp
+from app.errors import api_error
+from app.extensions import limiter
+from app.models import API_KEY_SCOPES
 
 KEY_HINT = ("Send the key as `Authorization: Bearer atlas_sk_…`. An owner or admin creates keys in the dashboard "
             "under API keys (/dashboard/api-keys); GET /api/ai/tools needs no key.")
@@ -42,29 +42,21 @@ def tool_error_response(exc: ToolError):
     return response, status
 
 
-def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
-
-
 def _limit_key() -> str:
     """Rate limits are per key (hashed: the limiter's storage never holds a key), else per address."""
-    token = _bearer_token()
+    token = bearer_token(request.headers.get("Authorization"))
     return "ai-key:" + hashlib.sha256(token.encode()).hexdigest()[:32] if token else get_remote_address()
 
 
 def _principal() -> Principal:
-    token = _bearer_token()
+    token = bearer_token(request.headers.get("Authorization"))
     if token is None:
         raise ToolError("api_key_required", "This endpoint needs an API key.", hint=KEY_HINT, status=401)
     principal = principal_for_key(token)
     if principal is None:
         raise ToolError("invalid_api_key", "This API key is not valid, or it has been revoked.", hint=KEY_HINT,
                         status=401)
-    actor = dataclasses.replace(principal.actor, ip=request.remote_addr,
-                                user_agent=(request.headers.get("User-Agent") or "")[:300] or None)
-    return dataclasses.replace(principal, actor=actor)
+    return principal.seen_from(request.remote_addr, request.headers.get("User-Agent"))
 
 
 def _body() -> tuple[str, dict]:

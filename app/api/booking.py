@@ -9,13 +9,25 @@ from flask import current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.api.blueprint import bp
+from app.api.responses import (
+    iso_local,
+    iso_utc,
+    service_error_response,
+    validation_error_response,
+)
 from app.extensions import db, limiter
 from app.models import Booking, Organization
-from app.services.bookings.lifecycle import Actor, cancel_booking, create_booking, reschedule_booking
-from app.services.bookings.manage_links import get_booking_by_token, manage_url
-from app.api.responses import iso_local, iso_utc, service_error_response, validation_error_response
+from app.services.bookings import (
+    Actor,
+    cancel_booking,
+    change_deadline,
+    create_booking,
+    get_booking_by_token,
+    manage_url,
+    reschedule_booking,
+)
 from app.services.errors import InvalidRequest, ServiceError
-from app.services.scheduling.search import SlotSearch, search_slots
+from app.services.scheduling import SlotSearch, reuse, search_slots
 
 
 class AvailabilityParams(BaseModel):
@@ -45,10 +57,8 @@ def availability():
             end_date=params.end_date, duration=params.duration,
             appointment_type_id=str(params.appointment_type_id) if params.appointment_type_id else None,
             staff_id=str(params.staff_id) if params.staff_id else None, timezone_name=params.timezone,
-            cache=current_app.extensions["slot_cache"],
-            cache_seconds=current_app.config["AVAILABILITY_CACHE_SECONDS"],
-            render=availability_json,
         )
+        body = reuse("api.availability", body, availability_json)
     except ValidationError as exc:
         return validation_error_response(exc, "The availability request is not valid.")
     except ServiceError as exc:
@@ -57,7 +67,7 @@ def availability():
 
 
 def availability_json(search: SlotSearch) -> bytes:
-    """The spec's availability response, serialised once (cached answers skip this too)."""
+    """The spec's availability response (serialised once per cached search)."""
     tz = search.timezone
     duration = search.duration_minutes
     slots = [
@@ -256,5 +266,4 @@ def manage_delete():
 
 
 def _cutoff_instant(booking: Booking) -> dt.datetime:
-    org = db.session.get(Organization, booking.organization_id)
-    return booking.start_at - dt.timedelta(minutes=org.cancellation_cutoff_minutes)
+    return change_deadline(booking, db.session.get(Organization, booking.organization_id))

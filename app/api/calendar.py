@@ -24,15 +24,15 @@ from app.api.blueprint import bp
 from app.api.responses import iso_utc
 from app.errors import api_error
 from app.extensions import limiter
-from app.services import background
-from app.services.calendar import sync as calendar_sync
+from app.services import calendar as calendar_sync
+from app.services import urls
 from app.services.errors import InvalidRequest, NotFound, ServiceError
 
 log = logging.getLogger(__name__)
 
 
 def _redirect_uri() -> str:
-    return f"{current_app.config['APP_URL']}/api/calendar/google/callback"
+    return urls.google_callback_url()
 
 
 def _back_to_dashboard():
@@ -62,21 +62,20 @@ def google_callback():
     except ServiceError as exc:
         flash(exc.message, "error")
         return _back_to_dashboard()
-    background.submit("calendar.setup", str(connection.id))
     flash(f"Google Calendar connected ({connection.account_email}). Choose which calendars block your "
           "availability and which one receives bookings.", "success")
     return _back_to_dashboard()
 
 
 @bp.post("/calendar/webhooks/google")
-@limiter.limit(lambda: current_app.config.get("RATELIMIT_WEBHOOK", "600/minute"))
+@limiter.limit(lambda: current_app.config["RATELIMIT_WEBHOOK"])
 def google_webhook():
     """A push notification: check the channel and its token, then sync that calendar."""
     channel_id = request.headers.get("X-Goog-Channel-ID")
     state = (request.headers.get("X-Goog-Resource-State") or "").lower()
     try:
-        calendar = calendar_sync.verify_push(channel_id, request.headers.get("X-Goog-Channel-Token"),
-                                             request.headers.get("X-Goog-Resource-ID"))
+        calendar_sync.receive_push(channel_id, request.headers.get("X-Goog-Channel-Token"),
+                                   request.headers.get("X-Goog-Resource-ID"), state)
     except NotFound:
         log.warning("google webhook: unknown channel %r from %s", (channel_id or "")[:64], request.remote_addr)
         return api_error(404, "unknown_channel", "No such notification channel.")
@@ -86,12 +85,6 @@ def google_webhook():
         return api_error(403, exc.code, exc.message)
     except InvalidRequest as exc:
         return api_error(400, exc.code, exc.message, fields=exc.fields)
-    if state == "sync":
-        return jsonify({"success": True, "state": "sync"})
-    if state not in ("exists", "not_exists"):
-        return api_error(400, "invalid_request", "X-Goog-Resource-State must be sync, exists or not_exists.",
-                         fields={"X-Goog-Resource-State": "unknown state"})
-    background.submit("calendar.sync", str(calendar.id))
     return jsonify({"success": True, "state": state})
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, render_template, request
 
-from app.api.blueprint import bp
-from app.integrations import queue
-from app.services import background
 from app.api.admin_key import admin_key_required
+from app.api.blueprint import bp
 from app.api.responses import service_error_response
-from app.services import notifications
+from app.integrations import queue
+from app.services import background, notifications
 from app.services.errors import NotFound, ServiceError
 
 DEFAULT_PROCESS_LIMIT = 500

@@ -8,23 +8,25 @@
 
 Always 200 with the report, except 503 when the database itself cannot be reached: a load
 balancer or monitor can then tell "the portal cannot work" from "something needs a look".
+
+The checks live in app/services/ops and in each integration's `probe`.
 """
 from __future__ import annotations
 
 from flask import jsonify, request
 
-from app.api.blueprint import bp
 from app.api.admin_key import admin_key_required
+from app.api.blueprint import bp
 from app.api.responses import iso_utc
 from app.errors import api_error
-from app.services.ops import selftest as self_test
+from app.services import ops
 
 
 @bp.get("/test/booking-system")
 @admin_key_required
 def test_booking_system():
     """Check every component."""
-    return _answer(self_test.run_self_test())
+    return _answer(ops.run_self_test())
 
 
 @bp.post("/test/booking-system")
@@ -33,15 +35,15 @@ def test_booking_system_one():
     """Run the one test named by `testName`."""
     body = request.get_json(silent=True)
     name = body.get("testName") if isinstance(body, dict) else None
-    if not isinstance(name, str) or name not in self_test.TESTS:
-        valid = list(self_test.TESTS)
+    if not isinstance(name, str) or name not in ops.TESTS:
+        valid = list(ops.TESTS)
         given = "testName is missing" if name is None else f"unknown testName {str(name)[:50]!r}"
         return api_error(400, "invalid_request", f"{given}; valid test names: {', '.join(valid)}.",
                          fields={"testName": f"one of {', '.join(valid)}"}, valid_tests=valid)
-    return _answer(self_test.run_self_test(self_test.TESTS[name]), test=name)
+    return _answer(ops.run_self_test(ops.TESTS[name]), test=name)
 
 
-def _answer(report: self_test.SelfTestReport, **extra):
+def _answer(report: ops.SelfTestReport, **extra):
     body = {"success": True, **extra, **report.as_dict(), "checked_at": iso_utc(report.checked_at)}
     response = jsonify(body)
     response.status_code = 503 if report.database_down else 200

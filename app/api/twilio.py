@@ -21,7 +21,7 @@ HELP_TEXT = ("Atlas Booking: booking confirmations and reminders from your gym. 
 
 
 def _signature_ok() -> bool:
-    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    token = current_app.config["TWILIO_AUTH_TOKEN"]
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not signature:
         return False

@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from app.auth.blueprint import bp
@@ -11,15 +20,20 @@ from app.auth.forms import ForgotForm, LoginForm, ResetForm
 from app.extensions import limiter
 from app.htmx import private, see_other
 from app.services.errors import InvalidRequest
-from app.services.team import authenticate, request_password_reset, reset_password, user_for_reset_token
+from app.services.team import (
+    authenticate,
+    request_password_reset,
+    reset_password,
+    user_for_reset_token,
+)
 
 
 def _login_limit() -> str:
-    return current_app.config.get("RATELIMIT_LOGIN", "10/minute;50/hour")
+    return current_app.config["RATELIMIT_LOGIN"]
 
 
 def _reset_limit() -> str:
-    return current_app.config.get("RATELIMIT_PASSWORD_RESET", "5/minute;20/hour")
+    return current_app.config["RATELIMIT_PASSWORD_RESET"]
 
 
 def safe_next(target: str | None) -> str | None:

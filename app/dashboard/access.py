@@ -16,7 +16,7 @@ from flask import abort, request, url_for
 from flask_login import current_user
 
 from app.models import User
-from app.services.bookings.lifecycle import Actor
+from app.services.bookings import Actor
 from app.services.errors import NotFound
 
 

@@ -9,11 +9,11 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from app.dashboard.blueprint import bp
 from app.dashboard.access import admin_required, fetch, org_id
+from app.dashboard.blueprint import bp
 from app.dashboard.forms import MultiCheckboxField, choices
-from app.htmx import apply_errors, render, see_other
 from app.extensions import htmx
+from app.htmx import apply_errors, render, see_other
 from app.models import API_KEY_SCOPES
 from app.services import api_keys as service
 from app.services.errors import Conflict, InvalidRequest

@@ -6,17 +6,15 @@ audited as the AI acting for that person ("assistant:<user id>").
 """
 from __future__ import annotations
 
-import dataclasses
-
 from flask import abort, current_app, request, url_for
 from flask_login import current_user
 
 from app.agents import panel as assistant_panel
-from app.dashboard.blueprint import bp
+from app.agents import principal_for_staff
 from app.dashboard.access import staff_actor
-from app.htmx import BOOKING_CHANGED, private, render, wants_fragment
+from app.dashboard.blueprint import bp
 from app.extensions import limiter
-from app.agents.tools import principal_for_staff
+from app.htmx import BOOKING_CHANGED, private, render, wants_fragment
 
 
 def _per_person() -> str:
@@ -38,10 +36,8 @@ def assistant_send():
     if not assistant_panel.enabled():
         abort(404)
     user = current_user._get_current_object()
-    principal = principal_for_staff(user)
     seen = staff_actor()  # this request's address and browser, for the audit trail
-    principal = dataclasses.replace(principal, actor=dataclasses.replace(principal.actor, ip=seen.ip,
-                                                                         user_agent=seen.user_agent))
+    principal = principal_for_staff(user).seen_from(seen.ip, seen.user_agent)
     org = user.organization
     context = {
         "organization": {"name": org.name, "slug": org.slug, "timezone": org.timezone},

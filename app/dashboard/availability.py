@@ -8,14 +8,21 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, request, url_for
 
+from app.dashboard.access import (
+    check_own,
+    fetch,
+    is_admin,
+    org_id,
+    org_tz,
+    trainer_param,
+)
 from app.dashboard.blueprint import bp
-from app.dashboard.access import check_own, fetch, is_admin, org_id, org_tz, trainer_param
 from app.dashboard.forms import HolidayForm, OverrideForm, RuleForm
-from app.htmx import SCHEDULE_CHANGED, apply_errors, render, see_other, wanted_block
 from app.extensions import htmx
-from app.services.scheduling import schedules
+from app.htmx import SCHEDULE_CHANGED, apply_errors, render, see_other, wanted_block
 from app.services.catalog import appointment_types
 from app.services.errors import InvalidRequest
+from app.services.scheduling import schedules
 from app.services.team import team
 
 BLOCKS = ("weekly_rules", "overrides", "holidays", "slot_preview")
@@ -100,41 +107,47 @@ def _row_form(rule, formdata=None) -> RuleForm:
                     start_time=rule.start_time, end_time=rule.end_time)
 
 
+def _submit(form, trainer, block: str, message: str, save, **invalid):
+    """Check the form and save it: the block again with `message`, or the form with its errors (422)."""
+    if form.validate():
+        try:
+            save()
+        except InvalidRequest as exc:
+            apply_errors(form, exc)
+        else:
+            return _saved(trainer, block, message)
+    return _invalid(trainer, block, **invalid)
+
+
+def _own_row(getter, row_id):
+    """A trainer's rule or override (404 for another organization's, 403 for a colleague's when the
+    signed-in person is a trainer), and that trainer."""
+    row = fetch(getter, row_id)
+    check_own(row.user_id)
+    return row, trainer_param(str(row.user_id))
+
+
 @bp.post("/availability/rules")
 def rule_add():
     form = RuleForm()
     trainer = _trainer_from(form.trainer.data)
-    if form.validate():
-        try:
-            schedules.add_rule(org_id(), trainer.id, form.day_of_week.data, form.start_time.data, form.end_time.data)
-        except InvalidRequest as exc:
-            apply_errors(form, exc)
-        else:
-            return _saved(trainer, "weekly_rules", "Hours added.")
-    return _invalid(trainer, "weekly_rules", rule_form=form)
+    return _submit(form, trainer, "weekly_rules", "Hours added.",
+                   lambda: schedules.add_rule(org_id(), trainer.id, form.day_of_week.data, form.start_time.data,
+                                              form.end_time.data), rule_form=form)
 
 
 @bp.post("/availability/rules/<rule_id>")
 def rule_update(rule_id):
-    rule = fetch(schedules.get_rule, rule_id)
-    check_own(rule.user_id)
-    trainer = trainer_param(str(rule.user_id))
+    rule, trainer = _own_row(schedules.get_rule, rule_id)
     form = RuleForm(prefix=f"r-{rule.id}")
-    if form.validate():
-        try:
-            schedules.update_rule(org_id(), rule.id, form.day_of_week.data, form.start_time.data, form.end_time.data)
-        except InvalidRequest as exc:
-            apply_errors(form, exc)
-        else:
-            return _saved(trainer, "weekly_rules", "Hours saved.")
-    return _invalid(trainer, "weekly_rules", rule_errors={rule.id: form})
+    return _submit(form, trainer, "weekly_rules", "Hours saved.",
+                   lambda: schedules.update_rule(org_id(), rule.id, form.day_of_week.data, form.start_time.data,
+                                                 form.end_time.data), rule_errors={rule.id: form})
 
 
 @bp.post("/availability/rules/<rule_id>/delete")
 def rule_delete(rule_id):
-    rule = fetch(schedules.get_rule, rule_id)
-    check_own(rule.user_id)
-    trainer = trainer_param(str(rule.user_id))
+    rule, trainer = _own_row(schedules.get_rule, rule_id)
     schedules.delete_rule(org_id(), rule.id)
     return _saved(trainer, "weekly_rules", "Hours removed.")
 
@@ -145,23 +158,15 @@ def rule_delete(rule_id):
 def override_add():
     form = OverrideForm()
     trainer = _trainer_from(form.trainer.data)
-    if form.validate():
-        try:
-            schedules.add_override(org_id(), trainer.id, day=form.date.data, kind=form.kind.data,
-                                   start_time=form.start_time.data, end_time=form.end_time.data,
-                                   reason=form.reason.data, today=_today())
-        except InvalidRequest as exc:
-            apply_errors(form, exc)
-        else:
-            return _saved(trainer, "overrides", "Date change added.")
-    return _invalid(trainer, "overrides", override_form=form)
+    return _submit(form, trainer, "overrides", "Date change added.",
+                   lambda: schedules.add_override(org_id(), trainer.id, day=form.date.data, kind=form.kind.data,
+                                                  start_time=form.start_time.data, end_time=form.end_time.data,
+                                                  reason=form.reason.data, today=_today()), override_form=form)
 
 
 @bp.post("/availability/overrides/<override_id>/delete")
 def override_delete(override_id):
-    override = fetch(schedules.get_override, override_id)
-    check_own(override.user_id)
-    trainer = trainer_param(str(override.user_id))
+    override, trainer = _own_row(schedules.get_override, override_id)
     schedules.delete_override(org_id(), override.id)
     return _saved(trainer, "overrides", "Date change removed.")
 
@@ -174,14 +179,9 @@ def holiday_add():
     if not is_admin():
         abort(403)
     trainer = _trainer_from(form.trainer.data)
-    if form.validate():
-        try:
-            schedules.add_holiday(org_id(), name=form.name.data, day=form.date.data, today=_today())
-        except InvalidRequest as exc:
-            apply_errors(form, exc)
-        else:
-            return _saved(trainer, "holidays", "Holiday added.")
-    return _invalid(trainer, "holidays", holiday_form=form)
+    return _submit(form, trainer, "holidays", "Holiday added.",
+                   lambda: schedules.add_holiday(org_id(), name=form.name.data, day=form.date.data, today=_today()),
+                   holiday_form=form)
 
 
 @bp.post("/availability/holidays/<holiday_id>/delete")

@@ -1,15 +1,13 @@
 """The dashboard blueprint and what every dashboard request goes through: sign-in, private caching,
 the navigation (routes live in the modules beside this one)."""
-import re
-
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 
 from app.dashboard.access import nav_items
 from app.extensions import htmx
+from app.services.branding import is_hex_color
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 @bp.before_request
@@ -44,4 +42,4 @@ def dashboard_globals():
 @bp.app_template_filter("hex_color")
 def hex_color(value: str | None, default: str = "") -> str:
     """A colour safe to put in a style attribute: #rrggbb, or the default."""
-    return value if isinstance(value, str) and _HEX.match(value) else default
+    return value if is_hex_color(value) else default

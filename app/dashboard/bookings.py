@@ -9,16 +9,35 @@ from zoneinfo import ZoneInfo
 from flask import abort, flash, request, url_for
 from flask_login import current_user
 
-from app.dashboard.blueprint import bp
 from app.dashboard import calendar as cal
-from app.dashboard.access import check_own, fetch, is_admin, org_id, org_tz, staff_actor, trainer_param
-from app.dashboard.forms import BookingFilterForm, CancelForm, RescheduleForm, StatusForm, choices
-from app.htmx import BOOKING_CHANGED, apply_errors, render, see_other
+from app.dashboard.access import (
+    check_own,
+    fetch,
+    is_admin,
+    org_id,
+    org_tz,
+    staff_actor,
+    trainer_param,
+)
+from app.dashboard.blueprint import bp
+from app.dashboard.forms import (
+    BookingFilterForm,
+    CancelForm,
+    RescheduleForm,
+    StatusForm,
+    choices,
+)
 from app.extensions import htmx
-from app.services.scheduling import engine
+from app.htmx import BOOKING_CHANGED, apply_errors, render, see_other
 from app.services import reports
-from app.services.bookings.lifecycle import SlotTaken, cancel_booking, reschedule_booking, set_booking_status
+from app.services.bookings import (
+    SlotTaken,
+    cancel_booking,
+    reschedule_booking,
+    set_booking_status,
+)
 from app.services.errors import Conflict, InvalidRequest
+from app.services.scheduling import engine
 from app.services.team import team
 
 STATUS_DONE = {"confirm": "confirmed", "complete": "marked completed", "no_show": "marked as a no-show"}

@@ -14,13 +14,12 @@ from datetime import datetime, timezone
 from flask import abort, flash, request, url_for
 from flask_login import current_user
 
-from app.dashboard.blueprint import bp
 from app.dashboard.access import is_admin, org_id, org_tz
-from app.htmx import render, see_other
+from app.dashboard.blueprint import bp
 from app.extensions import htmx
+from app.htmx import render, see_other
 from app.models import CalendarConnection
-from app.services import background
-from app.services.calendar import sync as calendar_sync
+from app.services import calendar as calendar_sync
 from app.services import team as team_service
 from app.services.errors import InvalidRequest, NotFound
 
@@ -94,7 +93,6 @@ def sync_select(connection_id):
         posted = {"conflict": set(conflict_ids), "destination": destination_id or ""}
         return _page(status=422, block="connection_card" if htmx else None, connection=connection,
                      notice=exc.message, notice_kind="error", posted=posted)
-    background.submit("calendar.setup", str(connection.id))
     message = f"Calendar choices saved for {connection.account_email}."
     if htmx:
         return _page(block="connection_card", connection=connection, notice=message, trigger=CALENDAR_SYNC_CHANGED)
@@ -106,16 +104,11 @@ def sync_select(connection_id):
 def sync_now(connection_id):
     """Read busy times and changes from Google now, and write any bookings still waiting."""
     connection = _connection(connection_id)
-    if calendar_sync.settings() is None:
+    try:
+        calendar_sync.sync_now(connection.id, current_user)
+    except calendar_sync.GoogleNotConfigured:
         flash("Google Calendar isn't set up on this portal, so nothing can be synced.", "error")
         return see_other(url_for("dashboard.sync_settings"))
-    # Calendars that already have a sync token get an incremental sync; the setup job does the
-    # first, full sync of the others (and busy times, channels and waiting write-backs).
-    incremental = [str(c.id) for c in connection.calendars
-                   if (c.check_for_conflicts or c.is_destination) and c.sync_token]
-    background.submit("calendar.setup", str(connection.id))
-    for calendar_id in incremental:
-        background.submit("calendar.sync", calendar_id)
     flash(f"Syncing {connection.account_email} with Google now: busy times and bookings are refreshed "
           "in the background.", "success")
     return see_other(url_for("dashboard.sync_settings"))

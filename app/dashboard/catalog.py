@@ -7,13 +7,19 @@ from decimal import Decimal
 from flask import abort, current_app, flash, request, url_for
 from flask_login import current_user
 
-from app.dashboard.blueprint import bp
 from app.dashboard.access import fetch, is_admin, org_id
-from app.dashboard.forms import ActiveForm, AppointmentTypeForm, BrandingForm, LinkForm, choices
-from app.htmx import apply_errors, render, see_other
+from app.dashboard.blueprint import bp
+from app.dashboard.forms import (
+    ActiveForm,
+    AppointmentTypeForm,
+    BrandingForm,
+    LinkForm,
+    choices,
+)
 from app.extensions import htmx
-from app.services.branding import palette, safe_logo_url
+from app.htmx import apply_errors, render, see_other
 from app.services import catalog
+from app.services.branding import palette, safe_logo_url
 from app.services.errors import InvalidRequest
 from app.services.team import team
 

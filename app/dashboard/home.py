@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 from flask import request
 from flask_login import current_user
 
-from app.dashboard.blueprint import bp
 from app.dashboard.access import is_admin, org_id, org_tz, trainer_param
+from app.dashboard.blueprint import bp
 from app.dashboard.charts import bookings_per_day_chart, utilisation_chart
 from app.htmx import render, wanted_block
-from app.services.scheduling import engine
 from app.services import reports
+from app.services.scheduling import engine
 from app.services.team import team
 
 CHART_DAYS = 28

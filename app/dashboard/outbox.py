@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import flash, request, url_for
 
-from app.dashboard.blueprint import bp
 from app.dashboard.access import admin_required, fetch, org_id, org_tz
-from app.htmx import render, see_other
+from app.dashboard.blueprint import bp
 from app.extensions import htmx
+from app.htmx import render, see_other
 from app.models.notifications import NOTIFICATION_STATUSES
 from app.services import notifications
 from app.services.errors import Conflict

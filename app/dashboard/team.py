@@ -7,11 +7,11 @@ from zoneinfo import available_timezones
 from flask import abort, flash, request, url_for
 from flask_login import current_user
 
-from app.dashboard.blueprint import bp
 from app.dashboard.access import admin_required, fetch, is_owner, org_id, org_tz
+from app.dashboard.blueprint import bp
 from app.dashboard.forms import ActiveForm, RoleForm, SettingsForm, TeamAddForm
-from app.htmx import apply_errors, render, see_other
 from app.extensions import htmx
+from app.htmx import apply_errors, render, see_other
 from app.services import team as team_service
 from app.services.errors import Conflict, InvalidRequest
 

@@ -1,8 +1,8 @@
-"""Sending email: through SMTP (Flask-Mail) when SMTP_HOST is configured, else into a file outbox.
+"""Sending email: through SMTP (Flask-Mail) when SMTP_HOST is configured, else into the file outbox.
 
-The outbox (app.config["OUTBOX_DIR"], instance/outbox by default) receives one RFC 5322 .eml file
-per message, so a laptop without a mail server still shows what would have been sent, and tests
-can read it back.
+The file outbox (app/integrations/file_outbox.py: OUTBOX_DIR, instance/outbox by default) receives
+one RFC 5322 .eml file per message, so a laptop without a mail server still shows what would have
+been sent, and tests can read it back.
 
 Two ways in:
 
@@ -18,13 +18,13 @@ Two ways in:
 """
 from __future__ import annotations
 
-import os
 import smtplib
 import socket
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from email import charset as email_charset
+from email import message_from_bytes
 from email.encoders import encode_base64
 from email.header import Header
 from email.message import EmailMessage
@@ -33,15 +33,23 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
+from email.policy import default as default_policy
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
-from pathlib import Path
 
 from flask import current_app
 from flask_mail import Connection, Message
 
 from app.extensions import mail
+from app.integrations.file_outbox import EMAIL_SUFFIX, FileOutbox
+from app.integrations.health import (
+    DEGRADED,
+    NOT_CONFIGURED,
+    OK,
+    PROBE_TIMEOUT,
+    Probe,
+    describe,
+)
 
-DEFAULT_SMTP_TIMEOUT = 20  # seconds per socket operation; must stay well below the outbox lease
 # Headers may be 998 characters a line (RFC 5322). At 78 a long List-Unsubscribe URL, which has
 # nowhere to fold, would be folded straight after the colon and arrive with a leading space.
 MESSAGE_POLICY = compat32.clone(max_line_length=998)
@@ -55,8 +63,8 @@ def send_email(to: str | list[str], subject: str, text: str, html: str | None = 
     """Send one message to `to` (an address or a list). Returns the outbox file path when written
     to the outbox, None when handed to the SMTP server. SMTP failures propagate to the caller."""
     recipients = [to] if isinstance(to, str) else list(to)
-    sender = current_app.config.get("SMTP_FROM") or current_app.config.get("MAIL_DEFAULT_SENDER")
-    if current_app.config.get("SMTP_HOST"):
+    sender = _sender()
+    if current_app.config["SMTP_HOST"]:
         mail.send(Message(subject=subject, recipients=recipients, body=text, html=html, sender=sender))
         return None
     return _write_to_outbox(recipients, subject, text, html, sender)
@@ -72,12 +80,16 @@ def _write_to_outbox(recipients: list[str], subject: str, text: str, html: str |
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
-    outbox = Path(current_app.config["OUTBOX_DIR"])
-    outbox.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    path = outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-    path.write_bytes(bytes(message))
-    return str(path)
+    outbox = OutboxTransport(current_app.config["OUTBOX_DIR"])
+    # Not a notification, so no key of its own: the time it was written, and a tie-breaker.
+    key = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+    outbox.write(key, bytes(message), on_handoff=lambda: True)
+    return str(outbox.path_for(key))
+
+
+def _sender() -> str:
+    """SMTP_FROM, "Name <address>" (config.py gives its default; MAIL_DEFAULT_SENDER is the same value)."""
+    return current_app.config["SMTP_FROM"]
 
 
 # --- messages for the notification outbox -----------------------------------------------------
@@ -94,8 +106,7 @@ class EmailDeliveryError(Exception):
 
 def sender_address() -> str:
     """The bare address of SMTP_FROM (for ORGANIZER and the envelope sender)."""
-    sender = current_app.config.get("SMTP_FROM") or current_app.config.get("MAIL_DEFAULT_SENDER") or ""
-    return parseaddr(sender)[1] or "noreply@localhost"
+    return parseaddr(_sender())[1]
 
 
 def message_id_for(key: str) -> str:
@@ -135,8 +146,7 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
         message.attach(attachment)
     else:
         message = alternatives
-    sender = current_app.config.get("SMTP_FROM") or current_app.config.get("MAIL_DEFAULT_SENDER") or ""
-    message["From"] = _address(sender)
+    message["From"] = _address(_sender())
     message["To"] = _address(to)
     message["Subject"] = Header(subject, "utf-8") if not subject.isascii() else subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
@@ -182,7 +192,7 @@ class SmtpTransport:
 
     name = "smtp"
 
-    def __init__(self, timeout: float = DEFAULT_SMTP_TIMEOUT) -> None:
+    def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._connection: _SmtpConnection | None = None
         self.suppressed = bool(current_app.extensions["mail"].suppress)
@@ -205,9 +215,11 @@ class SmtpTransport:
                 pass
         self._connection = None
 
-    def send(self, message: MimeMessage, *, recipient: str, on_handoff: Callable[[], bool]) -> str | None:
+    def send(self, message: MimeMessage, *, recipient: str, on_handoff: Callable[[], bool],
+             key: str | None = None) -> str | None:
         """Deliver `message` to `recipient`; the provider reference (the Message-ID) or None when
-        `on_handoff()` said no (the caller lost its claim) and nothing was sent."""
+        `on_handoff()` said no (the caller lost its claim) and nothing was sent. (`key` names the
+        message in the file outbox; over SMTP the Message-ID already does.)"""
         if self.suppressed:  # MAIL_SUPPRESS_SEND (TESTING): Flask-Mail's "pretend" mode
             return f"suppressed:{message['Message-ID']}" if on_handoff() else None
         data = message.as_bytes(policy=SMTP_POLICY)
@@ -263,62 +275,33 @@ class SmtpTransport:
         self._connection = None
 
 
-class OutboxTransport:
-    """Writes each message to OUTBOX_DIR as <key>.eml (atomically: a file there was written whole).
+class OutboxTransport(FileOutbox):
+    """No SMTP_HOST: each message is written to the file outbox as <key>.eml (file_outbox.py: named
+    after the notification, so a send interrupted by a crash is settled exactly)."""
 
-    Because the name is the notification's own key, "was it written?" has an exact answer, which
-    makes the outbox exactly-once even across a crash (see `delivered`)."""
-
-    name = "outbox"
-
-    def __init__(self, folder: str | os.PathLike) -> None:
-        self.folder = Path(folder)
-
-    def path_for(self, key: str) -> Path:
-        return self.folder / f"{key}.eml"
+    def __init__(self, folder) -> None:
+        super().__init__(folder, EMAIL_SUFFIX)
 
     def send(self, message: MimeMessage, *, recipient: str, on_handoff: Callable[[], bool],
              key: str) -> str | None:
-        if not on_handoff():
-            return None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.path_for(key)
-        partial = final.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
         try:
-            partial.write_bytes(bytes(message))
-            os.replace(partial, final)
+            return self.write(key, bytes(message), on_handoff)
         except OSError as exc:
-            partial.unlink(missing_ok=True)
             raise EmailDeliveryError("temporary", f"cannot write the outbox file: {exc}") from None
-        return f"file:{final.name}"
-
-    def delivered(self, key: str) -> str | None:
-        path = self.path_for(key)
-        return f"file:{path.name}" if path.exists() else None
-
-    def close(self) -> None:
-        pass
 
 
 def mail_transport() -> SmtpTransport | OutboxTransport:
     """SMTP when SMTP_HOST is configured, else the file outbox."""
     config = current_app.config
-    if config.get("SMTP_HOST"):
-        return SmtpTransport(timeout=float(config.get("SMTP_TIMEOUT") or DEFAULT_SMTP_TIMEOUT))
+    if config["SMTP_HOST"]:
+        return SmtpTransport(timeout=config["SMTP_TIMEOUT"])
     return OutboxTransport(config["OUTBOX_DIR"])
 
 
 def read_outbox_file(name: str) -> EmailMessage | None:
-    """A message the outbox transport wrote (by its file name, which the caller took from a row)."""
-    from email import message_from_bytes
-    from email.policy import default
-
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        return None
-    path = Path(current_app.config["OUTBOX_DIR"]) / name
-    if not path.is_file():
-        return None
-    return message_from_bytes(path.read_bytes(), policy=default)
+    """An email the file outbox holds, by its file name (which the caller took from a row)."""
+    content = OutboxTransport(current_app.config["OUTBOX_DIR"]).read(name)
+    return message_from_bytes(content, policy=default_policy) if content is not None else None
 
 
 def _text(reply: bytes | str) -> str:
@@ -331,3 +314,62 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout | TimeoutError):
         return "timed out"
     return str(exc) or exc.__class__.__name__
+
+
+# --- health probe (the self-test's SMTP check) ------------------------------------------------------
+
+def probe(config) -> Probe:
+    """Connect and EHLO — with TLS or STARTTLS and the login as the MAIL_* settings make the
+    transport connect — then QUIT. No message is sent. Each step may take SMTP_TIMEOUT, never more
+    than PROBE_TIMEOUT. Without SMTP_HOST: not configured (messages go to the outbox folder)."""
+    if not config["SMTP_HOST"]:
+        return Probe(NOT_CONFIGURED, "No SMTP_HOST: emails are written as .eml files to the outbox folder.",
+                     {"mode": "outbox", "outbox_dir": str(config["OUTBOX_DIR"])})
+    server, port = config["MAIL_SERVER"], config["MAIL_PORT"]
+    use_ssl, use_tls = config["MAIL_USE_SSL"], config["MAIL_USE_TLS"]
+    username, password = config["MAIL_USERNAME"], config["MAIL_PASSWORD"]
+    security = "ssl" if use_ssl else "starttls" if use_tls else "none"
+    details: dict = {"mode": "smtp", "host": server, "port": port, "security": security,
+                     "login": bool(username and password)}
+    timeout = min(config["SMTP_TIMEOUT"], PROBE_TIMEOUT)
+    where = f"{server}:{port}"
+    # The transport's steps taken one by one, so the answer can say which one failed; the socket is
+    # closed whichever it was.
+    host = None
+    step = "connect"
+    try:
+        host = (smtplib.SMTP_SSL if use_ssl else smtplib.SMTP)(server, port, timeout=timeout)
+        step = "EHLO"
+        code, reply = host.ehlo()
+        if code != 250:
+            code, reply = host.helo()
+        if use_tls:
+            step = "STARTTLS"
+            host.starttls()
+            code, reply = host.ehlo()
+        details["server"] = _text(reply).splitlines()[0][:200] if reply else None
+        details["extensions"] = sorted(host.esmtp_features)
+        if details["login"]:
+            step = "login"
+            host.login(username, password)
+    except smtplib.SMTPAuthenticationError as exc:
+        details["error"] = f"{exc.smtp_code} {_text(exc.smtp_error)}"[:300]
+        return Probe(DEGRADED, f"The SMTP server at {where} refused the login.", details)
+    except smtplib.SMTPNotSupportedError as exc:
+        details["error"] = str(exc)
+        return Probe(DEGRADED, f"The SMTP server at {where} cannot do what is configured: {exc}", details)
+    except (smtplib.SMTPException, OSError) as exc:
+        details["error"] = describe(exc)
+        details["failed_step"] = step
+        what = "Cannot reach" if step == "connect" else f"{step} failed with"
+        return Probe(DEGRADED, f"{what} the SMTP server at {where}: {details['error']}.", details)
+    finally:
+        if host is not None:
+            try:
+                host.quit()
+            except (smtplib.SMTPException, OSError):
+                host.close()
+    steps = "EHLO" + {"ssl": " over TLS", "starttls": " + STARTTLS", "none": ""}[security]
+    if details["login"]:
+        steps += " + login"
+    return Probe(OK, f"The SMTP server at {where} accepted {steps}.", details)

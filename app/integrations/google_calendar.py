@@ -28,6 +28,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
+from app.integrations.health import DEGRADED, NOT_CONFIGURED, OK, Probe
 from app.timeformat import iso_utc
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,8 @@ class GoogleSettings:
         return cls(
             client_id=config["GOOGLE_CLIENT_ID"], client_secret=config["GOOGLE_CLIENT_SECRET"],
             auth_uri=config["GOOGLE_OAUTH_AUTH_URI"], token_uri=config["GOOGLE_OAUTH_TOKEN_URI"],
-            revoke_uri=config["GOOGLE_OAUTH_REVOKE_URI"], api_endpoint=config.get("GOOGLE_API_ENDPOINT"),
-            timeout=float(config.get("GOOGLE_HTTP_TIMEOUT") or 8),
+            revoke_uri=config["GOOGLE_OAUTH_REVOKE_URI"], api_endpoint=config["GOOGLE_API_ENDPOINT"],
+            timeout=float(config["GOOGLE_HTTP_TIMEOUT"]),
         )
 
 
@@ -349,3 +350,23 @@ class CalendarClient:
 
     def stop_channel(self, channel_id: str, resource_id: str) -> None:
         self._execute(self.service.channels().stop(body={"id": channel_id, "resourceId": resource_id}))
+
+
+# --- health probe (the self-test's Google check) ----------------------------------------------------
+
+GOOGLE_API = "https://www.googleapis.com"  # the client library's endpoint when GOOGLE_API_ENDPOINT is empty
+
+
+def probe(config) -> Probe:
+    """Whether Google Calendar is configured (GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET) and where
+    its API is reached. Google is not called: every call needs a connection's tokens (a refresh and
+    an API call each), and the calendar service records each connection's state as it syncs."""
+    settings = GoogleSettings.from_config(config)
+    if settings is None:
+        if bool(config["GOOGLE_CLIENT_ID"]) != bool(config["GOOGLE_CLIENT_SECRET"]):
+            missing = "GOOGLE_CLIENT_SECRET" if config["GOOGLE_CLIENT_ID"] else "GOOGLE_CLIENT_ID"
+            return Probe(DEGRADED, f"Google Calendar is only partly configured (missing {missing}): sync is off.",
+                         {"missing": [missing]})
+        return Probe(NOT_CONFIGURED, "No GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET: calendar sync is off.", {})
+    api = settings.api_endpoint or GOOGLE_API
+    return Probe(OK, f"Google Calendar is configured (API at {api}).", {"api": api})

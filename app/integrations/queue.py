@@ -6,13 +6,26 @@ the counts. Nothing here touches the database: Redis only carries hints, the dat
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Sequence
 from datetime import timezone
+from urllib.parse import urlsplit
 
 from flask import Flask
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from app.integrations.health import (
+    DEGRADED,
+    NOT_CONFIGURED,
+    OK,
+    PROBE_TIMEOUT,
+    Probe,
+    describe,
+    ms_since,
+)
 from app.timeformat import iso_utc
 
 MAX_WORKERS_LISTED = 20
@@ -63,3 +76,39 @@ def notification_queue_health(app: Flask) -> dict:
     found = queue(app, app.config["NOTIFICATIONS_QUEUE"], connection)
     return {"ok": bool(connection.ping()), "queue": found.name, "queued_jobs": found.count,
             "running_jobs": StartedJobRegistry(queue=found).count, "failed_jobs": FailedJobRegistry(queue=found).count}
+
+
+# --- health probe (the self-test's Redis and workers check) -----------------------------------------
+
+def probe(config, queue_names: Sequence[str]) -> Probe:
+    """Redis ping and version, the sizes of `queue_names` and the registered RQ workers (with how
+    many listen on each of those queues), on a connection of its own with PROBE_TIMEOUT. Without
+    REDIS_URL: not configured (no queues, no workers)."""
+    url = config["REDIS_URL"]
+    if not url:
+        return Probe(NOT_CONFIGURED, "No REDIS_URL: no RQ queues or workers.", {})
+    details: dict = {"redis": redis_location(url)}
+    connection = Redis.from_url(url, socket_connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT)
+    try:
+        started = time.perf_counter()
+        connection.ping()
+        details["ping_ms"] = ms_since(started)
+        details["redis_version"] = connection.info("server").get("redis_version")
+        details["queues"] = {name: queue_counts(name, connection) for name in queue_names}
+        details["workers"] = workers(connection, list(queue_names))
+    except RedisError as exc:
+        details["error"] = describe(exc)
+        return Probe(DEGRADED, "Redis cannot be reached: workers get no jobs.", details)
+    finally:
+        connection.close()
+    return Probe(OK, f"Redis answers in {details['ping_ms']} ms; {details['workers']['count']} worker(s) serve "
+                     "the queues.", details)
+
+
+def redis_location(url: str) -> str:
+    """The Redis address without its credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    path = parts.path if parts.path not in ("", "/") else ""
+    return f"{parts.scheme}://{host}{port}{path}"

@@ -3,19 +3,17 @@
 Like the email transport, `send()` calls the caller's `on_handoff()` at the last moment at which
 the message has certainly not reached anyone (just before the POST), and failures come back as
 `SmsDeliveryError` with `kind` permanent / temporary / unknown. Unlike SMTP, Twilio can be asked
-afterwards whether a message exists (`find_sent`), which is how a send interrupted by a crash is
-settled without sending twice.
+afterwards whether a message exists (`find_sent`, by the `body_digest` the caller kept at the
+hand-off), which is how a send interrupted by a crash is settled without sending twice.
 
 TWILIO_API_BASE_URL (not a spec variable; unset in production) points the client at another host
 that speaks the Messages API — the tests' local stand-in.
 """
 from __future__ import annotations
 
-import os
-import uuid
+import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import requests
 from flask import current_app
@@ -23,8 +21,17 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from app.integrations.file_outbox import SMS_SUFFIX, FileOutbox
+from app.integrations.health import (
+    DEGRADED,
+    NOT_CONFIGURED,
+    OK,
+    PROBE_TIMEOUT,
+    Probe,
+    describe,
+)
+
 TWILIO_API = "https://api.twilio.com"
-DEFAULT_TIMEOUT = 15  # seconds per socket operation; well below the outbox lease
 # https://www.twilio.com/docs/api/errors
 OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient"
 PERMANENT_CODES = {
@@ -64,7 +71,7 @@ class TwilioTransport:
     name = "twilio"
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, *, status_callback: str | None = None,
-                 base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+                 base_url: str | None = None, timeout: float) -> None:
         http = _RebasedHttpClient(base_url, timeout=timeout) if base_url else TwilioHttpClient(timeout=timeout)
         self.client = Client(account_sid, auth_token, http_client=http)
         self.from_number = from_number
@@ -90,19 +97,20 @@ class TwilioTransport:
             raise SmsDeliveryError("temporary", f"Twilio request failed: {exc}") from None
         return message.sid, message.status or "queued"
 
-    def find_sent(self, *, to: str, body: str, since: datetime) -> str | None:
-        """The sid of a message to `to` with exactly `body` created since `since`, if Twilio has one.
+    def find_sent(self, *, to: str, digest: str, since: datetime) -> str | None:
+        """The sid of a message to `to` whose body has `digest` (`body_digest`) created since
+        `since`, if Twilio has one.
 
         Raises SmsDeliveryError("temporary") when Twilio cannot be asked; the caller then asks again
         later rather than guessing."""
         try:
             recent = self.client.messages.list(to=to, from_=self.from_number, limit=50)
-        except (TwilioException, requests.exceptions.RequestException) as exc:
-            raise SmsDeliveryError("temporary", f"cannot ask Twilio about earlier messages: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 (any failure to ask means: ask again later)
+            raise SmsDeliveryError("temporary", f"cannot ask Twilio: {exc}") from None
         horizon = since - timedelta(minutes=2)  # clock skew between us and Twilio
         for message in recent:
             created = message.date_created
-            if message.body == body and (created is None or created >= horizon):
+            if body_digest(message.body or "") == digest and (created is None or created >= horizon):
                 return message.sid
         return None
 
@@ -110,56 +118,43 @@ class TwilioTransport:
         pass
 
 
-class OutboxSmsTransport:
-    """No Twilio configured: each SMS is written to OUTBOX_DIR as <key>.sms.txt, for the demo."""
+def body_digest(body: str) -> str:
+    """What identifies an SMS body when asking Twilio about it later (whitespace runs count as one
+    space): kept with the hand-off instead of the text itself."""
+    return hashlib.sha256(" ".join(body.split()).encode()).hexdigest()
 
-    name = "outbox"
 
-    def __init__(self, folder: str | os.PathLike) -> None:
-        self.folder = Path(folder)
+class OutboxSmsTransport(FileOutbox):
+    """No Twilio configured: each SMS is written to the file outbox as <key>.sms.txt, for the demo."""
 
-    def path_for(self, key: str) -> Path:
-        return self.folder / f"{key}.sms.txt"
+    def __init__(self, folder) -> None:
+        super().__init__(folder, SMS_SUFFIX)
 
     def send(self, *, to: str, body: str, on_handoff: Callable[[], bool], key: str) -> tuple[str, str] | None:
-        if not on_handoff():
-            return None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.path_for(key)
-        partial = final.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
         try:
-            partial.write_text(f"To: {to}\n\n{body}\n", encoding="utf-8")
-            os.replace(partial, final)
+            reference = self.write(key, f"To: {to}\n\n{body}\n".encode(), on_handoff)
         except OSError as exc:
-            partial.unlink(missing_ok=True)
             raise SmsDeliveryError("temporary", f"cannot write the outbox file: {exc}") from None
-        return f"file:{final.name}", "outbox"
-
-    def delivered(self, key: str) -> str | None:
-        path = self.path_for(key)
-        return f"file:{path.name}" if path.exists() else None
-
-    def close(self) -> None:
-        pass
+        return (reference, "outbox") if reference is not None else None
 
 
-def sms_transport() -> TwilioTransport | OutboxSmsTransport:
-    """Twilio when TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER are set, else the outbox."""
+def sms_transport(*, status_callback: str | None = None) -> TwilioTransport | OutboxSmsTransport:
+    """Twilio when TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER are set, else the outbox.
+
+    `status_callback`: where Twilio should report each message's delivery status (the caller
+    knows the portal's addresses; this module does not)."""
     config = current_app.config
     if twilio_configured():
         return TwilioTransport(
             config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], config["TWILIO_PHONE_NUMBER"],
-            status_callback=f"{config['APP_URL']}/api/twilio/status",
-            base_url=config.get("TWILIO_API_BASE_URL") or None,
-            timeout=float(config.get("TWILIO_TIMEOUT") or DEFAULT_TIMEOUT),
+            status_callback=status_callback, base_url=config["TWILIO_API_BASE_URL"], timeout=config["TWILIO_TIMEOUT"],
         )
     return OutboxSmsTransport(config["OUTBOX_DIR"])
 
 
 def twilio_configured() -> bool:
     config = current_app.config
-    return bool(config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN")
-                and config.get("TWILIO_PHONE_NUMBER"))
+    return bool(config["TWILIO_ACCOUNT_SID"] and config["TWILIO_AUTH_TOKEN"] and config["TWILIO_PHONE_NUMBER"])
 
 
 def _classify(exc: TwilioRestException) -> SmsDeliveryError:
@@ -176,3 +171,53 @@ def _refused(exc: requests.exceptions.ConnectionError) -> bool:
     """A connection that was never established (nothing reached Twilio)."""
     text = repr(exc)
     return "NewConnectionError" in text or "Connection refused" in text or "Name or service not known" in text
+
+
+# --- health probe (the self-test's Twilio check) ----------------------------------------------------
+
+TWILIO_SETTINGS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER")
+
+
+def probe(config) -> Probe:
+    """One authenticated read (the account) through the real client and the transport's HTTP layer
+    (TWILIO_API_BASE_URL honoured; TWILIO_TIMEOUT, never more than PROBE_TIMEOUT). No message is
+    sent. Without any of the three Twilio settings: not configured (SMS go to the outbox folder)."""
+    missing = [name for name in TWILIO_SETTINGS if not config[name]]
+    if len(missing) == len(TWILIO_SETTINGS):
+        return Probe(NOT_CONFIGURED, "No Twilio credentials: SMS are written as text files to the outbox folder.",
+                     {"mode": "outbox", "outbox_dir": str(config["OUTBOX_DIR"])})
+    if missing:
+        return Probe(DEGRADED, f"Twilio is only partly configured (missing {', '.join(missing)}): "
+                               "SMS go to the outbox folder, not to phones.",
+                     {"mode": "outbox", "missing": missing, "outbox_dir": str(config["OUTBOX_DIR"])})
+    sid, base_url = config["TWILIO_ACCOUNT_SID"], config["TWILIO_API_BASE_URL"]
+    details: dict = {"mode": "twilio", "account": _mask(sid), "from_number": config["TWILIO_PHONE_NUMBER"],
+                     "api": base_url or TWILIO_API}
+    transport = TwilioTransport(sid, config["TWILIO_AUTH_TOKEN"], config["TWILIO_PHONE_NUMBER"], base_url=base_url,
+                                timeout=min(config["TWILIO_TIMEOUT"], PROBE_TIMEOUT))
+    try:
+        account = transport.client.api.v2010.accounts(sid).fetch()
+    except TwilioRestException as exc:
+        details["error"] = f"HTTP {exc.status}, code {exc.code}: {exc.msg}"[:300]
+        what = "refused the credentials" if exc.status in (401, 403) else f"answered {exc.status}"
+        return Probe(DEGRADED, f"Twilio {what}: SMS cannot be sent.", details)
+    except requests.exceptions.RequestException as exc:
+        details["error"] = describe(exc)
+        return Probe(DEGRADED, "Twilio cannot be reached: SMS wait and are retried.", details)
+    except TwilioException as exc:
+        details["error"] = describe(exc)
+        return Probe(DEGRADED, "The Twilio request failed.", details)
+    finally:
+        session = getattr(transport.client.http_client, "session", None)
+        if session is not None:
+            session.close()
+    # Only what helps: the account payload also carries the auth token, which must never be shown.
+    details["account_status"] = account.status
+    details["account_type"] = account.type
+    if account.status != "active":
+        return Probe(DEGRADED, f"The Twilio account is {account.status}: SMS cannot be sent.", details)
+    return Probe(OK, "Twilio accepted the credentials; the account is active.", details)
+
+
+def _mask(value: str) -> str:
+    return f"{value[:2]}…{value[-4:]}" if len(value) > 8 else "…"

@@ -11,7 +11,12 @@ from app.models.catalog import (
 )
 from app.models.notifications import Notification, NotificationOptOut
 from app.models.organizations import Organization
-from app.models.scheduling import AvailabilityOverride, AvailabilityRule, Holiday, holiday_staff
+from app.models.scheduling import (
+    AvailabilityOverride,
+    AvailabilityRule,
+    Holiday,
+    holiday_staff,
+)
 from app.models.staff import User
 
 __all__ = [

@@ -39,9 +39,6 @@ class ApiKey(db.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
-    def has_scope(self, scope: str) -> bool:
-        return scope in (self.scopes or [])
-
     def __repr__(self) -> str:
         return f"<ApiKey {self.prefix}… {self.name}>"
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -15,7 +25,6 @@ BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "completed", "no_show")
 # Statuses that hold a trainer's time; the exclusion constraint and the engine use the same set.
 ACTIVE_STATUSES = ("pending", "confirmed")
 ACTOR_TYPES = ("attendee", "staff", "ai", "calendar", "system")
-CALENDAR_SYNC_STATUSES = ("not_applicable", "pending", "synced", "failed")
 
 
 class Booking(db.Model):

@@ -6,17 +6,15 @@ what the booking and manage pages let anyone do.
 """
 from __future__ import annotations
 
-import dataclasses
-
 from flask import abort, current_app, redirect, request, url_for
 
 from app.agents import panel as assistant_panel
+from app.agents import principal_for_public
 from app.extensions import limiter
+from app.htmx import private, render, wants_fragment
 from app.public.blueprint import bp
 from app.public.pages import book_page, book_step
 from app.public.picker import PickerState
-from app.htmx import private, render, wants_fragment
-from app.agents.tools import principal_for_public
 
 
 @bp.post("/book/<slug>/assistant")
@@ -28,10 +26,8 @@ def assistant(slug: str):
     page = book_page(slug, PickerState.from_args(request.args))
     if page.atype is None:
         abort(404)  # nothing bookable here: the page shows no panel either
-    principal = principal_for_public(page.org)
     # Audited as the organization's public assistant, from this visitor's address.
-    principal = dataclasses.replace(principal, actor=dataclasses.replace(
-        principal.actor, ip=request.remote_addr, user_agent=(request.headers.get("User-Agent") or "")[:300] or None))
+    principal = principal_for_public(page.org).seen_from(request.remote_addr, request.headers.get("User-Agent"))
     panel, status = assistant_panel.handle(principal, context=page_context(page), audience=f"public:{page.link.slug}",
                                            action=url_for("public.assistant", slug=page.link.slug, tz=page.state.tz))
     if wants_fragment():
@@ -52,7 +48,7 @@ def assistant_page(slug: str):
 
 
 def page_context(page) -> dict:
-    """What the assistant is told about this page (see services.assistant.system_prompt)."""
+    """What the assistant is told about this page (see app.agents.assistant.system_prompt)."""
     link = page.link
     trainers = [m for m in link.staff if m.active]
     return {

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import abort, request, url_for
 
 from app.extensions import db
 from app.models import AppointmentType, Booking, BookingLink, Organization
-from app.services.branding import Palette, palette, safe_logo_url
 from app.public.forms import BookingDetailsForm, RescheduleForm
 from app.public.picker import (
     CalendarMonth,
@@ -29,11 +28,18 @@ from app.public.picker import (
     parse_instant,
     parse_uuid,
 )
-from app.public.zones import valid_zone, zone_choices
-from app.services.bookings.lifecycle import SlotTaken
-from app.services.bookings.manage_links import get_booking_by_token, google_calendar_url, manage_url
+from app.public.zones import zone_choices
+from app.services.bookings import (
+    SlotTaken,
+    change_deadline,
+    get_booking_by_token,
+    google_calendar_url,
+    manage_url,
+)
+from app.services.branding import Palette, palette, safe_logo_url
 from app.services.errors import NotFound
-from app.services.scheduling.search import get_public_link
+from app.services.scheduling import get_public_link
+from app.services.zones import valid_zone
 
 
 def split_slot_value(value: str | None) -> tuple[datetime | None, str | None]:
@@ -103,14 +109,9 @@ class Alternative:
 
 
 def alternatives_from(exc: SlotTaken, show_staff: bool) -> list[Alternative]:
-    """The service's nearby free slots (ISO strings) as choices for the form."""
-    out = []
-    for alt in exc.details.get("alternatives") or []:
-        start, end = parse_instant(alt.get("start")), parse_instant(alt.get("end"))
-        if start and end:
-            out.append(Alternative(value=slot_value(start, alt.get("staff_id")), start=start, end=end,
-                                   staff_name=alt.get("staff_name") if show_staff else None))
-    return out
+    """The service's nearby free slots as choices for the form."""
+    return [Alternative(value=slot_value(slot.start, slot.staff_id), start=slot.start, end=slot.end,
+                        staff_name=slot.staff_name if show_staff else None) for slot in exc.alternatives]
 
 
 @dataclass
@@ -258,7 +259,7 @@ def manage_page(token: str, state: PickerState | None = None) -> ManagePage:
     public = link if link is not None and link.is_public and link.is_active else None
     tz = state.tz or valid_zone(booking.attendee_timezone) or org.timezone
     now = datetime.now(timezone.utc)
-    cutoff_at = booking.start_at - timedelta(minutes=org.cancellation_cutoff_minutes)
+    cutoff_at = change_deadline(booking, org)
     if booking.status == "cancelled":
         status = "cancelled"
     elif not booking.is_active or booking.end_at <= now:

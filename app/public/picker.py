@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
-from flask import current_app, url_for
+from flask import url_for
 
-from app.public.zones import fmt_time, local, valid_zone
-from app.services.scheduling import engine
+from app.public.zones import fmt_time, local
 from app.services.errors import InvalidRequest
-from app.services.scheduling.search import SlotSearch, search_slots
+from app.services.scheduling import SlotSearch, engine, reuse, search_slots
+from app.services.zones import valid_zone
 from app.timeformat import iso_utc
 
 MONTHS_AHEAD = 12  # how far the calendar goes when the appointment type sets no booking window
@@ -126,7 +126,7 @@ class DaySlots:
 
 
 def render_day(search: SlotSearch) -> DaySlots:
-    """search_slots' render hook for one day: labels computed once, then cached."""
+    """One day's slots as the page shows them (labels computed once per cached search)."""
     tz = search.timezone
     rows = tuple(
         SlotRow(start=s.start, end=s.end, staff_id=s.staff_id, staff_name=s.staff_name, label=fmt_time(s.start, tz),
@@ -147,7 +147,7 @@ class MonthAvailability:
 
 
 def render_month(search: SlotSearch) -> MonthAvailability:
-    """search_slots' render hook for the calendar: only which local days have a free slot."""
+    """The calendar's view of a search: only which local days have a free slot."""
     return MonthAvailability(timezone=search.timezone, appointment_type_id=search.appointment_type_id,
                              days=frozenset(engine.days_with_slots(search.slots, search.timezone)))
 
@@ -156,15 +156,14 @@ def _search(link_slug: str, type_id: str | None, tz: str | None, render, exclude
     """search_slots through the app's cache; an appointment type not offered falls back to the default.
 
     `exclude_booking_id`: the booking being rescheduled, whose own time counts as free."""
-    kwargs = dict(link_slug=link_slug, timezone_name=tz, cache=current_app.extensions["slot_cache"],
-                  cache_seconds=current_app.config["AVAILABILITY_CACHE_SECONDS"], render=render,
-                  exclude_booking_id=exclude_booking_id, **dates)
+    kwargs = dict(link_slug=link_slug, timezone_name=tz, exclude_booking_id=exclude_booking_id, **dates)
     try:
-        return search_slots(appointment_type_id=type_id, **kwargs)
+        search = search_slots(appointment_type_id=type_id, **kwargs)
     except InvalidRequest as exc:
-        if type_id and "appointment_type_id" in exc.fields:
-            return search_slots(appointment_type_id=None, **kwargs)
-        raise
+        if not (type_id and "appointment_type_id" in exc.fields):
+            raise
+        search = search_slots(appointment_type_id=None, **kwargs)
+    return reuse(("picker", render.__name__), search, render)
 
 
 def day_slots(link_slug: str, day: date, *, type_id: str | None, tz: str | None,

@@ -10,7 +10,16 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 
-from flask import abort, current_app, flash, jsonify, make_response, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select, text
 
 from app.extensions import db, limiter
@@ -35,16 +44,22 @@ from app.public.picker import Picker, PickerState, day_slots, parse_uuid
 from app.public.zones import (
     fmt_duration,
     fmt_long_day,
-    fmt_policy,
     fmt_short_day,
     fmt_span,
     fmt_time,
     fmt_when,
-    valid_zone,
 )
-from app.services.bookings.lifecycle import Actor, SlotTaken, cancel_booking, create_booking, reschedule_booking
-from app.services.bookings.manage_links import booking_ics as build_booking_ics
+from app.services.bookings import (
+    Actor,
+    SlotTaken,
+    cancel_booking,
+    create_booking,
+    reschedule_booking,
+)
+from app.services.bookings import booking_ics as build_booking_ics
 from app.services.errors import Conflict, InvalidRequest, NotFound
+from app.services.zones import valid_zone
+from app.timeformat import duration_text
 
 # HX-Target (a DOM id) → the template block that fills it.
 FRAGMENTS = {"booking-picker": "picker", "calendar": "calendar", "booking-step": "step",
@@ -99,8 +114,9 @@ def actor_for(booking_id: uuid.UUID | None = None) -> Actor:
 
 # Jinja globals rather than a context processor, so the shared macros (imported without context,
 # hence cached) can use them too.
-for _helper in (fmt_when, fmt_span, fmt_time, fmt_short_day, fmt_long_day, fmt_duration, fmt_policy):
+for _helper in (fmt_when, fmt_span, fmt_time, fmt_short_day, fmt_long_day, fmt_duration):
     bp.add_app_template_global(_helper)
+bp.add_app_template_global(duration_text)
 
 
 # --- the booking page ----------------------------------------------------------------------------

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from app.services.zones import valid_zone
-
 # The zones most visitors of a UK gym come from, plus the big ones elsewhere. The organization's
 # zone and the visitor's own (detected or chosen) are always added to the list.
 COMMON_ZONES = (
@@ -83,14 +81,3 @@ def fmt_duration(minutes: int) -> str:
     if rest == 0:
         return "1 hour" if hours == 1 else f"{hours} hours"
     return f"{hours} h {rest} min"
-
-
-def fmt_policy(minutes: int) -> str:
-    """How long before the start online changes close: "12 hours", "90 minutes", "1 day"."""
-    if minutes % (24 * 60) == 0 and minutes:
-        days = minutes // (24 * 60)
-        return "1 day" if days == 1 else f"{days} days"
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return "1 hour" if hours == 1 else f"{hours} hours"
-    return f"{minutes} minutes"

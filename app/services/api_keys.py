@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import API_KEY_SCOPES, ApiKey
-from app.services.errors import Conflict, InvalidRequest, NotFound
+from app.services.errors import Conflict, InvalidRequest
+from app.services.scoping import org_row
 
 KEY_PREFIX = "atlas_sk_"
 KEY_BYTES = 32
@@ -83,14 +84,7 @@ def list_api_keys(org_id: uuid.UUID) -> list[ApiKey]:
 
 def get_api_key(org_id: uuid.UUID, key_id) -> ApiKey:
     """One key of the organization; NotFound for a missing key or another organization's."""
-    try:
-        ident = key_id if isinstance(key_id, uuid.UUID) else uuid.UUID(str(key_id))
-    except ValueError:
-        raise NotFound("No such API key.") from None
-    key = db.session.get(ApiKey, ident)
-    if key is None or key.organization_id != org_id:
-        raise NotFound("No such API key.")
-    return key
+    return org_row(ApiKey, org_id, key_id, "API key")
 
 
 def revoke_api_key(org_id: uuid.UUID, key_id, *, now: datetime | None = None) -> ApiKey:

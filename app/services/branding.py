@@ -4,7 +4,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+HEX = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def is_hex_color(value) -> bool:
+    """A colour as #rrggbb and nothing else (fullmatch: no trailing newline slips through)."""
+    return isinstance(value, str) and HEX.fullmatch(value) is not None
 DEFAULT_BRAND = "#1f4fd1"
 DEFAULT_ACCENT = "#ff7a1a"
 WHITE = "#ffffff"
@@ -71,8 +76,8 @@ class Palette:
 
 
 def palette(primary: str | None, accent: str | None) -> Palette:
-    brand = primary if primary and HEX.match(primary) else DEFAULT_BRAND
-    accent = accent if accent and HEX.match(accent) else DEFAULT_ACCENT
+    brand = primary if is_hex_color(primary) else DEFAULT_BRAND
+    accent = accent if is_hex_color(accent) else DEFAULT_ACCENT
     on_brand = WHITE if contrast(brand, WHITE) >= contrast(brand, INK) else INK
     if contrast(brand, on_brand) < 4.5:
         # Mid-tones where neither white nor ink reaches AA: deepen the brand under white text.
@@ -83,7 +88,10 @@ def palette(primary: str | None, accent: str | None) -> Palette:
 
 
 def safe_logo_url(url: str | None) -> str | None:
-    """Only http(s) or site-relative logos are shown."""
-    if url and (url.startswith(("https://", "http://")) or (url.startswith("/") and not url.startswith("//"))):
+    """`url` if it may be shown as a logo — an http(s) address or a path on this site — else None.
+    A path is on this site only if no browser would read it as another host's ("//host", "/\\host")."""
+    if not url or "\\" in url:
+        return None
+    if url.startswith(("https://", "http://")) or (url.startswith("/") and not url.startswith("//")):
         return url
     return None

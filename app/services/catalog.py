@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -17,10 +16,11 @@ from app.database import commit_or_rollback
 from app.extensions import db
 from app.models import AppointmentType, BookingLink, LinkBranding, User
 from app.models.catalog import LINK_TYPES
-from app.services.errors import InvalidRequest, NotFound
+from app.services.branding import is_hex_color, safe_logo_url
+from app.services.errors import InvalidRequest
+from app.services.scoping import org_row, org_rows
 
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
-HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?")
 NAME_MAX = 200
 TEXT_MAX = 2000
 CURRENCIES = ("GBP", "EUR", "USD")
@@ -56,23 +56,12 @@ class BookingLinkInput:
     appointment_type_ids: tuple = ()
 
 
-def _row(model, org_id: uuid.UUID, row_id, what: str):
-    try:
-        key = row_id if isinstance(row_id, uuid.UUID) else uuid.UUID(str(row_id))
-    except ValueError:
-        raise NotFound(f"No such {what}.") from None
-    row = db.session.get(model, key)
-    if row is None or row.organization_id != org_id:
-        raise NotFound(f"No such {what}.")
-    return row
-
-
 def get_appointment_type(org_id: uuid.UUID, type_id) -> AppointmentType:
-    return _row(AppointmentType, org_id, type_id, "appointment type")
+    return org_row(AppointmentType, org_id, type_id, "appointment type")
 
 
 def get_booking_link(org_id: uuid.UUID, link_id) -> BookingLink:
-    return _row(BookingLink, org_id, link_id, "booking link")
+    return org_row(BookingLink, org_id, link_id, "booking link")
 
 
 def appointment_types(org_id: uuid.UUID, *, active_only: bool = False) -> list[AppointmentType]:
@@ -126,7 +115,7 @@ def _validate_type(data: AppointmentTypeInput) -> dict:
     whole("max_per_day", data.max_per_day, 1, 100)
     if data.currency not in CURRENCIES:
         fields["currency"] = f"one of {', '.join(CURRENCIES)}"
-    if data.color and not HEX_COLOR.match(data.color):
+    if data.color and not is_hex_color(data.color):
         fields["color"] = "a colour like #1f4fd1"
     if fields:
         raise InvalidRequest("Please correct the highlighted fields.", fields=fields)
@@ -160,10 +149,13 @@ def update_appointment_type(org_id: uuid.UUID, type_id, data: AppointmentTypeInp
 
 def set_appointment_type_active(org_id: uuid.UUID, type_id, active: bool) -> AppointmentType:
     """Deactivate (no longer offered anywhere) or reactivate a type."""
-    atype = get_appointment_type(org_id, type_id)
-    atype.is_active = bool(active)
+    return _set_active(get_appointment_type(org_id, type_id), active)
+
+
+def _set_active(row, active: bool):
+    row.is_active = bool(active)
     commit_or_rollback()
-    return atype
+    return row
 
 
 # --- booking links ---------------------------------------------------------------------------------
@@ -176,7 +168,7 @@ def _validate_link(org_id: uuid.UUID, data: BookingLinkInput, link_id: uuid.UUID
         fields["name"] = "required"
     elif len(name) > NAME_MAX:
         fields["name"] = f"at most {NAME_MAX} characters"
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         fields["slug"] = "lower-case letters, digits and hyphens (e.g. personal-training)"
     else:
         taken = db.session.scalar(select(BookingLink.id).where(BookingLink.slug == slug))
@@ -184,8 +176,8 @@ def _validate_link(org_id: uuid.UUID, data: BookingLinkInput, link_id: uuid.UUID
             fields["slug"] = "already used by another booking page"
     if data.type not in LINK_TYPES:
         fields["type"] = "choose a kind of link"
-    staff = _members(org_id, data.staff_ids)
-    types = _types(org_id, data.appointment_type_ids)
+    staff = org_rows(User, org_id, data.staff_ids)
+    types = org_rows(AppointmentType, org_id, data.appointment_type_ids)
     if staff is None:
         fields["staff_ids"] = "unknown member of staff"
     elif not staff:
@@ -201,34 +193,6 @@ def _validate_link(org_id: uuid.UUID, data: BookingLinkInput, link_id: uuid.UUID
     if fields:
         raise InvalidRequest("Please correct the highlighted fields.", fields=fields)
     return name, slug, staff, types
-
-
-def _members(org_id: uuid.UUID, ids: Iterable) -> list[User] | None:
-    wanted = _uuids(ids)
-    if wanted is None:
-        return None
-    if not wanted:
-        return []
-    rows = list(db.session.scalars(select(User).where(User.id.in_(wanted), User.organization_id == org_id)))
-    return rows if len(rows) == len(wanted) else None
-
-
-def _types(org_id: uuid.UUID, ids: Iterable) -> list[AppointmentType] | None:
-    wanted = _uuids(ids)
-    if wanted is None:
-        return None
-    if not wanted:
-        return []
-    rows = list(db.session.scalars(select(AppointmentType).where(
-        AppointmentType.id.in_(wanted), AppointmentType.organization_id == org_id)))
-    return rows if len(rows) == len(wanted) else None
-
-
-def _uuids(ids: Iterable) -> set[uuid.UUID] | None:
-    try:
-        return {value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)) for value in ids if value}
-    except ValueError:
-        return None
 
 
 def create_booking_link(org_id: uuid.UUID, data: BookingLinkInput) -> BookingLink:
@@ -262,10 +226,7 @@ def update_booking_link(org_id: uuid.UUID, link_id, data: BookingLinkInput) -> B
 
 def set_booking_link_active(org_id: uuid.UUID, link_id, active: bool) -> BookingLink:
     """Deactivate (the public page answers 404) or reactivate a link."""
-    link = get_booking_link(org_id, link_id)
-    link.is_active = bool(active)
-    commit_or_rollback()
-    return link
+    return _set_active(get_booking_link(org_id, link_id), active)
 
 
 # --- branding --------------------------------------------------------------------------------------
@@ -282,14 +243,14 @@ def validate_branding(data: BrandingInput) -> BrandingInput:
     """Normalised branding, or InvalidRequest naming the fields (also used for the unsaved preview)."""
     fields = {}
     logo = (data.logo_url or "").strip() or None
-    if logo and not (logo.startswith(("https://", "http://")) or (logo.startswith("/") and not logo.startswith("//"))):
+    if logo and safe_logo_url(logo) is None:
         fields["logo_url"] = "an https:// address (or a path on this site)"
     elif logo and len(logo) > 500:
         fields["logo_url"] = "at most 500 characters"
     colors = {}
     for name in ("primary_color", "accent_color"):
         value = (getattr(data, name) or "").strip()
-        if value and not HEX_COLOR.match(value):
+        if value and not is_hex_color(value):
             fields[name] = "a colour like #1f4fd1"
         colors[name] = value.lower() or None
     welcome = (data.welcome_text or "").strip() or None
@@ -318,7 +279,7 @@ def update_branding(org_id: uuid.UUID, link_id, data: BrandingInput) -> LinkBran
 
 
 def slug_suggestion(name: str) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", (name or "").lower()).strip("-")[:60] or "booking"
+    base = re.sub(r"[^a-z0-9]+", "-", (name or "").lower()).strip("-")[:60].strip("-") or "booking"
     slug, n = base, 1
     while db.session.scalar(select(func.count()).select_from(BookingLink).where(BookingLink.slug == slug)):
         n += 1

@@ -18,9 +18,9 @@ from sqlalchemy import func, or_, select
 from app.extensions import db
 from app.models import AppointmentType, Booking, BookingAudit, User
 from app.models.bookings import BOOKING_STATUSES
-from app.services.scheduling import engine
-from app.services.scheduling.loader import load_schedules
-from app.services.errors import InvalidRequest, NotFound
+from app.services.errors import InvalidRequest
+from app.services.scheduling import appointment_spec, engine, link_staff, load_schedules
+from app.services.scoping import org_row
 
 # Statuses that mean the time was (or is) booked; cancelled bookings free their time.
 BOOKED_STATUSES = ("pending", "confirmed", "completed", "no_show")
@@ -109,14 +109,8 @@ AUDITED_FIELDS = {"status": "Status", "start_at": "Start", "end_at": "End", "sta
 
 
 def get_booking(org_id: uuid.UUID, booking_id) -> Booking:
-    try:
-        key = booking_id if isinstance(booking_id, uuid.UUID) else uuid.UUID(str(booking_id))
-    except ValueError:
-        raise NotFound("No such booking.") from None
-    booking = db.session.get(Booking, key)
-    if booking is None or booking.organization_id != org_id:
-        raise NotFound("No such booking.")
-    return booking
+    """One of the organization's bookings, or NotFound."""
+    return org_row(Booking, org_id, booking_id, "booking")
 
 
 def audit_trail(booking: Booking, tz: str) -> list[AuditLine]:
@@ -308,9 +302,6 @@ def reschedule_options(org_id: uuid.UUID, booking_id, day: date, tz: str, *, sta
     """The starts reschedule_booking() would accept on `day` (local to `tz`): the booking's own time
     counts as free. The pool is the active staff of the booking's link (its trainer when it has none);
     a collective booking keeps its people and only changes time."""
-    from app.services.scheduling.loader import appointment_spec
-    from app.services.scheduling.search import link_staff
-
     booking = get_booking(org_id, booking_id)
     atype = booking.appointment_type
     if atype is None:

@@ -12,7 +12,6 @@ import hmac
 import uuid
 from datetime import datetime, timezone
 
-
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -25,10 +24,11 @@ from app.integrations.email import send_email
 from app.models import ACTIVE_STATUSES, Booking, Organization, User
 from app.models.staff import ROLES
 from app.services.errors import Conflict, InvalidRequest, NotFound
+from app.services.scoping import org_row, parse_id
+from app.services.urls import password_reset_url
 from app.services.zones import require_zone
 
 RESET_SALT = "atlas.password-reset"
-RESET_MAX_AGE_SECONDS = 60 * 60
 PASSWORD_MIN = 10
 PASSWORD_MAX = 200
 CUTOFF_MAX_MINUTES = 14 * 24 * 60
@@ -78,27 +78,22 @@ def _fingerprint(password_hash: str | None) -> str:
 
 def password_reset_token(user_id) -> str:
     """A signed, expiring token that resets this user's password once."""
-    user = db.session.get(User, _uuid(user_id))
+    user = db.session.get(User, parse_id(user_id, "user"))
     if user is None:
         raise NotFound("No such user.")
     return _serializer().dumps({"u": str(user.id), "p": _fingerprint(user.password_hash)})
 
 
-def reset_url(token: str) -> str:
-    return f"{current_app.config['APP_URL']}/auth/reset/{token}"
-
-
 def user_for_reset_token(token: str, *, max_age: int | None = None) -> User:
     """The user a reset token was issued to, or InvalidRequest (expired, forged, already used)."""
-    max_age = max_age if max_age is not None else current_app.config.get("PASSWORD_RESET_MAX_AGE",
-                                                                          RESET_MAX_AGE_SECONDS)
+    max_age = max_age if max_age is not None else current_app.config["PASSWORD_RESET_MAX_AGE"]
     try:
         payload = _serializer().loads(token, max_age=max_age)
     except SignatureExpired:
         raise InvalidRequest("This reset link has expired. Ask for a new one.", code="link_expired") from None
     except BadSignature:
         raise InvalidRequest("This reset link is not valid. Ask for a new one.", code="link_invalid") from None
-    user = db.session.get(User, _uuid(payload.get("u") if isinstance(payload, dict) else None))
+    user = db.session.get(User, parse_id(payload.get("u") if isinstance(payload, dict) else None, "user"))
     if (user is None or not user.active
             or not hmac.compare_digest(str(payload.get("p", "")), _fingerprint(user.password_hash))):
         raise InvalidRequest("This reset link has already been used or is no longer valid. Ask for a new one.",
@@ -112,8 +107,8 @@ def request_password_reset(email: str | None) -> bool:
     user = find_user_by_email(email)
     if user is None or not user.active:
         return False
-    link = reset_url(password_reset_token(user.id))
-    minutes = current_app.config.get("PASSWORD_RESET_MAX_AGE", RESET_MAX_AGE_SECONDS) // 60
+    link = password_reset_url(password_reset_token(user.id))
+    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
     send_email(
         user.email, "Reset your Atlas Booking password",
         f"Hello {user.name},\n\nSomeone (hopefully you) asked to reset the password of your Atlas Booking "
@@ -143,20 +138,9 @@ def reset_password(token: str, new_password: str | None) -> User:
 
 # --- the team ----------------------------------------------------------------------------------
 
-def _uuid(value) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        raise NotFound("No such user.") from None
-
-
 def get_member(org_id: uuid.UUID, user_id) -> User:
-    user = db.session.get(User, _uuid(user_id))
-    if user is None or user.organization_id != org_id:
-        raise NotFound("No such member of staff.")
-    return user
+    """The member of staff of this organization with this id, or NotFound."""
+    return org_row(User, org_id, user_id, "member of staff")
 
 
 def team(org_id: uuid.UUID, *, active_only: bool = False) -> list[User]:
@@ -193,7 +177,7 @@ def add_staff(org_id: uuid.UUID, *, name: str | None, email: str | None, role: s
     db.session.add(user)
     commit_or_rollback()
     if send_invite:
-        link = reset_url(password_reset_token(user.id))
+        link = password_reset_url(password_reset_token(user.id))
         send_email(user.email, f"You've been added to {org.name} on Atlas Booking",
                    f"Hello {name},\n\n{org.name} has added you to its team on Atlas Booking. Choose your "
                    f"password here to sign in:\n\n{link}\n\nThe link works once.\n")
@@ -205,7 +189,7 @@ def set_role(org_id: uuid.UUID, user_id, role: str, *, acting_user_id) -> User:
     user = get_member(org_id, user_id)
     if role not in ROLES:
         raise InvalidRequest("Choose owner, admin or staff.", fields={"role": "owner, admin or staff"})
-    if user.id == _uuid(acting_user_id):
+    if user.id == parse_id(acting_user_id, "user"):
         raise Conflict("You can't change your own role.", code="own_role")
     if user.role == "owner" and role != "owner" and _active_owners(org_id) <= 1:
         raise Conflict("The organization needs at least one owner.", code="last_owner")
@@ -217,7 +201,7 @@ def set_role(org_id: uuid.UUID, user_id, role: str, *, acting_user_id) -> User:
 def set_active(org_id: uuid.UUID, user_id, active: bool, *, acting_user_id) -> User:
     """Deactivate (no sign-in, no new slots; existing bookings stay) or reactivate a member."""
     user = get_member(org_id, user_id)
-    if user.id == _uuid(acting_user_id):
+    if user.id == parse_id(acting_user_id, "user"):
         raise Conflict("You can't deactivate yourself.", code="self")
     if not active and user.role == "owner" and user.active and _active_owners(org_id) <= 1:
         raise Conflict("The organization needs at least one active owner.", code="last_owner")

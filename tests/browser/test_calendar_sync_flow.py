@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "calendar"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services" / "calendar"))
 from calendar_helpers import google_settings  # noqa: E402
 from google_standin import GoogleStandIn  # noqa: E402
 

@@ -101,7 +101,7 @@ def pages():
 @pytest.fixture
 def booked(link, trainer):
     """A booking made through the service; returns (booking, manage token)."""
-    from app.services.bookings.lifecycle import Actor, create_booking
+    from app.services.bookings import Actor, create_booking
 
     def make(start: datetime = datetime(2030, 1, 8, 10, 0, tzinfo=timezone.utc), **overrides):
         values = dict(link_slug=link.slug, start_time=start, attendee_name="Jane Smith",

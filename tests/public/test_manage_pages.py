@@ -213,7 +213,7 @@ def test_a_refusal_from_the_service_is_a_friendly_message(client, db, booked, or
     response = client.post(action, data=fields)
     assert response.status_code == 303
     page = pages.text(client.get(response.headers["Location"]))
-    assert "can&#39;t be cancelled online within 48 hours" in page
+    assert "can&#39;t be cancelled online within 2 days" in page  # said as the page says it
     db.session.expire_all()
     assert db.session.get(Booking, booking.id).status == "confirmed"
 

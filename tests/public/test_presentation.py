@@ -5,9 +5,11 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from app.services.branding import WHITE, contrast, palette, safe_logo_url, tint
 from app.public.picker import PickerState, build_calendar
-from app.public.zones import fmt_duration, fmt_policy, fmt_span, fmt_when, valid_zone, zone_choices
+from app.public.zones import fmt_duration, fmt_span, fmt_when, zone_choices
+from app.services.branding import WHITE, contrast, palette, safe_logo_url, tint
+from app.services.zones import valid_zone
+from app.timeformat import duration_text
 
 
 @pytest.mark.parametrize("primary", ["#1f4fd1", "#0f766e", "#ffe14d", "#ffffff", "#000000", "#7f7f7f", "#ff7a1a",
@@ -46,7 +48,7 @@ def test_times_are_written_with_the_zone_named():
 
 def test_durations_and_policies_read_naturally():
     assert [fmt_duration(m) for m in (30, 60, 90, 120)] == ["30 min", "1 hour", "1 h 30 min", "2 hours"]
-    assert [fmt_policy(m) for m in (90, 720, 1440, 2880)] == ["90 minutes", "12 hours", "1 day", "2 days"]
+    assert [duration_text(m) for m in (90, 720, 1440, 2880)] == ["90 minutes", "12 hours", "1 day", "2 days"]
 
 
 def test_zone_choices_include_the_current_and_extra_zones_ordered_by_offset():

@@ -1,0 +1,49 @@
+"""Bookings: the lifecycle of a customer's appointment, one code path for every caller.
+
+The booking page, the JSON API, the dashboard, the AI agents and the trainer's Google Calendar all
+make, move and cancel bookings through these functions, so every rule holds on every path:
+availability is re-checked inside the writing transaction and the database refuses an overlap
+(create.py, change.py); customers and agents respect the change cutoff (policy.py); every change is
+audited (audit.py), notifies (services/notifications) and is mirrored to Google (services/calendar);
+manage links are secret and shown once (manage_links.py); a trainer's change in Google becomes a
+booking change (calendar_changes.py).
+
+Exported for the rest of the portal; the modules import each other directly.
+"""
+from app.services.bookings.alternatives import SlotTaken, find_alternatives
+from app.services.bookings.attendee import (
+    normalise_email,
+    normalise_name,
+    normalise_phone,
+)
+from app.services.bookings.audit import Actor, record_audit, snapshot
+from app.services.bookings.calendar_changes import (
+    PassOutcome,
+    SyncOutcome,
+    calendar_pass,
+    setup_connection,
+    sync_calendar,
+)
+from app.services.bookings.change import (
+    cancel_booking,
+    reschedule_booking,
+    set_booking_status,
+)
+from app.services.bookings.create import BookingResult, create_booking
+from app.services.bookings.manage_links import (
+    booking_ics,
+    get_booking_by_token,
+    google_calendar_url,
+    hash_token,
+    manage_url,
+    new_manage_token,
+)
+from app.services.bookings.policy import change_deadline, check_cutoff
+
+__all__ = [
+    "Actor", "BookingResult", "PassOutcome", "SlotTaken", "SyncOutcome", "booking_ics", "calendar_pass",
+    "cancel_booking", "change_deadline", "check_cutoff", "create_booking", "find_alternatives",
+    "get_booking_by_token", "google_calendar_url", "hash_token", "manage_url", "new_manage_token",
+    "normalise_email", "normalise_name", "normalise_phone", "record_audit", "reschedule_booking",
+    "set_booking_status", "setup_connection", "snapshot", "sync_calendar",
+]

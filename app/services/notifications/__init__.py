@@ -1,35 +1,57 @@
-"""Notifications: the outbox of emails and SMS, and everything that empties it.
+"""Notifications: the outbox of emails and SMS (the `notifications` table), and everything that
+empties it.
 
-Promises (docs/notifications.md has the long form): messages are written in the booking's own
-transaction; each is sent by whoever claims it, at most once after it was handed to a provider;
-failures retry with backoff or fail for good with a reason; reminders follow the booking.
+What the package promises (docs/notifications.md has the long form):
 
-Exported for the rest of the portal (other modules of this package are its own business):
-scheduling (`schedule_booking_*`, called by the booking service inside its transaction), delivery
-(`process_due`, `deliver`, `recover_expired`, `take_due_for_queue`, `release_queued`), the outbox
-page (`outbox_page`, `get_notification`, `retry_notification`, `outbox_file`, `queue_health`,
-`check_limit`) and opt-outs (`unsubscribe_email`, `read_unsubscribe_token`, `record_sms_*`).
+* Rows are written in the booking's own transaction: a booking and its messages exist together or
+  not at all, and making a booking never talks to Redis or a provider.
+* Each row is sent by whoever claims it, and handed to a provider at most once per claim; a row is
+  claimed again only when the previous claim provably never handed it over, or the provider
+  (Twilio, the file outbox) provably does not have it, or a person presses Retry.
+* Failures retry with backoff or fail for good with a reason a person can read.
+* Messages are rendered at send time and never stale: reminders follow the booking.
+* Opt-outs are honoured: SMS STOP for every organization, the unsubscribe link for reminder emails.
+
+What it exports (code outside the package imports these names from here, and nothing else):
+
+* scheduling, called by the booking service inside its transaction: `schedule_booking_created`,
+  `schedule_booking_rescheduled`, `schedule_booking_cancelled`;
+* delivery, for the dispatcher, the RQ jobs and the cron endpoint: `process_due`, `deliver`,
+  `recover_expired`, `take_due_for_queue`, `release_queued`;
+* the outbox page and health: `outbox_page`, `get_notification`, `retry_notification`,
+  `outbox_file`, `queue_health`, `check_limit`;
+* opt-outs: `unsubscribe_email`, `read_unsubscribe_token`, `record_sms_opt_out`,
+  `record_sms_opt_in`, `record_sms_status`.
+
+Inside, one module per concern (each imports the others directly, never through this file):
+scheduling (rows a booking change writes), claims (claiming, and writes fenced by a claim),
+delivery (passes over due rows: check, render, send), sending (one row to its provider),
+recovery (rows whose sender died), messages (kinds, rendering, time text), opt_outs (opt-outs,
+unsubscribe tokens, SMS statuses, the sealed manage token), outbox (the page and health queries),
+clock (utcnow).
 """
-from app.services.notifications.outbox import (
-    check_limit,
-    deliver,
-    get_notification,
-    outbox_file,
-    outbox_page,
-    process_due,
-    queue_health,
+from app.services.notifications.claims import release_queued, take_due_for_queue
+from app.services.notifications.delivery import deliver, process_due
+from app.services.notifications.opt_outs import (
     read_unsubscribe_token,
     record_sms_opt_in,
     record_sms_opt_out,
     record_sms_status,
-    recover_expired,
-    release_queued,
+    unsubscribe_email,
+)
+from app.services.notifications.outbox import (
+    check_limit,
+    get_notification,
+    outbox_file,
+    outbox_page,
+    queue_health,
     retry_notification,
+)
+from app.services.notifications.recovery import recover_expired
+from app.services.notifications.scheduling import (
     schedule_booking_cancelled,
     schedule_booking_created,
     schedule_booking_rescheduled,
-    take_due_for_queue,
-    unsubscribe_email,
 )
 
 __all__ = [

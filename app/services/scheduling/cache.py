@@ -12,8 +12,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
+
+from flask import current_app, has_app_context
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,20 @@ class SlotCache:
 
 def app_cache() -> SlotCache | None:
     """The running app's cache (None outside an app context, e.g. in a bare script)."""
-    from flask import current_app, has_app_context
-
     return current_app.extensions.get("slot_cache") if has_app_context() else None
+
+
+def reuse(kind: Hashable, search, build):
+    """What an entry point makes of a slot search (its JSON body, a rendered day), built once and
+    reused for as long as the search itself may be: keyed by the search's question and versions,
+    valid until the search's own `valid_until`. A search that may not be reused is built every time."""
+    cache = app_cache()
+    if cache is None or search.valid_until is None:
+        return build(search)
+    now = datetime.now(timezone.utc)
+    key = (kind, search.key)
+    made = cache.get(key, search.versions, now)
+    if made is None:
+        made = build(search)
+        cache.put(key, search.versions, search.valid_until, made)
+    return made

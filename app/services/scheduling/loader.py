@@ -24,6 +24,7 @@ from app.models import (
     User,
     holiday_staff,
 )
+from app.services.calendar import busy_for_staff
 from app.services.scheduling.cache import SlotCache
 from app.services.scheduling.engine import (
     AppointmentSpec,
@@ -46,7 +47,8 @@ FAIRNESS_PERIOD = timedelta(days=30)
 # the time limit only bounds memory held for windows nobody asks about any more.
 STATIC_CACHE_TTL = timedelta(minutes=10)
 
-ExternalBusy = dict[uuid.UUID, Sequence[BusyInterval]]
+# Staff id → busy (start, end) pairs from their external calendars.
+ExternalBusy = dict[uuid.UUID, Sequence[tuple[datetime, datetime]]]
 
 
 def appointment_spec(atype: AppointmentType) -> AppointmentSpec:
@@ -115,7 +117,7 @@ def load_schedules(
                 overrides=overrides.get(member.id, ()),
                 holidays=holidays.get(member.id, frozenset()),
                 bookings=tuple(bookings.get(member.id, ())),
-                busy=tuple(external_busy.get(member.id, ())),
+                busy=tuple(BusyInterval(start, end) for start, end in external_busy.get(member.id, ())),
                 booking_count=count,
                 last_booked_at=last,
             )
@@ -124,8 +126,6 @@ def load_schedules(
 
 
 def _cached_calendar_busy(ids, window_start, window_end, now, exclude_booking_id) -> ExternalBusy:
-    from app.services.calendar.sync import busy_for_staff
-
     exclude = ()
     if exclude_booking_id is not None:
         own = db.session.get(Booking, exclude_booking_id)

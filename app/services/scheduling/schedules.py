@@ -18,10 +18,18 @@ from sqlalchemy import select
 
 from app.database import commit_or_rollback
 from app.extensions import db
-from app.models import AppointmentType, AvailabilityOverride, AvailabilityRule, Holiday, Organization, User
+from app.models import (
+    AppointmentType,
+    AvailabilityOverride,
+    AvailabilityRule,
+    Holiday,
+    Organization,
+    User,
+)
+from app.services.errors import InvalidRequest
 from app.services.scheduling import engine
 from app.services.scheduling.loader import appointment_spec, load_schedules
-from app.services.errors import InvalidRequest, NotFound
+from app.services.scoping import org_row
 
 # 0 = Sunday … 6 = Saturday, as the model and the engine count; shown Monday first.
 DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
@@ -65,37 +73,21 @@ class SlotPreview:
 
 # --- lookups ---------------------------------------------------------------------------------------
 
-def _org_row(model, org_id: uuid.UUID, row_id, what: str):
-    row = db.session.get(model, _uuid(row_id, what)) if row_id is not None else None
-    if row is None or row.organization_id != org_id:
-        raise NotFound(f"No such {what}.")
-    return row
-
-
-def _uuid(value, what: str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound(f"No such {what}.") from None
-
-
 def get_staff_member(org_id: uuid.UUID, user_id) -> User:
     """The member of staff of this organization with this id, or NotFound."""
-    return _org_row(User, org_id, user_id, "member of staff")
+    return org_row(User, org_id, user_id, "member of staff")
 
 
 def get_rule(org_id: uuid.UUID, rule_id) -> AvailabilityRule:
-    return _org_row(AvailabilityRule, org_id, rule_id, "weekly hours")
+    return org_row(AvailabilityRule, org_id, rule_id, "weekly hours")
 
 
 def get_override(org_id: uuid.UUID, override_id) -> AvailabilityOverride:
-    return _org_row(AvailabilityOverride, org_id, override_id, "date change")
+    return org_row(AvailabilityOverride, org_id, override_id, "date change")
 
 
 def get_holiday(org_id: uuid.UUID, holiday_id) -> Holiday:
-    return _org_row(Holiday, org_id, holiday_id, "holiday")
+    return org_row(Holiday, org_id, holiday_id, "holiday")
 
 
 def weekly_rules(org_id: uuid.UUID, user_id) -> list[AvailabilityRule]:
@@ -141,6 +133,10 @@ def _check_interval(start: time | None, end: time | None) -> tuple[int, int]:
         fields["end_time"] = "required"
     if fields:
         raise InvalidRequest("Give a start and an end time.", fields=fields)
+    if start == end:
+        # 00:00–00:00 would be the whole day, but a stored interval's ends must differ.
+        raise InvalidRequest("The end must be after the start. For the whole day, enter two intervals: "
+                             "00:00–12:00 and 12:00–00:00.", fields={"end_time": "must differ from the start"})
     lo, hi = _span(start, end)  # type: ignore[arg-type]
     if hi <= lo:
         raise InvalidRequest("The end must be after the start (use 00:00 for midnight).",
@@ -188,7 +184,7 @@ def add_rule(org_id: uuid.UUID, user_id, day_of_week: int, start_time: time | No
 def update_rule(org_id: uuid.UUID, rule_id, day_of_week: int, start_time: time | None,
                 end_time: time | None) -> AvailabilityRule:
     """Change a weekly interval in place, with the same checks as add_rule."""
-    rule = _org_row(AvailabilityRule, org_id, rule_id, "weekly hours")
+    rule = org_row(AvailabilityRule, org_id, rule_id, "weekly hours")
     day = _check_day(day_of_week)
     span = _check_interval(start_time, end_time)
     _check_no_overlap(span, _day_rules(rule.user_id, day, exclude=rule.id), f"on {DAY_NAMES[day]}")
@@ -199,9 +195,13 @@ def update_rule(org_id: uuid.UUID, rule_id, day_of_week: int, start_time: time |
 
 def delete_rule(org_id: uuid.UUID, rule_id) -> uuid.UUID:
     """Remove a weekly interval; returns the trainer's id."""
-    rule = _org_row(AvailabilityRule, org_id, rule_id, "weekly hours")
-    user_id = rule.user_id
-    db.session.delete(rule)
+    return _delete(org_row(AvailabilityRule, org_id, rule_id, "weekly hours"))
+
+
+def _delete(row):
+    """Delete one of a trainer's schedule rows; returns the trainer's id (None for a holiday)."""
+    user_id = getattr(row, "user_id", None)
+    db.session.delete(row)
     commit_or_rollback()
     return user_id
 
@@ -253,11 +253,7 @@ def add_override(org_id: uuid.UUID, user_id, *, day: date | None, kind: str, sta
 
 def delete_override(org_id: uuid.UUID, override_id) -> uuid.UUID:
     """Remove a date override; returns the trainer's id."""
-    override = _org_row(AvailabilityOverride, org_id, override_id, "date change")
-    user_id = override.user_id
-    db.session.delete(override)
-    commit_or_rollback()
-    return user_id
+    return _delete(org_row(AvailabilityOverride, org_id, override_id, "date change"))
 
 
 def override_kind(override: AvailabilityOverride) -> str:
@@ -292,9 +288,8 @@ def add_holiday(org_id: uuid.UUID, *, name: str | None, day: date | None, today:
 
 
 def delete_holiday(org_id: uuid.UUID, holiday_id) -> None:
-    holiday = _org_row(Holiday, org_id, holiday_id, "holiday")
-    db.session.delete(holiday)
-    commit_or_rollback()
+    """Remove an organization holiday."""
+    _delete(org_row(Holiday, org_id, holiday_id, "holiday"))
 
 
 # --- preview ---------------------------------------------------------------------------------------
@@ -305,7 +300,7 @@ def preview_slots(org_id: uuid.UUID, user_id, appointment_type_id, *, now: datet
     of the organization (today first), computed exactly as the booking pages compute them."""
     now = now or datetime.now(timezone.utc)
     member = get_staff_member(org_id, user_id)
-    atype = _org_row(AppointmentType, org_id, appointment_type_id, "appointment type")
+    atype = org_row(AppointmentType, org_id, appointment_type_id, "appointment type")
     org = db.session.get(Organization, org_id)
     tz = org.timezone
     first = now.astimezone(ZoneInfo(tz)).date()

@@ -1,26 +1,36 @@
-"""Finding bookable slots for a booking link or an organization: the availability API's service."""
+"""Finding bookable slots on a booking page (or across an organization's whole team).
+
+`search_slots` answers with plain values (SlotSearch, engine.Slot): each entry point formats them
+for its audience (the JSON API, the booking page, the AI tools). Answers are cached per process,
+keyed by the question and the organization's versions, for up to AVAILABILITY_CACHE_SECONDS and
+never past the moment the first slot would fall inside the minimum notice — any booking, rule,
+override, holiday, type or page change raises a version and so invalidates them at once.
+"""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import noload
 
 from app.extensions import db
-from app.models import AppointmentType, Booking, BookingLink, Organization, User
-from app.services.scheduling import engine
-from app.services.scheduling.loader import appointment_spec, load_schedules
-from app.services.calendar.sync import busy_for_staff
+from app.models import AppointmentType, Booking, Organization, User
+from app.services.calendar import busy_for_staff
 from app.services.errors import InvalidRequest, NotFound
+from app.services.scheduling import engine
+from app.services.scheduling.cache import app_cache
+from app.services.scheduling.links import (
+    choose_appointment_type,
+    choose_staff,
+    link_info,
+    schedule_state,
+)
+from app.services.scheduling.loader import appointment_spec, load_schedules
 from app.services.zones import require_zone
-from app.services.scheduling.cache import SlotCache
 
-T = TypeVar("T")
 MAX_RANGE_DAYS = 62
 DEFAULT_RANGE_DAYS = 7
 
@@ -43,136 +53,12 @@ class SlotSearch:
     start_date: date
     end_date: date
     slots: tuple[engine.Slot, ...]
-
-
-@dataclass(frozen=True)
-class StaffInfo:
-    """What availability and booking need of a member of staff (duck-types models.User)."""
-
-    id: uuid.UUID
-    name: str
-    timezone: str
-    organization_id: uuid.UUID
-    active: bool = True
-
-
-@dataclass(frozen=True)
-class TypeInfo:
-    """What availability and booking need of an appointment type (duck-types models.AppointmentType)."""
-
-    id: uuid.UUID
-    name: str
-    duration_minutes: int
-    buffer_before_minutes: int
-    buffer_after_minutes: int
-    slot_interval_minutes: int | None
-    min_notice_minutes: int
-    booking_window_days: int | None
-    max_per_day: int | None
-    location: str | None
-    is_active: bool
-
-
-@dataclass(frozen=True)
-class LinkInfo:
-    """A public booking link with its organization, active staff and types, as plain values.
-
-    Safe to cache: it is keyed by the organization's schedule version, which any change to the
-    link, its staff, its types or the organization raises. `version` is that schedule version."""
-
-    id: uuid.UUID
-    slug: str
-    name: str
-    type: str
-    organization_id: uuid.UUID
-    org_slug: str
-    org_name: str
-    org_timezone: str
-    phone_region: str
-    staff: tuple[StaffInfo, ...]
-    types: tuple[TypeInfo, ...]
-    version: int
-
-
-def link_info(slug: str, *, now: datetime, cache: SlotCache | None = None) -> LinkInfo:
-    """The public link `slug` as plain values, from the cache while the schedule is unchanged.
-
-    One query when cached (the schedule version); NotFound for an unknown, private or inactive link.
-    """
-    state = _schedule_state(slug, None)
-    if state is None:
-        raise NotFound(f"No booking page called {slug!r}.")
-    version = state[0][0]  # the schedule version only: bookings do not change a link
-    key = ("link_info", slug)
-    if cache is not None:
-        hit = cache.get(key, version, now)
-        if hit is not None:
-            return hit
-    link = get_public_link(slug, with_branding=False)
-    org = db.session.get(Organization, link.organization_id)
-    info = LinkInfo(
-        id=link.id, slug=link.slug, name=link.name, type=link.type, organization_id=org.id, org_slug=org.slug,
-        org_name=org.name, org_timezone=org.timezone, phone_region=(org.settings or {}).get("phone_region", "GB"),
-        staff=tuple(StaffInfo(m.id, m.name, m.timezone, m.organization_id) for m in link_staff(link)),
-        types=tuple(
-            TypeInfo(t.id, t.name, t.duration_minutes, t.buffer_before_minutes, t.buffer_after_minutes,
-                     t.slot_interval_minutes, t.min_notice_minutes, t.booking_window_days, t.max_per_day,
-                     t.location, t.is_active)
-            for t in link.appointment_types
-        ),
-        version=version,
-    )
-    if cache is not None:
-        cache.put(key, version, now + timedelta(hours=1), info)
-    return info
-
-
-def get_public_link(slug: str, *, with_branding: bool = True) -> BookingLink:
-    """The active, public booking link with this slug, or NotFound (private links are not revealed)."""
-    query = select(BookingLink).where(BookingLink.slug == slug)
-    if not with_branding:
-        query = query.options(noload(BookingLink.branding))
-    link = db.session.scalars(query).first()
-    if link is None or not link.is_public or not link.is_active:
-        raise NotFound(f"No booking page called {slug!r}.")
-    return link
-
-
-def link_staff(link: BookingLink) -> list[User]:
-    """The active staff who take bookings through a link (its owner for an individual link)."""
-    staff = list(link.staff)
-    if not staff and link.user_id:
-        owner = db.session.get(User, link.user_id)
-        staff = [owner] if owner else []
-    return [member for member in staff if member.active]
-
-
-def choose_appointment_type(
-    candidates: list[AppointmentType], appointment_type_id: str | None, duration: int | None
-) -> AppointmentType:
-    """Pick the appointment type from the request (id, else duration, else the first offered)."""
-    active = [t for t in candidates if t.is_active]
-    if appointment_type_id:
-        for atype in active:
-            if str(atype.id) == str(appointment_type_id):
-                if duration and duration != atype.duration_minutes:
-                    raise InvalidRequest(
-                        f"{atype.name} lasts {atype.duration_minutes} minutes, not {duration}.",
-                        fields={"duration": f"must be {atype.duration_minutes} for this appointment type"},
-                    )
-                return atype
-        raise InvalidRequest("That appointment type is not offered here.",
-                             fields={"appointment_type_id": "not offered on this booking page"})
-    if duration:
-        for atype in active:
-            if atype.duration_minutes == duration:
-                return atype
-        offered = sorted({t.duration_minutes for t in active})
-        raise InvalidRequest(f"No appointment of {duration} minutes is offered here (offered: {offered}).",
-                             fields={"duration": f"not offered; choose one of {offered}"})
-    if not active:
-        raise NotFound("Nothing can be booked here at the moment.")
-    return active[0]
+    # For callers that cache what they make of this answer (the JSON body, a rendered day): the
+    # question, normalised; the organization's versions it was computed under; and until when it
+    # holds (None: do not reuse it).
+    key: tuple = ()
+    versions: tuple[int, int] | None = None
+    valid_until: datetime | None = None
 
 
 def date_window(start_date: date | None, end_date: date | None, single: date | None, tz: str,
@@ -211,57 +97,40 @@ def search_slots(
     timezone_name: str | None = None,
     exclude_booking_id: uuid.UUID | None = None,
     now: datetime | None = None,
-    cache: SlotCache | None = None,
-    cache_seconds: int = 0,
-    render: Callable[[SlotSearch], T] | None = None,
-) -> SlotSearch | T:
+    use_cache: bool = True,
+) -> SlotSearch:
     """The slots offered for a link (or an organization's whole team) over local dates in a zone.
 
     Dates are read in `timezone_name` (default: the organization's zone); slots come back in UTC.
     Raises NotFound for an unknown or private link, InvalidRequest naming the field at fault.
-    With a `cache`, an answer computed under the organization's current schedule version is reused
-    for up to `cache_seconds` (never past the moment its first slot would fall inside the notice).
-    With `render`, the rendered answer is returned (and cached) instead of the SlotSearch, so a
-    cache hit also skips the rendering. `exclude_booking_id` treats one booking's own time as free
-    (the slots a reschedule may move it to).
+    An answer computed under the organization's current versions is reused (see the module
+    docstring) unless `use_cache` is off. `exclude_booking_id` treats one booking's own time as
+    free (the slots a reschedule may move it to).
     """
     now = now or datetime.now(timezone.utc)
-    key = version = None
-    if cache is not None and cache_seconds > 0:
-        state = _schedule_state(link_slug, org_slug)
+    cache = app_cache() if use_cache else None
+    seconds = current_app.config["AVAILABILITY_CACHE_SECONDS"] if cache is not None else 0
+    key = state = None
+    if seconds > 0:
+        state = schedule_state(link_slug, org_slug)
         if state is not None:
-            version, org_tz = state
-            tz = require_zone(timezone_name, default=org_tz)
+            tz = require_zone(timezone_name, default=state.timezone)
             first, last = date_window(start_date, end_date, date_, tz, now)
-            key = (getattr(render, "__qualname__", None), link_slug, org_slug, first, last, tz, duration,
-                   appointment_type_id, staff_id, exclude_booking_id)
-            cached = cache.get(key, version, now)
+            key = ("slots", link_slug, org_slug, first, last, tz, duration, appointment_type_id, staff_id,
+                   exclude_booking_id)
+            cached = cache.get(key, state.versions, now)
             if cached is not None:
                 return cached
     search = _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
                      timezone_name, exclude_booking_id, now, cache)
-    result = render(search) if render is not None else search
-    if key is not None:
-        valid_until = now + timedelta(seconds=cache_seconds)
-        if search.slots:
-            valid_until = min(valid_until, search.slots[0].start - timedelta(minutes=search.min_notice_minutes))
-        cache.put(key, version, valid_until, result)
-    return result
-
-
-def _schedule_state(link_slug: str | None, org_slug: str | None) -> tuple[tuple[int, int], str] | None:
-    """((schedule version, booking version), organization time zone) for a public link or an
-    organization, in one query."""
-    columns = (Organization.schedule_version, Organization.booking_version, Organization.timezone)
-    if link_slug:
-        query = (select(*columns)
-                 .join(BookingLink, BookingLink.organization_id == Organization.id)
-                 .where(BookingLink.slug == link_slug, BookingLink.is_public.is_(True),
-                        BookingLink.is_active.is_(True)))
-    else:
-        query = select(*columns).where(Organization.slug == org_slug)
-    row = db.session.execute(query).first()
-    return ((row[0], row[1]), row[2]) if row else None
+    if key is None:
+        return search
+    valid_until = now + timedelta(seconds=seconds)
+    if search.slots:
+        valid_until = min(valid_until, search.slots[0].start - timedelta(minutes=search.min_notice_minutes))
+    search = replace(search, key=key, versions=state.versions, valid_until=valid_until)
+    cache.put(key, state.versions, valid_until, search)
+    return search
 
 
 def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointment_type_id, staff_id,
@@ -273,10 +142,7 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
     if link_slug:
         link = link_info(link_slug, now=now, cache=cache)
         org_id, org_slug, org_name, org_tz = link.organization_id, link.org_slug, link.org_name, link.org_timezone
-        staff = list(link.staff)
-        types = list(link.types)
-        mode = link.type
-        version = link.version
+        staff, types, link_type, version = list(link.staff), list(link.types), link.type, link.version
     else:
         link = None
         org = db.session.scalars(select(Organization).where(Organization.slug == org_slug)).first()
@@ -289,18 +155,11 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
         types = list(db.session.scalars(
             select(AppointmentType).where(AppointmentType.organization_id == org.id).order_by(AppointmentType.name)
         ))
-        mode = "individual"
+        link_type = "individual"
 
     tz = require_zone(timezone_name, default=org_tz)
     atype = choose_appointment_type(types, appointment_type_id, duration)
-    if staff_id:
-        chosen = [member for member in staff if str(member.id) == str(staff_id)]
-        if not chosen:
-            raise InvalidRequest("That member of staff does not take bookings here.",
-                                 fields={"staff_id": "not on this booking page"})
-        staff = chosen
-        if mode == "round_robin":
-            mode = "individual"
+    staff, mode = choose_staff(link_type, staff, staff_id, booking=False)
 
     first, last = date_window(start_date, end_date, date_, tz, now)
     window_start, window_end = engine.local_day_window(first, last, tz)
@@ -323,12 +182,3 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
         min_notice_minutes=atype.min_notice_minutes, timezone=tz, start_date=first, end_date=last,
         slots=tuple(slots),
     )
-
-
-def parse_uuid(value: str | None, field: str) -> uuid.UUID | None:
-    if value in (None, ""):
-        return None
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise InvalidRequest(f"{field} is not a valid id.", fields={field: "not a valid id"}) from None

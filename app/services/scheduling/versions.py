@@ -11,7 +11,7 @@ writes it, so a reader never sees the new rows with the old version.
 """
 from __future__ import annotations
 
-from sqlalchemy import event, update
+from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -35,12 +35,13 @@ _IGNORED = (BookingAudit, Notification, NotificationOptOut, CalendarConnection, 
 _BOOKING_SYNC_ONLY = frozenset({"external_event_id", "external_calendar_id", "calendar_sync_status",
                                 "calendar_sync_error", "calendar_sync_attempts", "calendar_sync_next_at",
                                 "updated_at"})
-_CALENDAR_BUSY = frozenset({"busy_cache", "busy_cache_from", "busy_cache_until", "check_for_conflicts", "user_id"})
+# (Which trainers have a calendar that blocks time or receives bookings is cached with the booking
+# pages, so choosing those calendars raises the version too.)
+_CALENDAR_BUSY = frozenset({"busy_cache", "busy_cache_from", "busy_cache_until", "check_for_conflicts", "user_id",
+                            "is_destination"})
 
 
 def _changed_columns(obj) -> set[str]:
-    from sqlalchemy import inspect
-
     state = inspect(obj)
     return {attr.key for attr in state.attrs if attr.history.has_changes()}
 

@@ -1,0 +1,216 @@
+"""Making a booking — one code path for the booking page, the JSON API, the dashboard and the agents.
+
+Promises: the slot is re-checked against live availability inside the writing transaction, and the
+database refuses an overlap that slips past the check (PostgreSQL: an exclusion constraint; SQLite:
+the transaction is serialised with BEGIN IMMEDIATE), so two bookings never share a trainer's time.
+A lost race raises SlotTaken with the nearest free alternatives; the same idempotency key returns
+the first booking instead of making a second; the booking, its audit row, its messages and its
+calendar write-back mark are written together or not at all.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.database import begin_serialized_transaction
+from app.extensions import db
+from app.models import Booking
+from app.services import calendar, notifications
+from app.services.bookings.alternatives import slot_taken
+from app.services.bookings.attendee import (
+    normalise_email,
+    normalise_name,
+    normalise_phone,
+    require_aware,
+)
+from app.services.bookings.audit import Actor, record_audit, snapshot
+from app.services.bookings.manage_links import new_manage_token
+from app.services.errors import Conflict, InvalidRequest
+from app.services.scheduling import app_cache, appointment_spec, engine, load_schedules
+from app.services.scheduling.links import (
+    LinkInfo,
+    TypeInfo,
+    choose_appointment_type,
+    choose_staff,
+    link_info,
+)
+from app.services.zones import require_zone
+from app.timeformat import iso_utc
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+@dataclass
+class BookingResult:
+    booking: Booking
+    manage_token: str | None  # shown once; None when an idempotent retry returned the first booking
+    created: bool
+    # Names for the response, known without another query (None on an idempotent replay).
+    staff_name: str | None = None
+    appointment_type_name: str | None = None
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    """A booking request whose details have been checked: everything the transaction writes."""
+
+    link: LinkInfo
+    atype: TypeInfo
+    start: datetime
+    end: datetime
+    name: str
+    email: str
+    phone: str | None
+    timezone: str
+    description: str | None
+    location: str | None
+    staff_id: str | None
+    idempotency_key: str | None
+    actor: Actor
+    source: str
+
+
+def create_booking(
+    *,
+    link_slug: str,
+    start_time: datetime,
+    attendee_name: str,
+    attendee_email: str,
+    actor: Actor,
+    appointment_type_id: str | None = None,
+    staff_id: str | None = None,
+    end_time: datetime | None = None,
+    attendee_phone: str | None = None,
+    attendee_timezone: str | None = None,
+    description: str | None = None,
+    location_details: str | None = None,
+    idempotency_key: str | None = None,
+    source: str = "public",
+    now: datetime | None = None,
+) -> BookingResult:
+    """Book `start_time` on a public link, or raise (see the module docstring for the promises)."""
+    now = now or datetime.now(timezone.utc)
+    link = link_info(link_slug, now=now, cache=app_cache())
+    request = _checked(link, start_time=start_time, end_time=end_time, attendee_name=attendee_name,
+                       attendee_email=attendee_email, attendee_phone=attendee_phone,
+                       attendee_timezone=attendee_timezone, appointment_type_id=appointment_type_id,
+                       staff_id=staff_id, description=description, location_details=location_details,
+                       idempotency_key=idempotency_key, actor=actor, source=source)
+    _refresh_calendar_busy(request, now)
+    begin_serialized_transaction()  # on SQLite: the write lock first, then every check below
+    try:
+        return _insert(request, now)
+    except IntegrityError as exc:
+        db.session.rollback()
+        if request.idempotency_key and "idempotency_key" in str(exc.orig):
+            # Another request with the same key won the race: answer with its booking.
+            replay = _replay(request)
+            if replay is not None:
+                return replay
+        if "ex_bookings_no_overlap" in str(exc.orig):
+            # The database refused an overlap that a concurrent booking created after our check.
+            candidates, mode = choose_staff(link.type, link.staff, request.staff_id, booking=True)
+            raise slot_taken("Sorry, that time has just been taken. Here are the nearest free times.",
+                             request.atype, candidates, request.start, now=now, mode=mode) from None
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _checked(link: LinkInfo, *, start_time, end_time, attendee_name, attendee_email, attendee_phone,
+             attendee_timezone, appointment_type_id, staff_id, description, location_details, idempotency_key,
+             actor, source) -> NewBooking:
+    """The request's details checked and normalised (no database work): InvalidRequest names the field."""
+    name = normalise_name(attendee_name)
+    email = normalise_email(attendee_email)
+    phone = normalise_phone(attendee_phone, link.phone_region)
+    tz = require_zone(attendee_timezone, field="attendee_timezone", default=link.org_timezone)
+    start = require_aware(start_time, "start_time")
+    atype = choose_appointment_type(list(link.types), appointment_type_id, None)
+    end = start + timedelta(minutes=atype.duration_minutes)
+    if end_time is not None and require_aware(end_time, "end_time") != end:
+        raise InvalidRequest(
+            f"{atype.name} lasts {atype.duration_minutes} minutes, so it ends at {iso_utc(end)}.",
+            fields={"end_time": f"must be start_time + {atype.duration_minutes} minutes"},
+        )
+    key = (idempotency_key or "").strip()[:IDEMPOTENCY_KEY_MAX] or None
+    return NewBooking(link=link, atype=atype, start=start, end=end, name=name, email=email, phone=phone,
+                      timezone=tz, description=description or None, location=location_details or atype.location or None,
+                      staff_id=str(staff_id) if staff_id else None, idempotency_key=key, actor=actor, source=source)
+
+
+def _refresh_calendar_busy(request: NewBooking, now: datetime) -> None:
+    """Bring stale Google busy times of the staff who could take the booking up to date before the
+    transaction (the check inside it reads only the cache, and must not wait on Google while
+    holding locks). One query when nothing is stale."""
+    staff = [m.id for m in request.link.staff if (not request.staff_id or str(m.id) == request.staff_id)
+             and m.id in request.link.calendar_staff]
+    if staff:
+        calendar.busy_for_staff(staff, request.start - timedelta(days=1), request.start + timedelta(days=1),
+                                now=now, refresh=True)
+
+
+def _insert(request: NewBooking, now: datetime) -> BookingResult:
+    """Inside the serialised transaction: check the slot against live availability and write it."""
+    link, atype, start, end = request.link, request.atype, request.start, request.end
+    if request.idempotency_key:
+        replay = _replay(request)
+        if replay is not None:
+            db.session.rollback()
+            return replay
+    candidates, mode = choose_staff(link.type, link.staff, request.staff_id, booking=True)
+    with_calendars = any(member.id in link.calendar_staff for member in candidates)
+    schedules = load_schedules(candidates, start - timedelta(days=1), end + timedelta(days=1), now=now,
+                               with_fairness=mode == "round_robin", cache=app_cache(), version=link.version,
+                               external_busy=None if with_calendars else {})
+    offered = engine.find_slot_at(schedules, appointment_spec(atype), start, now=now, mode=mode)
+    if not offered:
+        raise slot_taken("Sorry, that time has just been taken. Here are the nearest free times.", atype, candidates,
+                         start, now=now, mode=mode)
+    slot = offered[0]
+    participants = list(slot.staff_ids) if mode == "collective" else [slot.staff_id]
+    group_id = uuid.uuid4() if len(participants) > 1 else None
+    token, token_hash = new_manage_token()
+    rows = []
+    for index, member_id in enumerate(participants):
+        booking = Booking(
+            id=uuid.uuid4(), organization_id=link.organization_id, booking_link_id=link.id,
+            appointment_type_id=atype.id, staff_id=uuid.UUID(member_id), group_id=group_id, start_at=start,
+            end_at=end, buffer_before_minutes=atype.buffer_before_minutes,
+            buffer_after_minutes=atype.buffer_after_minutes, status="confirmed",
+            title=f"{atype.name} with {request.name}", attendee_name=request.name, attendee_email=request.email,
+            attendee_phone=request.phone, attendee_timezone=request.timezone, description=request.description,
+            location_details=request.location, manage_token_hash=token_hash if index == 0 else None,
+            idempotency_key=request.idempotency_key if index == 0 else None, source=request.source,
+        )
+        db.session.add(booking)
+        record_audit(booking, request.actor, "created", None, snapshot(booking))
+        rows.append(booking)
+    lead = rows[0]
+    staff = {str(member.id): member for member in candidates}
+    notifications.schedule_booking_created(lead, manage_token=token, staff=[staff[i] for i in participants],
+                                           reminder_offsets=link.reminder_offsets, now=now)
+    calendar_writes = calendar.mark_bookings_changed(rows, now=now, destinations=link.destination_staff)
+    db.session.commit()
+    calendar.after_commit(calendar_writes)
+    return BookingResult(booking=lead, manage_token=token, created=True, staff_name=staff[participants[0]].name,
+                         appointment_type_name=atype.name)
+
+
+def _replay(request: NewBooking) -> BookingResult | None:
+    """The booking an earlier request with the same idempotency key made, if any (a different
+    booking under the same key is a Conflict)."""
+    existing = db.session.scalars(
+        select(Booking).where(Booking.organization_id == request.link.organization_id,
+                              Booking.idempotency_key == request.idempotency_key)
+    ).first()
+    if existing is None:
+        return None
+    if existing.start_at != request.start or existing.attendee_email != request.email:
+        raise Conflict("This Idempotency-Key was already used for a different booking.", code="idempotency_conflict")
+    return BookingResult(booking=existing, manage_token=None, created=False)

@@ -1,0 +1,232 @@
+"""Write-back: each booking appears as an event in its trainer's destination calendar.
+
+A booking change sets the booking `pending` in its own transaction (`mark_bookings_changed`); a job
+then inserts, patches or deletes the event. The event id is derived from the booking ("atlas" + its
+uuid in hex, valid base32hex), so a retried insert hits 409 and becomes a patch: one booking, one
+event. Failures retry with backoff (GOOGLE_WRITE_RETRIES); the booking shows `failed` after the
+last, or while its connection needs reconnecting. A job marks the booking `synced` only if the
+booking did not change while it ran (compare-and-set on `sequence`).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from app.extensions import db
+from app.integrations import google_calendar as google
+from app.models import ACTIVE_STATUSES, Booking, Calendar, CalendarConnection
+from app.services import background
+from app.services.calendar.access import client_for, connection_failed, settings, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def event_id_for(booking_id: uuid.UUID) -> str:
+    """The Google event id of a booking: stable, so a retried insert cannot create a second event."""
+    return "atlas" + uuid.UUID(str(booking_id)).hex
+
+
+def destination_for(user_id) -> Calendar | None:
+    """The calendar a trainer's bookings are written to, if it is connected and usable."""
+    return db.session.scalars(
+        select(Calendar).join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
+        .where(Calendar.user_id == user_id, Calendar.is_destination.is_(True))
+        .where(CalendarConnection.status.in_(("active", "needs_reconnect", "error")))
+    ).first()
+
+
+def mark_bookings_changed(bookings: Sequence[Booking], *, now: datetime | None = None,
+                          destinations: frozenset[uuid.UUID] | None = None) -> list[uuid.UUID]:
+    """Called by the booking service inside the booking's transaction: these rows need their event
+    written. Returns the ids to kick after the commit (empty when no one has a destination).
+    `destinations`: the staff known to have a destination calendar (else they are looked up)."""
+    now = utcnow(now)
+    staff_ids = {b.staff_id for b in bookings}
+    has_destination = set(destinations or ())
+    if staff_ids and destinations is None:
+        has_destination = set(db.session.scalars(
+            select(Calendar.user_id).where(Calendar.user_id.in_(staff_ids), Calendar.is_destination.is_(True))))
+    kicked = []
+    for booking in bookings:
+        if booking.staff_id in has_destination or booking.external_event_id:
+            booking.calendar_sync_status = "pending"
+            booking.calendar_sync_attempts = 0
+            booking.calendar_sync_next_at = now
+            booking.calendar_sync_error = None
+            kicked.append(booking.id)
+    return kicked
+
+
+def after_commit(booking_ids: Sequence[uuid.UUID]) -> None:
+    """Start writing these bookings' events now (in the background; call after the commit)."""
+    if booking_ids:
+        background.submit("calendar.events", [str(i) for i in booking_ids])
+
+
+def _retry_delays() -> list[int]:
+    return [int(x) for x in str(current_app.config["GOOGLE_WRITE_RETRIES"]).split(",") if x.strip()]
+
+
+def _event_body(booking: Booking, calendar: Calendar) -> dict:
+    atype = booking.appointment_type
+    title = booking.title or (f"{atype.name} with {booking.attendee_name}" if atype else booking.attendee_name)
+    lines = [f"Booked through Atlas Booking by {booking.attendee_name} <{booking.attendee_email}>"]
+    if booking.attendee_phone:
+        lines.append(f"Phone: {booking.attendee_phone}")
+    if booking.description:
+        lines.append("")
+        lines.append(booking.description)
+    zone = calendar.timezone or booking.staff.timezone or "UTC"
+    body = {
+        "summary": title[:300],
+        "description": "\n".join(lines),
+        "start": {"dateTime": booking.start_at.isoformat(), "timeZone": zone},
+        "end": {"dateTime": booking.end_at.isoformat(), "timeZone": zone},
+        "status": "tentative" if booking.status == "pending" else "confirmed",
+        "transparency": "opaque",
+        "extendedProperties": {"private": {
+            "atlasBookingId": str(booking.id),
+            "atlasOrganizationId": str(booking.organization_id),
+            "atlasSequence": str(booking.sequence),
+        }},
+    }
+    if booking.location_details:
+        body["location"] = booking.location_details
+    return body
+
+
+def sync_booking_event(booking_id, *, now: datetime | None = None) -> str:
+    """Make the booking's event in Google match the booking. Idempotent; safe to run twice at once.
+
+    Returns what happened: inserted, patched, deleted, unchanged, skipped, retry or failed."""
+    now = utcnow(now)
+    # populate_existing: the row as it is now, not as an earlier read in this session left it.
+    booking = db.session.get(Booking, uuid.UUID(str(booking_id)), populate_existing=True)
+    if booking is None or booking.calendar_sync_status not in ("pending", "failed"):
+        return "skipped"
+    config = settings()
+    if config is None:
+        return _finish(booking, booking.sequence, "failed", "Google Calendar is not configured on this portal.")
+    seen_sequence = booking.sequence
+    destination = destination_for(booking.staff_id)
+    current = db.session.get(Calendar, booking.external_calendar_id) if booking.external_calendar_id else None
+    # Active: the event belongs on the destination. Cancelled: it belongs nowhere. Finished
+    # (completed, no-show): the event stays as it is.
+    wanted = destination if booking.status in ACTIVE_STATUSES else None
+    outcome = "unchanged"
+    try:
+        if booking.status in ACTIVE_STATUSES or booking.status == "cancelled":
+            if current is not None and booking.external_event_id and (wanted is None or current.id != wanted.id):
+                _delete_event(current, booking.external_event_id, config)
+                booking.external_calendar_id = None
+                outcome = "deleted"
+            if wanted is not None:
+                outcome = _write_event(booking, wanted, config)
+    except google.GoogleError as exc:
+        db.session.rollback()
+        booking = db.session.get(Booking, booking.id, populate_existing=True)
+        return _failed(booking, seen_sequence, exc, now)
+    return _finish(booking, seen_sequence, "synced", None, outcome)
+
+
+def _delete_event(calendar: Calendar, event_id: str, config) -> None:
+    connection = db.session.get(CalendarConnection, calendar.connection_id)
+    with client_for(connection, config) as client:
+        try:
+            client.delete_event(calendar.external_id, event_id)
+        except (google.EventNotFound, google.EventGone):
+            pass  # already gone: what we wanted
+
+
+def _write_event(booking: Booking, calendar: Calendar, config) -> str:
+    connection = db.session.get(CalendarConnection, calendar.connection_id)
+    if connection.status == "needs_reconnect":
+        raise google.GoogleAccessRevoked("Google Calendar needs reconnecting.")
+    body = _event_body(booking, calendar)
+    known = booking.external_calendar_id == calendar.id and booking.external_event_id
+    event_id = booking.external_event_id if known else event_id_for(booking.id)
+    with client_for(connection, config) as client:
+        if known:
+            try:
+                client.patch_event(calendar.external_id, event_id, body)
+                outcome = "patched"
+            except google.EventNotFound:
+                client.insert_event(calendar.external_id, {**body, "id": event_id})
+                outcome = "inserted"
+        else:
+            try:
+                client.insert_event(calendar.external_id, {**body, "id": event_id})
+                outcome = "inserted"
+            except google.EventExists:
+                # A retried insert (the first one did land), or a tombstone of an earlier event.
+                client.patch_event(calendar.external_id, event_id, body)
+                outcome = "patched"
+    booking.external_event_id = event_id
+    booking.external_calendar_id = calendar.id
+    return outcome
+
+
+def _finish(booking: Booking, seen_sequence: int, status: str, error: str | None, outcome: str = "failed") -> str:
+    """Mark the result unless the booking changed meanwhile (then its own job writes it again)."""
+    result = db.session.execute(
+        update(Booking).where(Booking.id == booking.id, Booking.sequence == seen_sequence)
+        .values(calendar_sync_status=status, calendar_sync_error=error, calendar_sync_next_at=None,
+                calendar_sync_attempts=0 if status == "synced" else Booking.calendar_sync_attempts,
+                external_event_id=booking.external_event_id, external_calendar_id=booking.external_calendar_id)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.expire(booking)
+    if result.rowcount == 0:
+        return "skipped"
+    return outcome
+
+
+def _failed(booking: Booking, seen_sequence: int, exc: google.GoogleError, now: datetime) -> str:
+    calendar = destination_for(booking.staff_id)
+    connection = db.session.get(CalendarConnection, calendar.connection_id) if calendar else None
+    if connection is not None:
+        connection_failed(connection, exc, now)
+    delays = _retry_delays()
+    attempts = booking.calendar_sync_attempts + 1
+    if isinstance(exc, google.GoogleAccessRevoked):
+        status, next_at = "failed", None
+        message = "Waiting for Google Calendar to be reconnected."
+    elif isinstance(exc, google.GoogleUnavailable) and attempts <= len(delays):
+        status, next_at = "pending", now + timedelta(seconds=delays[attempts - 1])
+        message = f"Google Calendar could not be updated ({exc}); trying again."
+    else:
+        status, next_at = "failed", None
+        message = f"Google Calendar could not be updated: {exc}"
+    db.session.execute(
+        update(Booking).where(Booking.id == booking.id, Booking.sequence == seen_sequence)
+        .values(calendar_sync_status=status, calendar_sync_next_at=next_at, calendar_sync_attempts=attempts,
+                calendar_sync_error=message[:500])
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.expire(booking)
+    log.warning("booking %s event write-back: %s", booking.id, exc)
+    return "retry" if status == "pending" else "failed"
+
+
+def due_bookings(now: datetime, limit: int = 100) -> list[uuid.UUID]:
+    return list(db.session.scalars(
+        select(Booking.id).where(Booking.calendar_sync_status == "pending",
+                                 or_(Booking.calendar_sync_next_at.is_(None), Booking.calendar_sync_next_at <= now))
+        .order_by(Booking.calendar_sync_next_at).limit(limit)))
+
+
+WRITTEN = ("inserted", "patched", "deleted", "unchanged")
+
+
+def write_due_events(*, now: datetime | None = None) -> int:
+    """Write every booking event that is due (new changes, retries after their backoff). Returns how
+    many were written."""
+    now = utcnow(now)
+    if settings() is None:
+        return 0
+    return sum(sync_booking_event(booking_id, now=now) in WRITTEN for booking_id in due_bookings(now))

@@ -1,0 +1,213 @@
+"""Emptying the outbox: claim due rows, check each against the booking as it is now, render it and
+hand it over — one row's failure never stops the others.
+
+Failures are classified: permanent ones (bad address, refused recipient, opted out) fail at once;
+temporary ones go back to pending with exponential backoff until `max_attempts`. Reminders (and
+superseded updates) are checked at send time: a changed booking sequence or a cancelled booking
+means `skipped`, never a stale message.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import (
+    ACTIVE_STATUSES,
+    Booking,
+    BookingLink,
+    Notification,
+    NotificationOptOut,
+    Organization,
+    User,
+)
+from app.services.notifications.claims import (
+    FRESH,
+    claim_due,
+    claim_ids,
+    finish,
+    finish_failed,
+    retry_or_fail,
+)
+from app.services.notifications.clock import Clock
+from app.services.notifications.messages import KINDS, Kind, render
+from app.services.notifications.recovery import recover_expired
+from app.services.notifications.sending import Transports, send_email_row, send_sms_row
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What one pass did, by result."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    lost: int = 0         # claims taken back before we could act (another sender owns the row now)
+    unsettled: int = 0    # handed off, outcome unknown, left for recovery to settle with the provider
+    recovered: int = 0    # rows recovered from an expired lease in this pass
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        for name in ("sent", "failed", "retried", "skipped", "lost", "unsettled", "recovered"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
+    @property
+    def claimed(self) -> int:
+        return self.sent + self.failed + self.retried + self.skipped + self.lost + self.unsettled
+
+    def as_dict(self) -> dict:
+        return {"claimed": self.claimed, "sent": self.sent, "failed": self.failed, "retried": self.retried,
+                "skipped": self.skipped, "lost": self.lost, "unsettled": self.unsettled,
+                "recovered": self.recovered}
+
+
+def process_due(*, limit: int | None = None, now: datetime | None = None) -> Outcome:
+    """Recover expired leases, then claim and send due rows in batches until none are due or
+    `limit` rows were claimed: the cron endpoint's and the in-process dispatcher's whole job."""
+    outcome = Outcome()
+    outcome.recovered = recover_expired(now=now)
+    batch = current_app.config["NOTIFICATIONS_BATCH_SIZE"]
+    remaining = limit
+    while remaining is None or remaining > 0:
+        size = batch if remaining is None else min(batch, remaining)
+        claimed = claim_due(size, now=now)
+        if not claimed:
+            break
+        outcome.add(deliver_claimed(claimed, now=now))
+        if remaining is not None:
+            remaining -= len(claimed)
+        if len(claimed) < size:
+            break
+    return outcome
+
+
+def deliver(ids: Iterable, *, now: datetime | None = None) -> Outcome:
+    """Claim the given rows and send them (the RQ job). Rows someone else has, or that are no longer
+    due, are left alone."""
+    return deliver_claimed(claim_ids(ids, now=now), now=now)
+
+
+def deliver_claimed(claimed: list[tuple[uuid.UUID, str]], *, now: datetime | None = None) -> Outcome:
+    """Send rows this caller has claimed, one by one; one row's failure never stops the others."""
+    outcome = Outcome()
+    if not claimed:
+        return outcome
+    clock = Clock(now)
+    batch = _load_batch([i for i, _ in claimed])
+    with Transports() as transports:
+        for row_id, token in claimed:
+            row = batch.rows.get(row_id)
+            if row is None or row.claim_token != token:
+                outcome.lost += 1
+                continue
+            try:
+                result = _send_one(row, token, batch, transports, clock)
+            except Exception as exc:  # a bug or an unexpected failure: this row retries, the batch goes on
+                db.session.rollback()
+                log.exception("notification %s: unexpected error", row.id)
+                result = retry_or_fail(row, token, f"internal error: {exc.__class__.__name__}: {exc}", clock)
+            setattr(outcome, result, getattr(outcome, result) + 1)
+    return outcome
+
+
+@dataclass
+class _Batch:
+    """What one batch of claimed rows needs, loaded in a fixed number of queries."""
+
+    rows: dict
+    bookings: dict
+    orgs: dict
+    staff: dict
+    sms_opt_outs: set
+    email_opt_outs: set
+
+
+def _load_batch(ids: list[uuid.UUID]) -> _Batch:
+    rows = {n.id: n for n in db.session.scalars(select(Notification).where(Notification.id.in_(ids))
+                                                .execution_options(**FRESH))}
+    booking_ids = {n.booking_id for n in rows.values() if n.booking_id}
+    bookings = {b.id: b for b in db.session.scalars(
+        select(Booking).where(Booking.id.in_(booking_ids)).execution_options(**FRESH)
+        .options(selectinload(Booking.booking_link).selectinload(BookingLink.branding)))} if booking_ids else {}
+    orgs = {o.id: o for o in db.session.scalars(
+        select(Organization).where(Organization.id.in_({n.organization_id for n in rows.values()})))}
+    staff_ids = {uuid.UUID(n.context["staff_id"]) for n in rows.values() if (n.context or {}).get("staff_id")}
+    staff = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(staff_ids)))} if staff_ids else {}
+    numbers = {n.recipient for n in rows.values() if n.channel == "sms"}
+    sms_opt_outs = set(db.session.scalars(select(NotificationOptOut.address).where(
+        NotificationOptOut.channel == "sms", NotificationOptOut.address.in_(numbers)))) if numbers else set()
+    addresses = {n.recipient.lower() for n in rows.values() if n.channel == "email"}
+    email_opt_outs = {(o, a) for o, a in db.session.execute(select(
+        NotificationOptOut.organization_id, NotificationOptOut.address).where(
+        NotificationOptOut.channel == "email", NotificationOptOut.address.in_(addresses)))} if addresses else set()
+    db.session.commit()  # end the read transaction: sending happens outside any open transaction
+    return _Batch(rows, bookings, orgs, staff, sms_opt_outs, email_opt_outs)
+
+
+def _send_one(row: Notification, token: str, batch: _Batch, transports: Transports, clock: Clock) -> str:
+    kind = KINDS.get(row.template)
+    booking = batch.bookings.get(row.booking_id) if row.booking_id else None
+    org = batch.orgs.get(row.organization_id)
+    if kind is None:
+        return finish_failed(row, token, f"unknown template {row.template!r}")
+    reason = stale_reason(row, kind, booking, clock())
+    if reason:
+        return finish(row, token, "skipped", reason)
+    problem = recipient_problem(row.channel, row.recipient)
+    if problem:
+        return finish_failed(row, token, problem)
+    if row.channel == "sms" and row.recipient in batch.sms_opt_outs:
+        return finish(row, token, "skipped", "the number has opted out of SMS (replied STOP)")
+    if kind.reminder and row.channel == "email" and (row.organization_id, row.recipient.lower()) in batch.email_opt_outs:
+        return finish(row, token, "skipped", "the recipient unsubscribed from reminder emails")
+
+    message = render(row, booking, org, batch.staff)
+    if row.channel == "email":
+        return send_email_row(row, token, message, transports, clock)
+    return send_sms_row(row, token, message, transports, clock)
+
+
+def stale_reason(row: Notification, kind: Kind, booking: Booking | None, now: datetime) -> str | None:
+    """Why this message must not go out now (the booking changed under it), or None."""
+    if booking is None:
+        return "the booking no longer exists"
+    if kind.needs_active and booking.status not in ACTIVE_STATUSES:
+        return f"the booking is {booking.status}"
+    if kind.stale_on_sequence and row.booking_sequence is not None and booking.sequence != row.booking_sequence:
+        what = "reminder was scheduled" if kind.reminder else "message was written"
+        return f"the booking changed after this {what} (version {row.booking_sequence} → {booking.sequence})"
+    if row.template in ("booking_confirmation", "staff_booking_created") and booking.status == "cancelled":
+        return "the booking was cancelled before this went out"
+    if kind.reminder and booking.start_at <= now:
+        return "the booking has already started"
+    return None
+
+
+def recipient_problem(channel: str, recipient: str) -> str | None:
+    """A clear reason why `recipient` cannot receive anything on `channel`, or None."""
+    if channel == "email":
+        try:
+            validate_email(recipient, check_deliverability=False)
+        except EmailNotValidError as exc:
+            return f"malformed email address {recipient!r}: {exc}"
+        return None
+    try:
+        number = phonenumbers.parse(recipient, None)
+    except phonenumbers.NumberParseException as exc:
+        return f"malformed phone number {recipient!r}: {exc}"
+    if not phonenumbers.is_possible_number(number):
+        return f"malformed phone number {recipient!r}: not a possible number"
+    return None

@@ -1,0 +1,202 @@
+"""What each message says: the kinds of message, rendering a row into an email or an SMS, and the
+text helpers its templates use.
+
+Messages are rendered at send time from the booking as it is then (templates/notifications/
+<template>.subject.txt, .txt, .html for email; .sms.txt for SMS). Times are written in the
+attendee's zone with the zone named (trainers see their own); SMS text is kept to GSM characters.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import render_template
+
+from app.integrations import email as email_integration
+from app.models import Booking, Notification, Organization
+from app.services import calendar_files as ics
+from app.services import urls
+from app.services.branding import palette, safe_logo_url
+from app.services.notifications.opt_outs import unseal, unsubscribe_link
+from app.services.zones import valid_zone
+from app.timeformat import duration_text
+
+# --- what each template is ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kind:
+    """Who a template is for, and when its message must not go out any more."""
+
+    audience: str                     # attendee | staff
+    calendar_method: str | None = None
+    # Skip when the booking's sequence moved on since the row was written.
+    stale_on_sequence: bool = False
+    # Skip when the booking is no longer active (cancelled, finished).
+    needs_active: bool = False
+    reminder: bool = False
+
+
+KINDS = {
+    "booking_confirmation": Kind("attendee", calendar_method="REQUEST"),
+    "booking_update": Kind("attendee", calendar_method="REQUEST", stale_on_sequence=True),
+    "booking_cancellation": Kind("attendee", calendar_method="CANCEL"),
+    "booking_reminder": Kind("attendee", stale_on_sequence=True, needs_active=True, reminder=True),
+    "staff_booking_created": Kind("staff"),
+    "staff_booking_rescheduled": Kind("staff", stale_on_sequence=True),
+    "staff_booking_cancelled": Kind("staff"),
+}
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+@dataclass
+class Rendered:
+    """A message ready to send: subject, text and HTML (and calendar) for email, or the SMS text."""
+
+    subject: str = ""
+    text: str = ""
+    html: str | None = None
+    sms: str = ""
+    calendar: bytes | None = None
+    calendar_method: str | None = None
+    headers: dict = field(default_factory=dict)
+
+
+def render(row: Notification, booking: Booking, org: Organization, staff: dict) -> Rendered:
+    """The message for `row`, from its template and the booking as it is now."""
+    kind = KINDS[row.template]
+    context = message_context(row, booking, org, staff)
+    name = f"notifications/{row.template}"
+    if row.channel == "sms":
+        return Rendered(sms=sms_text(render_template(f"{name}.sms.txt", **context)))
+    rendered = Rendered(
+        subject=" ".join(render_template(f"{name}.subject.txt", **context).split()),
+        text=render_template(f"{name}.txt", **context).strip() + "\n",
+        html=render_template(f"{name}.html", **context),
+    )
+    if kind.calendar_method:
+        calendar = ics.booking_calendar(booking, method=kind.calendar_method,
+                                        organizer_email=email_integration.sender_address(),
+                                        manage_link=context["manage_url"] if kind.calendar_method != "CANCEL" else None)
+        rendered.calendar = calendar.to_ical()
+        rendered.calendar_method = kind.calendar_method
+    if kind.reminder and context.get("unsubscribe_url"):  # what unsubscribing stops: reminders
+        rendered.headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+        rendered.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return rendered
+
+
+SMS_REPLACEMENTS = {"\u2013": "-", "\u2014": "-", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+                    "\u2026": "...", "\u00a0": " "}
+
+
+def sms_text(text: str) -> str:
+    """One line of GSM-friendly text: curly quotes and dashes would switch the SMS to UCS-2 (70 chars)."""
+    text = " ".join(text.split())
+    for old, new in SMS_REPLACEMENTS.items():
+        text = text.replace(old, new)
+    return text
+
+
+def message_context(row: Notification, booking: Booking, org: Organization, staff: dict) -> dict:
+    """What every template can use."""
+    ctx = row.context or {}
+    is_staff = KINDS[row.template].audience == "staff"
+    member = staff.get(uuid.UUID(ctx["staff_id"])) if ctx.get("staff_id") else None
+    tz = (member.timezone if is_staff and member else None) or booking.attendee_timezone or org.timezone
+    tz = valid_zone(tz) or "UTC"
+    token = unseal(ctx.get("manage"))
+    link = booking.booking_link
+    book_url = urls.book_url(link.slug) if link is not None and link.is_public and link.is_active else urls.app_url()
+    previous_start = _parse_instant(ctx.get("start_at"))
+    previous_end = _parse_instant(ctx.get("end_at"))
+    service = booking.appointment_type.name if booking.appointment_type else (booking.title or "Appointment")
+    trainer = booking.staff.name if booking.staff else None
+    offset = ctx.get("offset_minutes")
+    return {
+        "org_name": org.name,
+        "brand": brand_for(booking),
+        "attendee_name": booking.attendee_name,
+        "first_name": booking.attendee_name.split()[0] if booking.attendee_name else "there",
+        "attendee_email": booking.attendee_email,
+        "attendee_phone": booking.attendee_phone,
+        "service": service,
+        "trainer": trainer,
+        "staff_name": member.name if member else trainer,
+        "location": booking.location_details or (booking.appointment_type.location if booking.appointment_type else None),
+        "description": booking.description,
+        "duration_minutes": booking.duration_minutes,
+        "when": when_text(booking.start_at, booking.end_at, tz),
+        "when_short": when_short(booking.start_at, tz),
+        "date_short": date_short(booking.start_at, tz),
+        "previous_when": when_text(previous_start, previous_end, tz) if previous_start and previous_end else None,
+        "timezone": tz,
+        "reason": booking.cancellation_reason,
+        "manage_url": urls.manage_url(token) if token else None,
+        "book_url": book_url,
+        "dashboard_url": urls.dashboard_booking_url(booking.id),
+        "unsubscribe_url": unsubscribe_link(org.id, row.recipient) if not is_staff and row.channel == "email" else None,
+        "lead_time": lead_time_text(offset) if offset else None,
+        "reminder_offsets": offset,
+        "contact_email": org.contact_email,
+    }
+
+
+def brand_for(booking: Booking) -> dict:
+    """The booking page's colours and logo, made safe and readable the same way the page does."""
+    branding = booking.booking_link.branding if booking.booking_link is not None else None
+    colours = palette(branding.primary_color if branding else None, branding.accent_color if branding else None)
+    logo = safe_logo_url(branding.logo_url) if branding else None
+    if logo and logo.startswith("/"):
+        logo = urls.app_url() + logo  # an email has no page to be relative to
+    return {"primary": colours.brand, "on_primary": colours.brand_contrast, "ink": colours.brand_ink,
+            "accent": colours.accent, "logo_url": logo}
+
+
+# --- how times are written -------------------------------------------------------------------------
+
+def zone_label(tz: str) -> str:
+    """"London time", "New York time", "UTC"."""
+    if "/" not in tz:
+        return tz
+    return tz.rsplit("/", 1)[1].replace("_", " ") + " time"
+
+
+def when_text(start: datetime, end: datetime, tz: str) -> str:
+    """"Monday 7 January 2030, 10:00–11:00 London time (GMT)"."""
+    zone = ZoneInfo(tz)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    day = f"{local_start:%A} {local_start.day} {local_start:%B %Y}"
+    end_text = f"{local_end:%H:%M}" if local_end.date() == local_start.date() else \
+        f"{local_end:%a} {local_end.day} {local_end:%b} {local_end:%H:%M}"
+    return f"{day}, {local_start:%H:%M}\u2013{end_text} {zone_label(tz)} ({local_start.tzname()})"
+
+
+def when_short(start: datetime, tz: str) -> str:
+    """"Mon 7 Jan, 10:00 GMT" (SMS)."""
+    local = start.astimezone(ZoneInfo(tz))
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {local.tzname()}"
+
+
+def date_short(start: datetime, tz: str) -> str:
+    """"Mon 7 Jan at 10:00" (subjects)."""
+    local = start.astimezone(ZoneInfo(tz))
+    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"
+
+
+def lead_time_text(minutes: int) -> str:
+    """How far ahead a reminder is: "tomorrow", "in 2 days", "in 2 hours", "in 90 minutes" (spans are
+    written as everywhere else in the portal: app/timeformat.py)."""
+    return "tomorrow" if minutes == 24 * 60 else f"in {duration_text(minutes)}"
+
+
+def _parse_instant(value) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

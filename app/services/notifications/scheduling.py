@@ -1,0 +1,162 @@
+"""Writing the outbox: the rows a booking change causes, called by the booking service inside its
+own transaction, just before its commit.
+
+A booking and its messages exist together or not at all, and nothing here touches Redis or a
+provider: the dispatcher is only nudged once the transaction has committed. Reminders follow the
+booking: a new time cancels the pending ones and writes new ones; a cancellation cancels them.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import Booking, Notification, Organization, User
+from app.models.organizations import DEFAULT_REMINDER_OFFSETS_MINUTES
+from app.services import background
+from app.services.notifications.clock import utcnow
+from app.services.notifications.opt_outs import seal
+
+# schedule_booking_created's default: read the offsets from the organization.
+FROM_ORGANIZATION = object()
+
+
+def schedule_booking_created(booking: Booking, *, manage_token: str | None, staff: Sequence | None = None,
+                             reminder_offsets=FROM_ORGANIZATION, now: datetime | None = None) -> list[Notification]:
+    """Queue the messages a new booking causes, in the caller's transaction (no commit):
+    the attendee's confirmation (email with a calendar invitation, and SMS when a phone was given),
+    a notice to each trainer, and the reminders at the organization's offsets that are still ahead.
+
+    A caller that already knows them passes the trainers (anything with `id` and `email`; default:
+    the booking's own) and the organization's `reminder_offsets` (None: the default offsets), and
+    nothing more is read."""
+    now = now or utcnow()
+    with db.session.no_autoflush:
+        if reminder_offsets is FROM_ORGANIZATION:
+            reminder_offsets = db.session.get(Organization, booking.organization_id).reminder_offsets_minutes
+        staff = sorted(staff, key=lambda member: str(member.id)) if staff is not None \
+            else _staff_by_id([booking.staff_id])
+        sequence = booking.sequence or 0
+        attendee_context = {"manage": seal(manage_token)} if manage_token else {}
+        rows = _attendee_messages(booking, "booking_confirmation", sequence, now, attendee_context)
+        rows += [_row(booking, "email", "staff_booking_created", member.email, now, sequence, {"staff_id": str(member.id)},
+                      key_extra=str(member.id)) for member in staff]
+        rows += _reminders(booking, reminder_offsets, sequence, now, attendee_context)
+    return _add(rows)
+
+
+def schedule_booking_rescheduled(booking: Booking, group: list[Booking] | None = None, *,
+                                 previous: dict | None = None, now: datetime | None = None) -> list[Notification]:
+    """Queue the messages a new time causes (no commit): the update (email with the same calendar
+    UID and a raised SEQUENCE, SMS when there is a phone), a notice to the trainer(s), and the
+    reminders moved: pending ones for the old time are cancelled and new ones made for the new time."""
+    now = now or utcnow()
+    lead = _lead(booking, group)
+    with db.session.no_autoflush:
+        org = db.session.get(Organization, lead.organization_id)
+        _cancel_pending(lead.id, ["booking_reminder"], "moved: the booking was rescheduled", now)
+        _cancel_pending(lead.id, ["booking_update", "staff_booking_rescheduled"],
+                        "superseded by a later change", now)
+        context = _manage_context(lead.id)
+        if previous:
+            context.update({k: previous.get(k) for k in ("start_at", "end_at", "staff_id") if previous.get(k)})
+        staff = _staff_by_id([row.staff_id for row in (group or [lead])])
+        rows = _attendee_messages(lead, "booking_update", lead.sequence, now, context)
+        rows += [_row(lead, "email", "staff_booking_rescheduled", member.email, now, lead.sequence,
+                      {"staff_id": str(member.id), **{k: v for k, v in context.items() if k != "manage"}},
+                      key_extra=str(member.id)) for member in staff]
+        rows += _reminders(lead, org.reminder_offsets_minutes, lead.sequence, now, _manage_context(lead.id))
+    return _add(rows)
+
+
+def schedule_booking_cancelled(booking: Booking, group: list[Booking] | None = None, *,
+                               now: datetime | None = None) -> list[Notification]:
+    """Queue the cancellation (email with METHOD:CANCEL, SMS when there is a phone) and the trainer
+    notices, and cancel every pending reminder of the booking (no commit)."""
+    now = now or utcnow()
+    lead = _lead(booking, group)
+    with db.session.no_autoflush:
+        _cancel_pending(lead.id, ["booking_reminder"], "the booking was cancelled", now)
+        _cancel_pending(lead.id, ["booking_update", "staff_booking_rescheduled"], "the booking was cancelled", now)
+        staff = _staff_by_id([row.staff_id for row in (group or [lead])])
+        rows = _attendee_messages(lead, "booking_cancellation", lead.sequence, now, {})
+        rows += [_row(lead, "email", "staff_booking_cancelled", member.email, now, lead.sequence,
+                      {"staff_id": str(member.id)}, key_extra=str(member.id)) for member in staff]
+    return _add(rows)
+
+
+def _add(rows: list[Notification]) -> list[Notification]:
+    """Add the rows to the caller's transaction; the dispatcher is nudged once it commits (never
+    before: it must be able to see them)."""
+    db.session.add_all(rows)
+    background.kick_after_commit("notifications")
+    return rows
+
+
+def _lead(booking: Booking, group: list[Booking] | None) -> Booking:
+    """The row of a collective group that carries the manage token (its messages hang off it)."""
+    return next((row for row in group or [] if row.manage_token_hash), booking)
+
+
+def _staff_by_id(ids: Iterable) -> list[User]:
+    wanted = {uuid.UUID(str(i)) for i in ids}
+    found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
+    return [found[i] for i in sorted(wanted, key=str) if i in found]
+
+
+def _attendee_messages(booking: Booking, template: str, sequence: int, now: datetime, context: dict) -> list:
+    rows = [_row(booking, "email", template, booking.attendee_email, now, sequence, dict(context))]
+    if booking.attendee_phone:
+        rows.append(_row(booking, "sms", template, booking.attendee_phone, now, sequence, dict(context)))
+    return rows
+
+
+def _reminders(booking: Booking, offsets, sequence: int, now: datetime, context: dict) -> list:
+    """The reminders at these offsets (minutes before the start; None: the default offsets) still ahead."""
+    offsets = offsets if offsets is not None else DEFAULT_REMINDER_OFFSETS_MINUTES
+    rows = []
+    for offset in sorted({int(o) for o in offsets if int(o) > 0}, reverse=True):
+        send_at = booking.start_at - timedelta(minutes=offset)
+        if send_at <= now:  # a reminder that would already be late says nothing the confirmation didn't
+            continue
+        extra = {**context, "offset_minutes": offset}
+        rows.append(_row(booking, "email", "booking_reminder", booking.attendee_email, send_at, sequence, dict(extra),
+                         key_extra=f"{offset}m"))
+        if booking.attendee_phone:
+            rows.append(_row(booking, "sms", "booking_reminder", booking.attendee_phone, send_at, sequence,
+                             dict(extra), key_extra=f"{offset}m"))
+    return rows
+
+
+def _row(booking: Booking, channel: str, template: str, recipient: str, send_at: datetime, sequence: int,
+         context: dict, key_extra: str = "") -> Notification:
+    key = ":".join(p for p in (str(booking.id), template, channel, key_extra, f"s{sequence}") if p)
+    return Notification(
+        id=uuid.uuid4(), organization_id=booking.organization_id, booking_id=booking.id, channel=channel,
+        template=template, recipient=recipient, send_at=send_at, status="pending", attempts=0,
+        max_attempts=current_app.config["NOTIFICATIONS_MAX_ATTEMPTS"], idempotency_key=key[:255], booking_sequence=sequence,
+        context=context,
+    )
+
+
+def _cancel_pending(booking_id: uuid.UUID, templates: list[str], reason: str, now: datetime) -> None:
+    db.session.execute(
+        update(Notification)
+        .where(Notification.booking_id == booking_id, Notification.template.in_(templates),
+               Notification.status == "pending")
+        .values(status="cancelled", last_error=reason, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _manage_context(booking_id: uuid.UUID) -> dict:
+    """The sealed manage token written with the booking's first messages, for later ones."""
+    for context in db.session.scalars(select(Notification.context).where(
+            Notification.booking_id == booking_id, Notification.template == "booking_confirmation")):
+        if context and context.get("manage"):
+            return {"manage": context["manage"]}
+    return {}

@@ -1,0 +1,585 @@
+"""Google Calendar two-way sync, end to end: the portal's real code and the real Google client
+libraries against the local Calendar v3 stand-in (google_standin.py)."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from calendar_helpers import (
+    connect,
+    deliver_to,
+    google_settings,
+    iso,
+    local,
+    next_weekday,
+    query_of,
+    sign_in,
+    slot_starts,
+)
+from sqlalchemy import select
+
+SECONDARY = "classes@group.calendar.google.com"
+
+
+@pytest.fixture
+def app_config(app_config, google):
+    return {**app_config, **google_settings(google), "GOOGLE_HTTP_TIMEOUT": 1.5, "GOOGLE_RETRY_AFTER": 0,
+            "GOOGLE_WEBHOOK_URL": "http://localhost/api/calendar/webhooks/google", "CALENDAR_JOBS": "inline"}
+
+
+@pytest.fixture
+def gym(db, make_org, make_trainer, make_appointment_type, make_link, google):
+    """A London gym with one trainer (Mon–Fri 09:00–17:00) whose Google account has two calendars."""
+    org = make_org(timezone="Europe/London")
+    trainer = make_trainer(org=org, name="Tess Trainer", email="tess@gym.example")
+    other = make_trainer(org=org, name="Omar Other", email="omar@gym.example")
+    atype = make_appointment_type(org=org, name="PT session", duration_minutes=60)
+    link = make_link([trainer], [atype])
+    team_link = make_link([trainer, other], [atype], type="round_robin")
+    google.add_account(trainer.email, calendars=[
+        {"id": trainer.email, "summary": "Tess", "timeZone": "Europe/London", "primary": True},
+        {"id": SECONDARY, "summary": "Group classes", "timeZone": "Europe/London"},
+    ])
+
+    class Gym:
+        pass
+
+    g = Gym()
+    g.org, g.trainer, g.other, g.atype, g.link, g.team_link = org, trainer, other, atype, link, team_link
+    g.day = next_weekday(0)  # a Monday at least a week ahead
+    return g
+
+
+@pytest.fixture
+def connected(app, gym, google):
+    """The trainer signed in and connected; push notifications delivered through the test client."""
+    client = sign_in(app, gym.trainer.email)
+    google.notify = deliver_to(app.test_client())
+    connect(app, client, google)
+    google.deliver_notifications()  # the channels' `sync` messages
+    gym.client = client
+    return gym
+
+
+def _connection(db, user):
+    from app.models import CalendarConnection
+
+    return db.session.scalars(select(CalendarConnection).where(CalendarConnection.user_id == user.id)).one()
+
+
+def _calendar(db, external_id):
+    from app.models import Calendar
+
+    return db.session.scalars(select(Calendar).where(Calendar.external_id == external_id)).one()
+
+
+def _book(client, gym, start, **extra):
+    response = client.post("/api/booking/create", json={
+        "link_slug": gym.link.slug, "start_time": iso(start), "attendee_name": "Bea Booker",
+        "attendee_email": "bea@example.com", **extra})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()["booking"]["id"]
+
+
+def _booking(db, booking_id):
+    import uuid
+
+    from app.models import Booking
+
+    db.session.expire_all()
+    return db.session.get(Booking, uuid.UUID(booking_id))
+
+
+# --- connecting ----------------------------------------------------------------------------------
+
+def test_connect_flow_keeps_the_verifier_server_side_and_stores_tokens_encrypted(app, db, gym, google):
+    from app.models import Calendar, CalendarOAuthState
+    from app.services.calendar import vault as token_vault
+
+    client = sign_in(app, gym.trainer.email)
+    start = client.get("/api/calendar/google/connect")
+    assert start.status_code == 302 and start.headers["Location"].startswith(google.auth_uri)
+    params = query_of(start.headers["Location"])
+    assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) >= 43
+    assert params["access_type"] == "offline" and "code_verifier" not in params
+    [pending] = db.session.scalars(select(CalendarOAuthState)).all()
+    assert pending.state_hash == hashlib.sha256(params["state"].encode()).hexdigest()
+    assert params["state"].encode() not in pending.code_verifier_encrypted
+
+    import requests
+    consent = requests.get(start.headers["Location"], allow_redirects=False, timeout=5)
+    callback = consent.headers["Location"].split("localhost", 1)[1]
+    done = client.get(callback)
+    assert done.status_code == 302 and done.headers["Location"].endswith("/dashboard/calendar-sync")
+    assert db.session.scalars(select(CalendarOAuthState)).all() == []  # single use
+
+    connection = _connection(db, gym.trainer)
+    assert connection.status == "active" and connection.account_email == gym.trainer.email
+    access = token_vault.decrypt(connection.access_token_encrypted)
+    refresh = token_vault.decrypt(connection.refresh_token_encrypted)
+    assert access and refresh
+    assert access.encode() not in connection.access_token_encrypted
+    assert refresh.encode() not in connection.refresh_token_encrypted
+    token_request = next(r for r in google.requests if r.path == "/token")
+    assert token_request.body["code_verifier"]  # PKCE verifier sent with the exchange
+
+    calendars = {c.external_id: c for c in db.session.scalars(select(Calendar)).all()}
+    assert set(calendars) == {gym.trainer.email, SECONDARY}
+    primary, secondary = calendars[gym.trainer.email], calendars[SECONDARY]
+    assert primary.check_for_conflicts and primary.is_destination and primary.is_primary
+    assert not secondary.check_for_conflicts and not secondary.is_destination
+    # The setup job ran: a push channel and busy times for the primary calendar, a sync token.
+    assert primary.channel_id and primary.channel_id in google.channels and primary.busy_refreshed_at
+    assert primary.sync_token and secondary.channel_id is None
+    assert google.channels[primary.channel_id]["address"] == "http://localhost/api/calendar/webhooks/google"
+
+    replay = client.get(callback)  # the same state again: refused, nothing new
+    assert replay.status_code == 302
+    assert len(db.session.scalars(select(Calendar)).all()) == 2
+    page = client.get("/dashboard/calendar-sync").get_data(as_text=True)
+    assert "already used" in page
+
+
+def test_a_state_issued_to_someone_else_is_refused(app, db, gym, google):
+    from app.models import CalendarConnection
+
+    tess = sign_in(app, gym.trainer.email)
+    omar = sign_in(app, gym.other.email)
+    start = tess.get("/api/calendar/google/connect")
+    import requests
+    consent = requests.get(start.headers["Location"], allow_redirects=False, timeout=5)
+    callback = consent.headers["Location"].split("localhost", 1)[1]
+    omar.get(callback)
+    assert db.session.scalars(select(CalendarConnection)).all() == []
+
+
+def test_declined_consent_connects_nothing_and_says_so(app, db, gym, google):
+    from app.models import CalendarConnection
+
+    google.deny_consent = True
+    client = sign_in(app, gym.trainer.email)
+    start = client.get("/api/calendar/google/connect")
+    import requests
+    consent = requests.get(start.headers["Location"], allow_redirects=False, timeout=5)
+    assert "error=access_denied" in consent.headers["Location"]
+    client.get(consent.headers["Location"].split("localhost", 1)[1])
+    assert db.session.scalars(select(CalendarConnection)).all() == []
+    assert "access was not granted" in client.get("/dashboard/calendar-sync").get_data(as_text=True)
+
+
+def test_connect_needs_a_signed_in_member_of_staff(client):
+    response = client.get("/api/calendar/google/connect")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+# --- busy times ------------------------------------------------------------------------------------
+
+def test_an_event_added_in_google_removes_its_slots_after_the_push_notification(app, db, connected, google):
+    gym = connected
+    public = app.test_client()
+    ten, eleven = iso(local(gym.day, 10)), iso(local(gym.day, 11))
+    before = slot_starts(public, gym.link.slug, gym.day)
+    assert ten in before and eleven in before
+
+    google.user_insert_event(gym.trainer.email, local(gym.day, 10), local(gym.day, 11), summary="Dentist")
+    assert google.deliver_notifications() == 1  # one live channel on the primary calendar
+
+    after = slot_starts(public, gym.link.slug, gym.day)
+    assert ten not in after and eleven in after
+    # An event on a calendar that does not block availability changes nothing.
+    google.user_insert_event(SECONDARY, local(gym.day, 14), local(gym.day, 15))
+    assert iso(local(gym.day, 14)) in slot_starts(public, gym.link.slug, gym.day)
+    # Transparent ("free") events do not block either.
+    google.user_insert_event(gym.trainer.email, local(gym.day, 15), local(gym.day, 16), transparency="transparent")
+    google.deliver_notifications()
+    assert iso(local(gym.day, 15)) in slot_starts(public, gym.link.slug, gym.day)
+
+
+def test_a_fresh_cache_means_no_call_to_google(app, connected, google):
+    gym = connected
+    public = app.test_client()
+    google.reset_requests()
+    for offset in range(3):
+        slot_starts(public, gym.link.slug, gym.day + timedelta(days=offset))
+    assert google.count() == 0
+
+
+def test_a_booking_cannot_be_made_into_time_blocked_in_google(app, connected, google):
+    gym = connected
+    google.user_insert_event(gym.trainer.email, local(gym.day, 12), local(gym.day, 13))
+    google.deliver_notifications()
+    response = app.test_client().post("/api/booking/create", json={
+        "link_slug": gym.link.slug, "start_time": iso(local(gym.day, 12)), "attendee_name": "Bea",
+        "attendee_email": "bea@example.com"})
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "slot_taken"
+
+
+def test_busy_times_are_asked_for_in_windows_of_at_most_90_days(app, db, connected, google):
+    from app.services import calendar as calendar_sync
+
+    calendar = _calendar(db, connected.trainer.email)
+    google.reset_requests()
+    now = datetime.now(timezone.utc)
+    assert calendar_sync.refresh_busy([calendar.id], until=now + timedelta(days=200), now=now) == {calendar.id: True}
+    windows = [r.body for r in google.requests if r.path.endswith("/freeBusy")]
+    assert len(windows) == 3
+    for body in windows:
+        span = datetime.fromisoformat(body["timeMax"].replace("Z", "+00:00")) - \
+            datetime.fromisoformat(body["timeMin"].replace("Z", "+00:00"))
+        assert span <= timedelta(days=90)
+    assert windows[0]["timeMax"] == windows[1]["timeMin"]  # contiguous, no gaps
+
+
+def _stale_cache_and_google_down(db, gym, google) -> None:
+    """Tess's busy cache is a day old, covers the day only until 13:00, and freeBusy answers 500."""
+    calendar = _calendar(db, gym.trainer.email)
+    calendar.busy_refreshed_at = datetime.now(timezone.utc) - timedelta(days=1)
+    calendar.channel_expires_at = None
+    calendar.busy_cache_until = local(gym.day, 13)
+    db.session.commit()
+    google.fail_next(10, 500, path_contains="freeBusy")
+
+
+def test_unreachable_google_withholds_only_that_trainers_unknown_slots_and_the_dashboard_says_why(
+        app, db, connected, google):
+    from app.services import calendar as calendar_sync
+
+    gym = connected
+    # The known part is still used; the part never fetched is withheld, for Tess only.
+    _stale_cache_and_google_down(db, gym, google)
+    public = app.test_client()
+    tess = slot_starts(public, f"{gym.team_link.slug}&staff_id={gym.trainer.id}", gym.day)
+    omar = slot_starts(public, f"{gym.team_link.slug}&staff_id={gym.other.id}", gym.day)
+    assert iso(local(gym.day, 10)) in tess and iso(local(gym.day, 12)) in tess
+    assert iso(local(gym.day, 13)) not in tess and iso(local(gym.day, 14)) not in tess
+    assert iso(local(gym.day, 14)) in omar and iso(local(gym.day, 16)) in omar
+    # On the team page the withheld afternoon goes to Omar instead.
+    team = public.get(f"/api/booking/availability?link={gym.team_link.slug}&date={gym.day.isoformat()}").get_json()
+    afternoon = {s["staff_name"] for s in team["slots"] if s["start"] >= iso(local(gym.day, 13))}
+    assert afternoon == {"Omar Other"}
+    db.session.expire_all()
+    problems = calendar_sync.calendar_problems([gym.trainer])[gym.trainer.id]
+    assert any("could not be reached" in p and "withheld" in p for p in problems)
+
+
+def test_the_ignore_policy_offers_unknown_time(app, db, connected, google):
+    gym = connected
+    app.config["GOOGLE_UNREACHABLE_POLICY"] = "ignore"
+    _stale_cache_and_google_down(db, gym, google)
+    assert iso(local(gym.day, 14)) in slot_starts(app.test_client(), gym.link.slug, gym.day)
+
+
+# --- write-back ------------------------------------------------------------------------------------
+
+def test_a_booking_makes_exactly_one_event_even_when_its_job_is_retried(app, db, connected, google):
+    from app.services import calendar as calendar_sync
+
+    gym = connected
+    booking_id = _book(app.test_client(), gym, local(gym.day, 10))
+    booking = _booking(db, booking_id)
+    assert booking.calendar_sync_status == "synced"
+    [event] = google.events(gym.trainer.email)
+    assert event["id"] == calendar_sync.event_id_for(booking.id) == booking.external_event_id
+    assert event["extendedProperties"]["private"]["atlasBookingId"] == booking_id
+    assert _parse(event["start"]["dateTime"]) == local(gym.day, 10)
+    assert _parse(event["end"]["dateTime"]) == local(gym.day, 11)
+    assert "Bea Booker" in event["summary"]
+
+    # The job's answer was lost after Google made the event: it runs again from scratch.
+    booking.calendar_sync_status, booking.external_event_id, booking.external_calendar_id = "pending", None, None
+    db.session.commit()
+    assert calendar_sync.sync_booking_event(booking.id) == "patched"
+    assert calendar_sync.sync_booking_event(booking.id) == "skipped"  # nothing left to do
+    assert len(google.events(gym.trainer.email)) == 1
+    assert _booking(db, booking_id).calendar_sync_status == "synced"
+
+
+def test_moving_and_cancelling_a_booking_patch_and_delete_its_event(app, db, connected, google):
+    from app.services.bookings import Actor, cancel_booking, reschedule_booking
+
+    gym = connected
+    booking_id = uuid.UUID(_book(app.test_client(), gym, local(gym.day, 10)))
+    reschedule_booking(booking_id, start_time=local(gym.day, 15), actor=Actor("staff", id=str(gym.trainer.id)))
+    [event] = google.events(gym.trainer.email)
+    assert event["start"]["dateTime"] and _parse(event["start"]["dateTime"]) == local(gym.day, 15)
+    assert event["extendedProperties"]["private"]["atlasSequence"] == "1"
+    cancel_booking(booking_id, actor=Actor("staff", id=str(gym.trainer.id)))
+    assert google.events(gym.trainer.email) == []
+    assert _booking(db, str(booking_id)).calendar_sync_status == "synced"
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def test_google_failing_never_fails_the_booking_and_the_event_appears_after_a_retry(app, db, connected, google):
+    from app.services import bookings
+
+    gym = connected
+    google.fail_next(5, 500, path_contains="/events")
+    booking_id = _book(app.test_client(), gym, local(gym.day, 11))
+    booking = _booking(db, booking_id)
+    assert booking.calendar_sync_status == "pending" and booking.calendar_sync_attempts == 1
+    assert "trying again" in booking.calendar_sync_error
+    assert google.events(gym.trainer.email) == []
+    # Not due yet: nothing happens.
+    assert bookings.calendar_pass(maintenance=False).written == 0
+    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    google.fail_next(0)
+    for _ in range(5):
+        bookings.calendar_pass(now=later, maintenance=False)
+        later += timedelta(hours=1)
+    booking = _booking(db, booking_id)
+    assert booking.calendar_sync_status == "synced" and booking.calendar_sync_error is None
+    assert len(google.events(gym.trainer.email)) == 1
+
+
+def test_a_timeout_is_retried_like_an_error(app, db, connected, google):
+    from app.services import bookings
+
+    gym = connected
+    google.delay_next(1, 3.0, path_contains="/events")
+    booking_id = _book(app.test_client(), gym, local(gym.day, 12))
+    assert _booking(db, booking_id).calendar_sync_status == "pending"
+    bookings.calendar_pass(now=datetime.now(timezone.utc) + timedelta(minutes=1), maintenance=False)
+    assert _booking(db, booking_id).calendar_sync_status == "synced"
+    assert len(google.events(gym.trainer.email)) == 1
+
+
+def test_an_expired_access_token_is_refreshed_and_stored_again(app, db, connected, google):
+    from app.services.calendar import vault as token_vault
+
+    gym = connected
+    old = token_vault.decrypt(_connection(db, gym.trainer).access_token_encrypted)
+    google.expire_access_tokens()
+    google.reset_requests()
+    booking_id = _book(app.test_client(), gym, local(gym.day, 13))
+    assert _booking(db, booking_id).calendar_sync_status == "synced"
+    assert any(r.path == "/token" and r.body.get("grant_type") == "refresh_token" for r in google.requests)
+    db.session.expire_all()
+    new = token_vault.decrypt(_connection(db, gym.trainer).access_token_encrypted)
+    assert new and new != old
+
+
+def test_a_revoked_grant_asks_for_reconnection_and_loses_no_booking(app, db, connected, google):
+    from app.services import calendar as calendar_sync
+
+    gym = connected
+    google.revoke_refresh_tokens(gym.trainer.email)
+    google.expire_access_tokens()
+    booking_id = _book(app.test_client(), gym, local(gym.day, 14))
+    booking = _booking(db, booking_id)
+    assert booking.status == "confirmed" and booking.calendar_sync_status == "failed"
+    assert "reconnected" in booking.calendar_sync_error
+    connection = _connection(db, gym.trainer)
+    assert connection.status == "needs_reconnect"
+    assert any("needs reconnecting" in p for p in calendar_sync.calendar_problems([gym.trainer])[gym.trainer.id])
+
+    connect(app, gym.client, google)  # reconnect: the waiting booking is written
+    google.deliver_notifications()
+    assert _connection(db, gym.trainer).status == "active"
+    assert _booking(db, booking_id).calendar_sync_status == "synced"
+    assert len(google.events(gym.trainer.email)) == 1
+
+
+# --- two-way -----------------------------------------------------------------------------------------
+
+def _audit(db, booking_id):
+    import uuid
+
+    from app.models import BookingAudit
+
+    return db.session.scalars(select(BookingAudit).where(BookingAudit.booking_id == uuid.UUID(booking_id))
+                              .order_by(BookingAudit.created_at)).all()
+
+
+def _notifications(db, booking_id):
+    import uuid
+
+    from app.models import Notification
+
+    return {n.template for n in db.session.scalars(select(Notification).where(
+        Notification.booking_id == uuid.UUID(booking_id)))}
+
+
+def test_moving_the_event_in_google_moves_the_booking(app, db, connected, google):
+    gym = connected
+    booking_id = _book(app.test_client(), gym, local(gym.day, 10))
+    event_id = _booking(db, booking_id).external_event_id
+    google.user_patch_event(gym.trainer.email, event_id, start=local(gym.day, 16), end=local(gym.day, 17))
+    google.deliver_notifications()
+    booking = _booking(db, booking_id)
+    assert booking.start_at == local(gym.day, 16) and booking.end_at == local(gym.day, 17)
+    last = _audit(db, booking_id)[-1]
+    assert (last.action, last.actor_type, last.actor_id) == ("rescheduled", "calendar", str(gym.trainer.id))
+    assert "booking_update" in _notifications(db, booking_id)
+    # Our own write-back of the move does not bounce back as another change.
+    [event] = google.events(gym.trainer.email)
+    assert _parse(event["start"]["dateTime"]) == local(gym.day, 16)
+    google.deliver_notifications()
+    assert [a.action for a in _audit(db, booking_id)].count("rescheduled") == 1
+
+
+def test_deleting_the_event_in_google_cancels_the_booking(app, db, connected, google):
+    gym = connected
+    booking_id = _book(app.test_client(), gym, local(gym.day, 10))
+    google.user_delete_event(gym.trainer.email, _booking(db, booking_id).external_event_id)
+    google.deliver_notifications()
+    booking = _booking(db, booking_id)
+    assert booking.status == "cancelled"
+    last = _audit(db, booking_id)[-1]
+    assert (last.action, last.actor_type) == ("cancelled", "calendar")
+    assert "booking_cancellation" in _notifications(db, booking_id)
+    assert iso(local(gym.day, 10)) in slot_starts(app.test_client(), gym.link.slug, gym.day)
+
+
+def test_a_move_onto_a_taken_time_is_undone_and_explained(app, db, connected, google):
+    gym = connected
+    first = _book(app.test_client(), gym, local(gym.day, 10))
+    _book(app.test_client(), gym, local(gym.day, 12))
+    event_id = _booking(db, first).external_event_id
+    google.user_patch_event(gym.trainer.email, event_id, start=local(gym.day, 12), end=local(gym.day, 13))
+    google.deliver_notifications()
+    booking = _booking(db, first)
+    assert booking.start_at == local(gym.day, 10)
+    assert booking.calendar_sync_status == "synced"
+    refused = _audit(db, first)[-1]
+    assert (refused.action, refused.actor_type) == ("calendar_move_refused", "calendar")
+    assert _parse(refused.after["requested_start"]) == local(gym.day, 12) and "not free" in refused.after["reason"]
+    event = google.event(gym.trainer.email, event_id)
+    assert _parse(event["start"]["dateTime"]) == local(gym.day, 10)  # moved back
+
+
+def test_an_expired_sync_token_triggers_a_full_resync(app, db, connected, google):
+    from app.services import bookings
+
+    gym = connected
+    calendar = _calendar(db, gym.trainer.email)
+    google.expire_sync_tokens()
+    google.user_insert_event(gym.trainer.email, local(gym.day, 9), local(gym.day, 10))
+    google.reset_requests()
+    outcome = bookings.sync_calendar(calendar.id)
+    assert outcome.full and outcome.error is None
+    lists = [r for r in google.requests if r.method == "GET" and r.path.endswith("/events")]
+    assert lists[0].query.get("syncToken") and lists[0].status == 410
+    assert not lists[-1].query.get("syncToken") and lists[-1].status == 200
+    assert iso(local(gym.day, 9)) not in slot_starts(app.test_client(), gym.link.slug, gym.day)
+
+
+# --- webhooks and channels ---------------------------------------------------------------------------
+
+def test_webhook_rejects_unknown_channels_and_wrong_tokens_and_logs_them(app, db, connected, caplog):
+    calendar = _calendar(db, connected.trainer.email)
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, logger="app.api.calendar"):
+        unknown = client.post("/api/calendar/webhooks/google", headers={
+            "X-Goog-Channel-ID": "nope", "X-Goog-Channel-Token": "x", "X-Goog-Resource-State": "exists"})
+        wrong = client.post("/api/calendar/webhooks/google", headers={
+            "X-Goog-Channel-ID": calendar.channel_id, "X-Goog-Channel-Token": "guess",
+            "X-Goog-Resource-State": "exists"})
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "unknown_channel"
+    assert wrong.status_code == 403 and wrong.get_json()["error"]["code"] == "channel_rejected"
+    assert "unknown channel" in caplog.text and "rejected channel" in caplog.text
+    missing = client.post("/api/calendar/webhooks/google")
+    assert missing.status_code == 400
+
+
+def test_webhook_get_is_a_health_check(client):
+    body = client.get("/api/calendar/webhooks/google").get_json()
+    assert body["status"] == "ok" and body["configured"] is True
+
+
+def test_channels_are_renewed_before_they_expire_and_the_old_one_stopped(app, db, connected, google):
+    from app.services import bookings
+
+    calendar = _calendar(db, connected.trainer.email)
+    old = calendar.channel_id
+    soon = calendar.channel_expires_at - timedelta(hours=12)
+    outcome = bookings.calendar_pass(now=soon)
+    assert outcome.channels == 1
+    db.session.expire_all()
+    calendar = _calendar(db, connected.trainer.email)
+    assert calendar.channel_id != old and google.channels[old]["stopped"]
+    assert not google.channels[calendar.channel_id]["stopped"]
+
+
+def test_the_periodic_pass_syncs_even_when_a_notification_is_lost(app, db, connected, google):
+    from app.services import bookings
+
+    gym = connected
+    google.user_insert_event(gym.trainer.email, local(gym.day, 15), local(gym.day, 16))
+    google.pending_notifications.clear()  # Google does not promise delivery
+    later = datetime.now(timezone.utc) + timedelta(seconds=app.config["GOOGLE_SYNC_INTERVAL"] + 1)
+    bookings.calendar_pass(now=later)
+    assert iso(local(gym.day, 15)) not in slot_starts(app.test_client(), gym.link.slug, gym.day)
+
+
+def test_disconnect_revokes_the_grant_and_deletes_tokens_and_calendars(app, db, connected, google):
+    from app.models import Calendar, CalendarConnection
+    from app.services import calendar as calendar_sync
+
+    gym = connected
+    connection = _connection(db, gym.trainer)
+    google.reset_requests()
+    calendar_sync.disconnect(connection.id, gym.trainer)
+    assert google.count(path_contains="/revoke") == 1
+    assert google.count(path_contains="channels/stop") == 1
+    assert db.session.scalars(select(CalendarConnection)).all() == []
+    assert db.session.scalars(select(Calendar)).all() == []
+    # With nothing connected, availability no longer depends on Google at all.
+    google.reset_requests()
+    slot_starts(app.test_client(), gym.link.slug, gym.day)
+    assert google.count() == 0
+
+
+def test_upcoming_bookings_made_before_connecting_are_written_once_connected(app, db, gym, google):
+    earlier = _book(app.test_client(), gym, local(gym.day, 9))
+    assert _booking(db, earlier).calendar_sync_status == "not_applicable"
+    client = sign_in(app, gym.trainer.email)
+    connect(app, client, google)
+    booking = _booking(db, earlier)
+    assert booking.calendar_sync_status == "synced"
+    [event] = google.events(gym.trainer.email)
+    assert event["id"] == booking.external_event_id
+
+
+def test_disconnect_still_works_when_the_tokens_cannot_be_decrypted(app, db, connected, google):
+    from cryptography.fernet import Fernet
+
+    from app.models import CalendarConnection
+    from app.services import calendar as calendar_sync
+
+    connection = _connection(db, connected.trainer)
+    app.config["CALENDAR_TOKEN_KEYS"] = Fernet.generate_key().decode()  # the old key was lost
+    calendar_sync.disconnect(connection.id, connected.trainer)
+    assert db.session.scalars(select(CalendarConnection)).all() == []
+
+
+def test_a_google_move_seen_twice_moves_the_booking_once(app, db, connected, google):
+    from app.services import bookings
+
+    gym = connected
+    booking_id = _book(app.test_client(), gym, local(gym.day, 10))
+    calendar = _calendar(db, gym.trainer.email)
+    token_before = calendar.sync_token
+    google.user_patch_event(gym.trainer.email, _booking(db, booking_id).external_event_id,
+                            start=local(gym.day, 15), end=local(gym.day, 16))
+    google.deliver_notifications()
+    calendar = _calendar(db, gym.trainer.email)
+    calendar.sync_token = token_before  # the same change is read again (a second worker, a replay)
+    db.session.commit()
+    assert bookings.sync_calendar(calendar.id).changed >= 1
+    assert _booking(db, booking_id).start_at == local(gym.day, 15)
+    assert [a.action for a in _audit(db, booking_id)].count("rescheduled") == 1
+    updates = [n for n in _all_notifications(db, booking_id) if n.template == "booking_update"]
+    assert len(updates) == 1
+
+
+def _all_notifications(db, booking_id):
+    from app.models import Notification
+
+    return db.session.scalars(select(Notification).where(Notification.booking_id == uuid.UUID(booking_id))).all()
