@@ -25,6 +25,7 @@ from app.services.bookings import (
     get_booking_by_token,
     manage_url,
     reschedule_booking,
+    summarize,
 )
 from app.services.errors import InvalidRequest, ServiceError
 from app.services.scheduling import SlotSearch, reuse, search_slots
@@ -137,34 +138,25 @@ class CancelBody(BaseModel):
 
 
 def booking_json(booking: Booking, staff_name: str | None = None, type_name: str | None = None) -> dict:
-    """A booking as the API shows it (UTC, plus local times in the attendee's zone).
-
-    Pass the names when they are known, to spare loading the staff member and type again."""
-    tz = booking.attendee_timezone or "UTC"
-    if staff_name is None:
-        staff_name = booking.staff.name if booking.staff else None
-    if type_name is None and booking.appointment_type_id is not None:
-        type_name = booking.appointment_type.name if booking.appointment_type else None
+    """A booking as the API shows it (UTC, plus local times in the attendee's zone)."""
+    b = summarize(booking, staff_name, type_name)
     return {
-        "id": str(booking.id),
-        "status": booking.status,
-        "start": iso_utc(booking.start_at),
-        "end": iso_utc(booking.end_at),
-        "local_start": iso_local(booking.start_at, tz),
-        "local_end": iso_local(booking.end_at, tz),
-        "timezone": tz,
-        "duration": booking.duration_minutes,
-        "staff": {"id": str(booking.staff_id), "name": staff_name},
-        "appointment_type": (
-            {"id": str(booking.appointment_type_id), "name": type_name, "duration": booking.duration_minutes}
-            if booking.appointment_type_id else None
-        ),
-        "attendee": {"name": booking.attendee_name, "email": booking.attendee_email,
-                     "phone": booking.attendee_phone},
-        "description": booking.description,
-        "location_details": booking.location_details,
-        "cancellation_reason": booking.cancellation_reason,
-        "created_at": iso_utc(booking.created_at),
+        "id": b.id,
+        "status": b.status,
+        "start": iso_utc(b.start),
+        "end": iso_utc(b.end),
+        "local_start": iso_local(b.start, b.timezone),
+        "local_end": iso_local(b.end, b.timezone),
+        "timezone": b.timezone,
+        "duration": b.duration_minutes,
+        "staff": {"id": b.staff_id, "name": b.staff_name},
+        "appointment_type": ({"id": b.appointment_type_id, "name": b.appointment_type_name,
+                              "duration": b.duration_minutes} if b.appointment_type_id else None),
+        "attendee": {"name": b.attendee_name, "email": b.attendee_email, "phone": b.attendee_phone},
+        "description": b.description,
+        "location_details": b.location_details,
+        "cancellation_reason": b.cancellation_reason,
+        "created_at": iso_utc(b.created_at),
     }
 
 

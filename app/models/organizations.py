@@ -34,7 +34,7 @@ class Organization(db.Model):
         JSONType, default=lambda: list(DEFAULT_REMINDER_OFFSETS_MINUTES)
     )
     # Raised in the same transaction as any change that can alter availability (see
-    # app/services/schedule_version.py): schedule_version for hours, time off, holidays, staff,
+    # app/services/scheduling/versions.py): schedule_version for hours, time off, holidays, staff,
     # types and links; booking_version for bookings. Cached availability is keyed by them.
     schedule_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     booking_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

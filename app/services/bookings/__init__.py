@@ -39,11 +39,12 @@ from app.services.bookings.manage_links import (
     new_manage_token,
 )
 from app.services.bookings.policy import change_deadline, check_cutoff
+from app.services.bookings.summary import BookingSummary, summarize
 
 __all__ = [
-    "Actor", "BookingResult", "PassOutcome", "SlotTaken", "SyncOutcome", "booking_ics", "calendar_pass",
+    "Actor", "BookingResult", "BookingSummary", "PassOutcome", "SlotTaken", "SyncOutcome", "booking_ics", "calendar_pass",
     "cancel_booking", "change_deadline", "check_cutoff", "create_booking", "find_alternatives",
     "get_booking_by_token", "google_calendar_url", "hash_token", "manage_url", "new_manage_token",
     "normalise_email", "normalise_name", "normalise_phone", "record_audit", "reschedule_booking",
-    "set_booking_status", "setup_connection", "snapshot", "sync_calendar",
+    "set_booking_status", "setup_connection", "snapshot", "summarize", "sync_calendar",
 ]

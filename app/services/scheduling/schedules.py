@@ -3,7 +3,7 @@ they produce.
 
 Plain functions taking ids and primitives. Each writing function validates, writes and commits in
 one transaction (the organization's schedule version is raised by the flush listener in
-app/services/schedule_version.py, so cached availability answers die with the change), and raises
+app/services/scheduling/versions.py, so cached availability answers die with the change), and raises
 NotFound for rows of another organization — the same answer as for rows that do not exist.
 """
 from __future__ import annotations
