@@ -7,7 +7,7 @@ Goal (issue 7): GET /api/booking/availability for the connected trainer has a me
 1.2 × the median for the trainer with no calendar, and the measured requests make zero calls to
 Google (counted at the stand-in, which the portal reaches through the real client libraries).
 
-Set-up: the demo database; a local Google stand-in (tests/calendar/google_standin.py) holding Sam's
+Set-up: the demo database; a local Google stand-in (tests/services/calendar/google_standin.py) holding Sam's
 account with two calendars and 120 busy events over the next 90 days; Sam connects through the
 real OAuth flow and marks both calendars as blocking; Jordan (same weekly hours) connects nothing.
 Both are asked the same week on the same booking page, interleaved round by round, with the
@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "calendar"))
+sys.path.insert(0, str(ROOT / "tests" / "services" / "calendar"))
 
 from benchmarks.common import (  # noqa: E402,E501
     demo_database,
