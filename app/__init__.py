@@ -12,7 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app: configuration from the environment, overridden by `config` (tests pass theirs)."""
+    """Build the app: configuration from the environment, overridden by `config` (tests pass theirs).
+
+    The factory imports the blueprints, jobs and CLI inside itself (as Flask's tutorial does), so
+    that importing one module of the package — the models for a migration, a service in a script —
+    does not load every blueprint with it."""
     app = Flask(
         __name__,
         instance_path=str(INSTANCE_DIR),

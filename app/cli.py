@@ -4,6 +4,8 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
+from app.services.demo import seed_demo
+
 
 def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
@@ -11,8 +13,6 @@ def register_cli(app: Flask) -> None:
                   help="Password for the demo logins (demo data only).")
     def seed_demo_command(password: str) -> None:
         """Create the Atlas Fitness demo (idempotent: a second run changes nothing)."""
-        from app.services.demo import seed_demo
-
         result = seed_demo(password=password)
         url = current_app.config["APP_URL"]
         click.echo(f"Demo organization: {result.org.name} ({result.org.slug}), {result.created} rows created.")

@@ -15,7 +15,7 @@ from app.errors import api_error
 
 def admin_key_ok() -> bool:
     """True when the request carries the configured admin key as a Bearer token."""
-    expected = current_app.config.get("ADMIN_API_KEY") or ""
+    expected = current_app.config["ADMIN_API_KEY"] or ""
     scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
     if not expected or scheme.lower() != "bearer" or not given:
         return False

@@ -18,6 +18,7 @@ from flask_login import current_user
 from app.models import User
 from app.services.bookings import Actor
 from app.services.errors import NotFound
+from app.services.team import get_member
 
 
 def org_id() -> uuid.UUID:
@@ -73,8 +74,6 @@ def check_own(user_id: uuid.UUID | None) -> None:
 def trainer_param(value: str | None, *, default_self: bool = True) -> User | None:
     """The trainer a page is about, from a query/form value: staff always get themselves (asking for a
     colleague is a 403); owners and admins any member of their organization (another org's id: 404)."""
-    from app.services.team import get_member
-
     if not value:
         if not is_admin() or default_self:
             return current_user._get_current_object()

@@ -85,7 +85,7 @@ class GoogleSettings:
     @classmethod
     def from_config(cls, config) -> GoogleSettings | None:
         """The settings, or None when GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET are not set."""
-        if not config.get("GOOGLE_CLIENT_ID") or not config.get("GOOGLE_CLIENT_SECRET"):
+        if not config["GOOGLE_CLIENT_ID"] or not config["GOOGLE_CLIENT_SECRET"]:
             return None
         return cls(
             client_id=config["GOOGLE_CLIENT_ID"], client_secret=config["GOOGLE_CLIENT_SECRET"],

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import API_KEY_SCOPES, ApiKey
+from app.models import API_KEY_SCOPES, AiActionLog, ApiKey
 from app.services.errors import Conflict, InvalidRequest
 from app.services.scoping import org_row
 
@@ -117,8 +117,6 @@ def authenticate(token: str | None, *, now: datetime | None = None) -> ApiKey | 
 
 def recent_actions(org_id: uuid.UUID, *, limit: int = 50) -> list:
     """The organization's latest agent tool calls (API, MCP, assistants), newest first, with their keys."""
-    from app.models import AiActionLog
-
     rows = db.session.execute(
         select(AiActionLog, ApiKey.name, ApiKey.prefix)
         .outerjoin(ApiKey, ApiKey.id == AiActionLog.api_key_id)

@@ -94,9 +94,9 @@ def _after_commit_listener(name: str):
 def dispatcher_mode(app: Flask) -> str:
     """How the notification outbox is emptied: rq (workers), thread (this process) or off (cron
     calls POST /api/notifications/process)."""
-    if app.config.get("REDIS_URL"):
+    if app.config["REDIS_URL"]:
         return "rq"
-    wanted = (app.config["NOTIFICATIONS_DISPATCHER"] or "auto").lower()
+    wanted = app.config["NOTIFICATIONS_DISPATCHER"].lower()
     if wanted == "auto":
         return "off" if app.testing else "thread"
     return "thread" if wanted == "thread" else "off"
@@ -105,9 +105,9 @@ def dispatcher_mode(app: Flask) -> str:
 def calendar_mode(app: Flask) -> str:
     """How calendar jobs run: rq, thread or inline (CALENDAR_JOBS=auto picks rq with Redis, inline
     under tests, else a thread of the web process)."""
-    wanted = (app.config["CALENDAR_JOBS"] or "auto").lower()
+    wanted = app.config["CALENDAR_JOBS"].lower()
     if wanted in ("rq", "thread", "inline"):
         return wanted
-    if app.config.get("REDIS_URL"):
+    if app.config["REDIS_URL"]:
         return "rq"
     return "inline" if app.testing else "thread"

@@ -27,10 +27,10 @@ def _derived_key(secret_key: str) -> bytes:
 def _box() -> MultiFernet:
     config = current_app.config
     cached = current_app.extensions.get("token_vault")
-    fingerprint = (config.get("CALENDAR_TOKEN_KEYS"), config["SECRET_KEY"])
+    fingerprint = (config["CALENDAR_TOKEN_KEYS"], config["SECRET_KEY"])
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
-    configured = [k.strip() for k in (config.get("CALENDAR_TOKEN_KEYS") or "").split(",") if k.strip()]
+    configured = [k.strip() for k in (config["CALENDAR_TOKEN_KEYS"] or "").split(",") if k.strip()]
     keys = [Fernet(k) for k in configured] or [Fernet(_derived_key(config["SECRET_KEY"]))]
     box = MultiFernet(keys)
     current_app.extensions["token_vault"] = (fingerprint, box)
