@@ -99,17 +99,24 @@ def type_edit(type_id):
 
 @bp.post("/types/<type_id>/active")
 def type_active(type_id):
-    atype = fetch(catalog.get_appointment_type, type_id)
+    return _set_active(catalog.get_appointment_type, catalog.set_appointment_type_active, type_id,
+                       lambda: _type_list(block="type_list"), ("reactivated", "deactivated: no longer offered"),
+                       "dashboard.types")
+
+
+def _set_active(getter, setter, row_id, relist, words: tuple[str, str], back: str):
+    """Deactivate or reactivate a type or a page (owners and admins): the list again for htmx, else
+    back to it with a message."""
+    row = fetch(getter, row_id)
     _admin_only()
     form = ActiveForm()
     if not form.validate():
         abort(400)
-    catalog.set_appointment_type_active(org_id(), atype.id, form.active.data == "1")
-    message = f"{atype.name} {'reactivated' if atype.is_active else 'deactivated: no longer offered'}."
+    setter(org_id(), row.id, form.active.data == "1")
     if htmx:
-        return _type_list(block="type_list")
-    flash(message, "success")
-    return see_other(url_for("dashboard.types"))
+        return relist()
+    flash(f"{row.name} {words[0] if row.is_active else words[1]}.", "success")
+    return see_other(url_for(back))
 
 
 # --- booking links -------------------------------------------------------------------------------
@@ -186,16 +193,9 @@ def link_edit(link_id):
 
 @bp.post("/links/<link_id>/active")
 def link_active(link_id):
-    link = fetch(catalog.get_booking_link, link_id)
-    _admin_only()
-    form = ActiveForm()
-    if not form.validate():
-        abort(400)
-    catalog.set_booking_link_active(org_id(), link.id, form.active.data == "1")
-    if htmx:
-        return _link_list(block="link_list")
-    flash(f"{link.name} {'reactivated' if link.is_active else 'deactivated: its page is offline'}.", "success")
-    return see_other(url_for("dashboard.links"))
+    return _set_active(catalog.get_booking_link, catalog.set_booking_link_active, link_id,
+                       lambda: _link_list(block="link_list"), ("reactivated", "deactivated: its page is offline"),
+                       "dashboard.links")
 
 
 # --- branding ------------------------------------------------------------------------------------

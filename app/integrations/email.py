@@ -40,7 +40,7 @@ from flask import current_app
 from flask_mail import Connection, Message
 
 from app.extensions import mail
-from app.integrations.file_outbox import EMAIL_SUFFIX, FileOutbox
+from app.integrations.file_outbox import EMAIL_SUFFIX, DeliveryError, FileOutbox
 from app.integrations.health import (
     DEGRADED,
     NOT_CONFIGURED,
@@ -94,14 +94,8 @@ def _sender() -> str:
 
 # --- messages for the notification outbox -----------------------------------------------------
 
-class EmailDeliveryError(Exception):
-    """A message that was not (or maybe not) delivered. `kind`: permanent, temporary or unknown."""
-
-    def __init__(self, kind: str, reason: str, code: int | None = None) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.code = code
+class EmailDeliveryError(DeliveryError):
+    """An email that was not (or maybe not) delivered (SMTP's reply code in `code`)."""
 
 
 def sender_address() -> str:

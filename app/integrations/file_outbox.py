@@ -17,6 +17,20 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+
+class DeliveryError(Exception):
+    """A message (email or SMS) that was not, or maybe not, accepted by its provider.
+
+    `kind`: permanent (never retry), temporary (retry later) or unknown (it may have arrived);
+    `code`: the provider's own error code, when it gave one."""
+
+    def __init__(self, kind: str, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.code = code
+
+
 EMAIL_SUFFIX = ".eml"
 SMS_SUFFIX = ".sms.txt"
 

@@ -21,7 +21,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from app.integrations.file_outbox import SMS_SUFFIX, FileOutbox
+from app.integrations.file_outbox import SMS_SUFFIX, DeliveryError, FileOutbox
 from app.integrations.health import (
     DEGRADED,
     NOT_CONFIGURED,
@@ -44,14 +44,8 @@ PERMANENT_CODES = {
 }
 
 
-class SmsDeliveryError(Exception):
-    """An SMS that was not (or maybe not) accepted. `kind`: permanent, temporary or unknown."""
-
-    def __init__(self, kind: str, reason: str, code: int | None = None) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.code = code
+class SmsDeliveryError(DeliveryError):
+    """An SMS that was not (or maybe not) accepted (Twilio's error code in `code`)."""
 
 
 class _RebasedHttpClient(TwilioHttpClient):
