@@ -30,6 +30,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     _configure_logging(app)
     _init_extensions(app)
+    from app import guards
+
+    guards.init_app(app)  # before any blueprint's own checks: input no endpoint accepts
     _register_blueprints(app)
 
     from app.errors import register_error_handlers

@@ -184,6 +184,9 @@ class Config:
         # Password-reset and invitation links stop working after this many seconds.
         self.PASSWORD_RESET_MAX_AGE = _int("PASSWORD_RESET_MAX_AGE", 3600)
 
+        # The largest request body read (bytes); a larger one is answered 413 before any view runs.
+        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024)
+
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from flask import make_response, redirect, render_template
 from flask_htmx.responses import HTMXResponseClientRedirect
 from jinja2_fragments.flask import render_block
+from werkzeug.urls import iri_to_uri
 
 from app.extensions import htmx
 from app.services.errors import InvalidRequest
@@ -55,7 +56,11 @@ def render(template: str, blocks: Iterable[str] | Mapping[str, str] = (), *, sta
 
 
 def see_other(location: str, *, trigger: str | None = None):
-    """After a successful POST: 303 for a browser, HX-Redirect for htmx (which would follow a 3xx itself)."""
+    """After a successful POST: 303 for a browser, HX-Redirect for htmx (which would follow a 3xx itself).
+
+    The address is made ASCII (percent-encoded) first: a header may only carry Latin-1, and a path
+    such as /dashboard/bookings?q=Zoë comes from people."""
+    location = iri_to_uri(location)
     response = HTMXResponseClientRedirect(location) if htmx else redirect(location, code=303)
     if trigger:
         response.headers["HX-Trigger"] = trigger

@@ -7,6 +7,7 @@ from flask import current_app, jsonify, render_template, request
 from app.api.admin_key import admin_key_required
 from app.api.blueprint import bp
 from app.api.responses import service_error_response
+from app.errors import api_error
 from app.integrations import queue
 from app.services import background, notifications
 from app.services.errors import NotFound, ServiceError
@@ -20,7 +21,10 @@ def process_notifications():
     """Send what is due now, in batches (for deployments that run this from cron instead of a worker).
 
     Optional `limit` (query or JSON body): how many rows to claim at most in this call."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True) if request.get_data(cache=True).strip() else {}
+    if not isinstance(body, dict):
+        return api_error(400, "invalid_request", 'The body must be a JSON object, such as {"limit": 100}.',
+                         fields={"body": "a JSON object"})
     raw = request.args.get("limit") or body.get("limit")
     try:
         limit = notifications.check_limit(raw) if raw is not None else DEFAULT_PROCESS_LIMIT

@@ -115,3 +115,16 @@ def nav_items() -> list[tuple[str, str, bool]]:
     endpoint = request.endpoint or ""
     return [(label, url_for(target), endpoint.startswith(prefixes))
             for target, label, prefixes in SECTIONS if is_admin() or target not in ADMIN_SECTIONS]
+
+
+MAX_PAGE = 10_000
+
+
+def page_arg() -> int:
+    """The list page asked for in ?page=, as a page that exists for a query: 1…MAX_PAGE (anything
+    else — text, a negative number, 10**20 — is page 1 or the last page a database can offset to)."""
+    try:
+        page = int(request.args.get("page", 1))
+    except (TypeError, ValueError):
+        return 1
+    return min(max(1, page), MAX_PAGE)

@@ -16,6 +16,7 @@ from app.dashboard.access import (
     is_admin,
     org_id,
     org_tz,
+    page_arg,
     staff_actor,
     trainer_param,
 )
@@ -36,6 +37,7 @@ from app.services.bookings import (
     reschedule_booking,
     set_booking_status,
 )
+from app.services.dates import supported
 from app.services.errors import Conflict, InvalidRequest
 from app.services.scheduling import engine
 from app.services.team import team
@@ -52,10 +54,12 @@ def _today(tz: str, now: datetime) -> date:
 
 
 def _date_arg(name: str) -> date | None:
+    """A date from the query string; None (today) when absent, malformed or outside the supported range."""
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        day = date.fromisoformat(request.args.get(name, ""))
     except ValueError:
         return None
+    return day if supported(day) else None
 
 
 # --- calendar ------------------------------------------------------------------------------------
@@ -122,11 +126,7 @@ def bookings():
                                     date_to=form.date_to.data, q=(form.q.data or "").strip() or None,
                                     when=form.when.data or "upcoming")
     try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
-    try:
-        result = reports.list_bookings(org_id(), tz, filters, page=page, now=now)
+        result = reports.list_bookings(org_id(), tz, filters, page=page_arg(), now=now)
     except InvalidRequest as exc:
         apply_errors(form, exc)
         result = reports.BookingPage(bookings=[], total=0, page=1, per_page=reports.PER_PAGE)

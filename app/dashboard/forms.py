@@ -31,6 +31,16 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.services.scheduling.schedules import DAY_NAMES, DISPLAY_DAY_ORDER
 
 
+class FiniteDecimalField(DecimalField):
+    """A DecimalField that refuses what is not a number people write: nan, inf, sNaN, 1e400."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value."))
+
+
 def choices(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms choices."""
     return [SelectChoice(value, label) for value, label in pairs]
@@ -112,7 +122,7 @@ class AppointmentTypeForm(FlaskForm):
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)], render_kw={"rows": 3})
     duration_minutes = IntegerField("Length (minutes)", validators=[InputRequired("How long does it last?"),
                                                                     NumberRange(5, 1440)])
-    price = DecimalField("Price", places=2, validators=[Optional(), NumberRange(0, 100000)],
+    price = FiniteDecimalField("Price", places=2, validators=[Optional(), NumberRange(0, 100000)],
                          description="Leave empty or 0 for free.")
     currency = SelectField("Currency", choices=choices([("GBP", "GBP (£)"), ("EUR", "EUR (€)"), ("USD", "USD ($)")]))
     buffer_before_minutes = IntegerField("Buffer before (minutes)", default=0, validators=[Optional(), NumberRange(0, 720)])
@@ -171,7 +181,7 @@ class SettingsForm(FlaskForm):
     timezone = StringField("Time zone", validators=[DataRequired("Choose a time zone.")],
                            description="An IANA name, e.g. Europe/London. Calendars and booking pages use it.",
                            render_kw={"list": "zones", "spellcheck": "false", "autocomplete": "off"})
-    cancellation_cutoff_hours = DecimalField("Cancellation cutoff (hours)", places=2,
+    cancellation_cutoff_hours = FiniteDecimalField("Cancellation cutoff (hours)", places=2,
                                              validators=[InputRequired("Enter a number of hours."), NumberRange(0, 336)],
                                              description="Customers can't cancel or move a booking online this close to its start.")
     reminder_offsets = StringField("Reminders before the start", validators=[Optional(), Length(max=100)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import flash, request, url_for
 
-from app.dashboard.access import admin_required, fetch, org_id, org_tz
+from app.dashboard.access import admin_required, fetch, org_id, org_tz, page_arg
 from app.dashboard.blueprint import bp
 from app.extensions import htmx
 from app.htmx import render, see_other
@@ -31,11 +31,7 @@ def _filters() -> tuple[str | None, str | None, int]:
     channel = request.args.get("channel") or None
     status = status if status in NOTIFICATION_STATUSES else None
     channel = channel if channel in ("email", "sms") else None
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
-    return status, channel, page
+    return status, channel, page_arg()
 
 
 def _list_page(*, status_code: int = 200, notice: str | None = None, notice_kind: str = "ok",

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from flask import url_for
 
 from app.public.zones import fmt_time, local
+from app.services.dates import supported
 from app.services.errors import InvalidRequest
 from app.services.scheduling import SlotSearch, engine, reuse, search_slots
 from app.services.zones import valid_zone
@@ -37,7 +38,11 @@ def parse_instant(value: str | None) -> datetime | None:
         return None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         return None
-    return parsed.astimezone(timezone.utc)
+    try:
+        parsed = parsed.astimezone(timezone.utc)
+    except OverflowError:
+        return None
+    return parsed if supported(parsed) else None
 
 
 def parse_uuid(value: str | None) -> str | None:
@@ -48,17 +53,17 @@ def parse_uuid(value: str | None) -> str | None:
 
 
 def _parse_date(value: str | None) -> date | None:
+    """A day from the query string; None when absent, malformed or outside the supported range."""
     try:
-        return date.fromisoformat(value) if value and len(value) == 10 else None
+        day = date.fromisoformat(value) if value and len(value) == 10 else None
     except ValueError:
         return None
+    return day if supported(day) else None
 
 
 def _parse_month(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(f"{value}-01") if value and len(value) == 7 else None
-    except ValueError:
-        return None
+    """The first of a month from `YYYY-MM`; None when absent, malformed or outside the supported range."""
+    return _parse_date(f"{value}-01") if value and len(value) == 7 else None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import uuid
 from datetime import datetime, timezone
 
@@ -240,6 +241,8 @@ def parse_reminder_offsets(text: str | None) -> list[int]:
             part = part[:-1]
         try:
             value = float(part)
+            if not math.isfinite(value):
+                raise ValueError(part)
         except ValueError:
             raise InvalidRequest(f"{part!r} is not a duration; write e.g. 24h, 2h or 30m.",
                                  fields={"reminder_offsets": "durations such as 24h, 2h, 30m"}) from None

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from app.services.dates import check_instant
 from app.services.errors import InvalidRequest
 
 NAME_MAX = 200
@@ -50,8 +51,13 @@ def normalise_name(value: str | None) -> str:
 
 
 def require_aware(value: datetime, field: str) -> datetime:
-    """An instant that says its offset, in UTC; a naive time is refused (it would be read in no zone)."""
+    """An instant that says its offset, in UTC and in the supported range; a naive time is refused
+    (it would be read in no zone)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidRequest(f"{field} needs a time zone (e.g. 2024-03-15T09:00:00Z).",
                              fields={field: "must include a UTC offset or Z"})
-    return value.astimezone(timezone.utc)
+    try:
+        value = value.astimezone(timezone.utc)
+    except OverflowError:  # an offset that carries it past year 1 or 9999
+        value = None
+    return check_instant(value, field)

@@ -96,8 +96,10 @@ def queue_health(*, now: datetime | None = None) -> dict:
 def check_limit(value) -> int:
     """A batch limit from a request: 1…5000."""
     try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
         limit = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidRequest("limit must be a whole number.", fields={"limit": "a whole number"}) from None
     if not 1 <= limit <= 5000:
         raise InvalidRequest("limit must be between 1 and 5000.", fields={"limit": "between 1 and 5000"})

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AppointmentType, Booking, Organization, User
 from app.services.calendar import busy_for_staff
+from app.services.dates import LAST_DATE, check_date
 from app.services.errors import InvalidRequest, NotFound
 from app.services.scheduling import engine
 from app.services.scheduling.cache import app_cache
@@ -67,11 +68,14 @@ def date_window(start_date: date | None, end_date: date | None, single: date | N
     if single and (start_date or end_date):
         raise InvalidRequest("Give either date or start_date/end_date, not both.",
                              fields={"date": "cannot be combined with start_date/end_date"})
+    for value, field in ((single, "date"), (start_date, "start_date"), (end_date, "end_date")):
+        if value is not None:
+            check_date(value, field)
     if single:
         return single, single
     today = now.astimezone(ZoneInfo(tz)).date()
     if start_date and not end_date:
-        end_date = start_date + timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        end_date = min(start_date + timedelta(days=DEFAULT_RANGE_DAYS - 1), LAST_DATE)
     elif end_date and not start_date:
         raise InvalidRequest("end_date needs a start_date.", fields={"start_date": "required with end_date"})
     start_date = start_date or today
