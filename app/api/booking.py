@@ -127,6 +127,7 @@ class RescheduleBody(BaseModel):
 
     token: str | None = Field(None, max_length=128)
     start_time: dt.datetime
+    end_time: dt.datetime | None = None  # as in the create body: checked against the duration
     staff_id: uuid.UUID | None = None
 
 
@@ -229,7 +230,7 @@ def manage_put():
         raw = _json_body()
         body = RescheduleBody.model_validate(raw)
         booking = get_booking_by_token(_token_from(raw))
-        booking = reschedule_booking(booking.id, start_time=body.start_time,
+        booking = reschedule_booking(booking.id, start_time=body.start_time, end_time=body.end_time,
                                      staff_id=str(body.staff_id) if body.staff_id else None,
                                      actor=actor_from_request(actor_id=str(booking.id)))
     except ValidationError as exc:

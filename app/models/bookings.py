@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     CheckConstraint,
@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
     text,
 )
@@ -49,10 +50,11 @@ class Booking(db.Model):
         # cost independent of how much history the table holds.
         Index("ix_bookings_staff_start", "staff_id", "start_at"),
         Index("ix_bookings_org_start", "organization_id", "start_at"),
-        # Double booking is refused by the database itself on PostgreSQL (btree_gist).
+        # Double booking is refused by the database itself on PostgreSQL (btree_gist): two active
+        # bookings of one trainer may not share time, buffers included (the blocked range).
         ExcludeConstraint(
             ("staff_id", "="),
-            (func.tstzrange(text("start_at"), text("end_at"), text("'[)'")), "&&"),
+            (func.tstzrange(text("blocked_start_at"), text("blocked_end_at"), text("'[)'")), "&&"),
             where=text("status IN ('pending', 'confirmed')"),
             using="gist",
             name="ex_bookings_no_overlap",
@@ -78,6 +80,11 @@ class Booking(db.Model):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     buffer_before_minutes: Mapped[int] = mapped_column(Integer, default=0)
     buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    # The time the booking holds: [start − buffer before, end + buffer after). Always derived from
+    # the four columns above (set_blocked_range, on every insert and update); the exclusion
+    # constraint is over this range, so the database holds the buffers too.
+    blocked_start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     title: Mapped[str | None] = mapped_column(String(200))
     attendee_name: Mapped[str] = mapped_column(String(200))
@@ -120,6 +127,14 @@ class Booking(db.Model):
     @property
     def duration_minutes(self) -> int:
         return int((self.end_at - self.start_at).total_seconds() // 60)
+
+
+@event.listens_for(Booking, "before_insert")
+@event.listens_for(Booking, "before_update")
+def set_blocked_range(mapper, connection, booking: Booking) -> None:
+    """The range the booking holds follows its time and buffers, whoever changed them."""
+    booking.blocked_start_at = booking.start_at - timedelta(minutes=booking.buffer_before_minutes or 0)
+    booking.blocked_end_at = booking.end_at + timedelta(minutes=booking.buffer_after_minutes or 0)
 
 
 class BookingAudit(db.Model):

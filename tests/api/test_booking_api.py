@@ -224,3 +224,16 @@ def test_rate_limits_are_kept_in_redis_when_configured(make_app, limited_config,
     keys = [key.decode() for key in store.keys("*")]
     assert any("booking/create" in key or "create" in key for key in keys), keys
     store.flushdb()
+
+
+def test_reschedule_accepts_the_end_time_as_create_does(client, world):
+    """A client that mirrors the create body sends end_time when it moves a booking too: checked
+    against the duration, as on create."""
+    token = client.post("/api/booking/create", json=body()).get_json()["manage_token"]
+    wrong = client.put("/api/booking/manage", json={"token": token, "start_time": "2030-01-07T13:00:00Z",
+                                                    "end_time": "2030-01-07T13:30:00Z"})
+    assert wrong.status_code == 400 and "end_time" in wrong.get_json()["error"]["fields"]
+    moved = client.put("/api/booking/manage", json={"token": token, "start_time": "2030-01-07T13:00:00Z",
+                                                    "end_time": "2030-01-07T14:00:00Z"})
+    assert moved.status_code == 200
+    assert moved.get_json()["booking"]["end"] == "2030-01-07T14:00:00Z"

@@ -1,13 +1,14 @@
 """The customer's details on a booking, checked and normalised the same way on every path."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from app.services.dates import check_instant
 from app.services.errors import InvalidRequest
+from app.timeformat import iso_utc
 
 NAME_MAX = 200
 
@@ -61,3 +62,13 @@ def require_aware(value: datetime, field: str) -> datetime:
     except OverflowError:  # an offset that carries it past year 1 or 9999
         value = None
     return check_instant(value, field)
+
+
+def check_end_time(end_time: datetime | None, start: datetime, duration_minutes: int, what: str) -> datetime:
+    """The end of a booking of `what` starting at `start`: start + its duration. A client may send
+    the end it expects (as the spec's create body does); a different one is refused, naming it."""
+    end = start + timedelta(minutes=duration_minutes)
+    if end_time is not None and require_aware(end_time, "end_time") != end:
+        raise InvalidRequest(f"{what} lasts {duration_minutes} minutes, so it ends at {iso_utc(end)}.",
+                             fields={"end_time": f"must be start_time + {duration_minutes} minutes"})
+    return end

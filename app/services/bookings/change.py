@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import ACTIVE_STATUSES, Booking, BookingLink, Organization
 from app.services import calendar, notifications
 from app.services.bookings.alternatives import SlotTaken, slot_taken
-from app.services.bookings.attendee import require_aware
+from app.services.bookings.attendee import check_end_time, require_aware
 from app.services.bookings.audit import Actor, record_audit, snapshot
 from app.services.bookings.policy import check_cutoff, check_still_active
 from app.services.errors import Conflict, InvalidRequest, NotFound
@@ -63,13 +63,13 @@ def _members(booking: Booking, group: list[Booking], staff_id: str | None) -> tu
 
 
 def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_id: str | None = None,
-                       now: datetime | None = None) -> Booking:
+                       end_time: datetime | None = None, now: datetime | None = None) -> Booking:
     """Move a booking to another offered start (optionally to another member of staff on its link).
 
     Promises: the new time is checked against live availability (the booking's own old time counts
     as free), the cutoff policy applies to customers and agents, a cancelled or finished booking
     cannot be moved, and a move to the time it already has changes nothing (a repeated request, a
-    Google change seen twice).
+    Google change seen twice). `end_time`, when given, must be the new start plus the duration.
     """
     now = now or datetime.now(timezone.utc)
     start = require_aware(start_time, "start_time")
@@ -79,7 +79,7 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
     while True:
         begin_serialized_transaction()
         try:
-            result = _reschedule(booking_id, start, actor, staff_id, now, check_busy_cache=not refreshed)
+            result = _reschedule(booking_id, start, end_time, actor, staff_id, now, check_busy_cache=not refreshed)
         except BaseException:
             db.session.rollback()
             raise
@@ -90,8 +90,8 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
         refreshed = True
 
 
-def _reschedule(booking_id, start: datetime, actor: Actor, staff_id: str | None, now: datetime, *,
-                check_busy_cache: bool):
+def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: Actor, staff_id: str | None,
+                now: datetime, *, check_busy_cache: bool):
     """One pass of reschedule_booking inside its transaction: the moved booking, or the arguments of
     a busy-time refresh to do first (outside the transaction)."""
     booking, group, org = _load_for_change(booking_id)
@@ -101,8 +101,8 @@ def _reschedule(booking_id, start: datetime, actor: Actor, staff_id: str | None,
     if atype is None:
         raise Conflict("This booking's appointment type no longer exists; it can't be moved online.",
                        code="type_removed")
+    end = check_end_time(end_time, start, atype.duration_minutes, atype.name)
     members, mode = _members(booking, group, staff_id)
-    end = start + timedelta(minutes=atype.duration_minutes)
     same_staff = mode != "individual" or booking.staff_id == members[0].id
     if booking.start_at == start and same_staff:
         db.session.commit()  # already there

@@ -20,8 +20,9 @@ from app.database import begin_serialized_transaction
 from app.extensions import db
 from app.models import Booking
 from app.services import calendar, notifications
-from app.services.bookings.alternatives import slot_taken
+from app.services.bookings.alternatives import SlotTaken, slot_taken
 from app.services.bookings.attendee import (
+    check_end_time,
     normalise_email,
     normalise_name,
     normalise_phone,
@@ -29,7 +30,7 @@ from app.services.bookings.attendee import (
 )
 from app.services.bookings.audit import Actor, record_audit, snapshot
 from app.services.bookings.manage_links import new_manage_token
-from app.services.errors import Conflict, InvalidRequest
+from app.services.errors import Conflict
 from app.services.scheduling import app_cache, appointment_spec, engine, load_schedules
 from app.services.scheduling.links import (
     LinkInfo,
@@ -39,7 +40,6 @@ from app.services.scheduling.links import (
     link_info,
 )
 from app.services.zones import require_zone
-from app.timeformat import iso_utc
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -104,13 +104,20 @@ def create_booking(
     begin_serialized_transaction()  # on SQLite: the write lock first, then every check below
     try:
         return _insert(request, now)
+    except SlotTaken:
+        db.session.rollback()
+        # A retry of a request that won meanwhile finds its own booking in the way: answer with it.
+        replay = _replay(request) if request.idempotency_key else None
+        if replay is not None:
+            return replay
+        raise
     except IntegrityError as exc:
         db.session.rollback()
-        if request.idempotency_key and "idempotency_key" in str(exc.orig):
-            # Another request with the same key won the race: answer with its booking.
-            replay = _replay(request)
-            if replay is not None:
-                return replay
+        # Whichever constraint refused the row — the key's or the overlap — a booking made under the
+        # same key by a concurrent request is the answer to this one.
+        replay = _replay(request) if request.idempotency_key else None
+        if replay is not None:
+            return replay
         if "ex_bookings_no_overlap" in str(exc.orig):
             # The database refused an overlap that a concurrent booking created after our check.
             candidates, mode = choose_staff(link.type, link.staff, request.staff_id, booking=True)
@@ -132,12 +139,7 @@ def _checked(link: LinkInfo, *, start_time, end_time, attendee_name, attendee_em
     tz = require_zone(attendee_timezone, field="attendee_timezone", default=link.org_timezone)
     start = require_aware(start_time, "start_time")
     atype = choose_appointment_type(list(link.types), appointment_type_id, None)
-    end = start + timedelta(minutes=atype.duration_minutes)
-    if end_time is not None and require_aware(end_time, "end_time") != end:
-        raise InvalidRequest(
-            f"{atype.name} lasts {atype.duration_minutes} minutes, so it ends at {iso_utc(end)}.",
-            fields={"end_time": f"must be start_time + {atype.duration_minutes} minutes"},
-        )
+    end = check_end_time(end_time, start, atype.duration_minutes, atype.name)
     key = (idempotency_key or "").strip()[:IDEMPOTENCY_KEY_MAX] or None
     return NewBooking(link=link, atype=atype, start=start, end=end, name=name, email=email, phone=phone,
                       timezone=tz, description=description or None, location=location_details or atype.location or None,
