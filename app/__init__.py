@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 
 from flask import Flask
@@ -81,15 +82,19 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        import uuid
-
+    def load_user(identity: str):
+        """The user a session or remember-me cookie names, if it is still theirs: the id and the
+        session version they signed in under (a reset, a deactivation or signing out raises it)."""
         from app.models import User
 
+        user_id, _, version = (identity or "").partition(".")
         try:
-            return db.session.get(User, uuid.UUID(user_id))
+            user = db.session.get(User, uuid.UUID(user_id))
         except ValueError:
             return None
+        if user is None or version != str(user.session_version or 0):
+            return None
+        return user
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -193,6 +194,9 @@ class Config:
         self.SESSION_COOKIE_SECURE = self.APP_URL.startswith("https://")
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        # "Remember me" keeps a person signed in this long on that device (Flask-Login's default is a year).
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=_int("REMEMBER_COOKIE_DAYS", 14))
         self.PREFERRED_URL_SCHEME = "https" if self.APP_URL.startswith("https://") else "http"
         # How long an availability answer may be served from the in-process cache (0: never).
         # Any schedule change invalidates it at once; see app/services/slot_cache.py.

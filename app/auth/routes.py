@@ -24,6 +24,7 @@ from app.services.team import (
     authenticate,
     request_password_reset,
     reset_password,
+    sign_out_everywhere,
     user_for_reset_token,
 )
 
@@ -77,6 +78,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        sign_out_everywhere(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You've signed out.", "success")

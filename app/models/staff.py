@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -34,12 +34,21 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's and remember-me cookie's identity (get_id): raising it ends them all.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     organization = relationship("Organization", back_populates="staff", lazy="joined")
 
     @property
     def is_active(self) -> bool:  # flask-login: deactivated staff cannot sign in
         return self.active
+
+    def get_id(self) -> str:  # flask-login: what the session and the remember-me cookie hold
+        return f"{self.id}.{self.session_version or 0}"
+
+    def end_sessions(self) -> None:
+        """Sign the person out everywhere: every session and remember-me cookie stops working."""
+        self.session_version = (self.session_version or 0) + 1
 
     @property
     def is_admin(self) -> bool:

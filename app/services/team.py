@@ -133,8 +133,15 @@ def reset_password(token: str, new_password: str | None) -> User:
     of use and stops working once the password changes."""
     user = user_for_reset_token(token)
     user.set_password(check_password_strength(new_password))
+    user.end_sessions()  # whoever knew the old password is signed out everywhere
     commit_or_rollback()
     return user
+
+
+def sign_out_everywhere(user: User) -> None:
+    """Signing out ends every session and remember-me cookie of the person, on every device."""
+    user.end_sessions()
+    commit_or_rollback()
 
 
 # --- the team ----------------------------------------------------------------------------------
@@ -207,6 +214,8 @@ def set_active(org_id: uuid.UUID, user_id, active: bool, *, acting_user_id) -> U
     if not active and user.role == "owner" and user.active and _active_owners(org_id) <= 1:
         raise Conflict("The organization needs at least one active owner.", code="last_owner")
     user.active = bool(active)
+    if not user.active:
+        user.end_sessions()
     commit_or_rollback()
     return user
 
