@@ -218,3 +218,20 @@ def test_booking_lookup_uses_an_index_on_postgresql(db, make_trainer, make_booki
         "EXPLAIN SELECT start_at FROM bookings WHERE staff_id = :s AND status IN ('pending', 'confirmed') "
         "AND start_at >= '2025-01-05' AND start_at < '2025-01-09'"), {"s": trainer.id}))
     assert "Seq Scan" not in plan, plan
+
+
+def test_org_query_does_not_reveal_what_only_a_private_page_offers(client, db, org, make_trainer,
+                                                                      make_appointment_type, make_link, pt_type):
+    """A private VIP page's service and its trainer stay private: the team-wide query offers only what
+    some active public page offers, and each service only by the trainers who offer it there."""
+    ann = make_trainer(org=org, name="Ann")
+    vic = make_trainer(org=org, name="Vic")
+    vip = make_appointment_type(org=org, name="VIP", duration_minutes=60)
+    make_link([ann], [pt_type], slug="ann")
+    make_link([vic], [vip], slug="vip", is_public=False)
+    pt = get(client, org="atlas", date="2030-01-08").get_json()
+    assert pt["appointment_type"]["id"] == str(pt_type.id) and {s["staff_name"] for s in pt["slots"]} == {"Ann"}
+    refused = get(client, org="atlas", date="2030-01-08", appointment_type_id=str(vip.id))
+    assert refused.status_code == 400 and "appointment_type_id" in refused.get_json()["error"]["fields"]
+    pt_by_vic = get(client, org="atlas", date="2030-01-08", staff_id=str(vic.id))
+    assert pt_by_vic.status_code == 400  # Vic offers nothing publicly

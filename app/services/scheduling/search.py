@@ -9,6 +9,7 @@ override, holiday, type or page change raises a version and so invalidates them 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AppointmentType, Booking, Organization, User
+from app.models import Booking, BookingLink, Organization
 from app.services.calendar import busy_for_staff
 from app.services.dates import LAST_DATE, check_date
 from app.services.errors import InvalidRequest, NotFound
@@ -27,6 +28,7 @@ from app.services.scheduling.links import (
     choose_appointment_type,
     choose_staff,
     link_info,
+    link_staff,
     schedule_state,
 )
 from app.services.scheduling.loader import appointment_spec, load_schedules
@@ -153,16 +155,13 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
         if org is None:
             raise NotFound(f"No organization called {org_slug!r}.")
         org_id, org_slug, org_name, org_tz = org.id, org.slug, org.name, org.timezone
-        staff = list(db.session.scalars(
-            select(User).where(User.organization_id == org.id, User.active.is_(True)).order_by(User.name)
-        ))
-        types = list(db.session.scalars(
-            select(AppointmentType).where(AppointmentType.organization_id == org.id).order_by(AppointmentType.name)
-        ))
+        staff, types, offered_by = _publicly_offered(org.id)
         link_type = "individual"
 
     tz = require_zone(timezone_name, default=org_tz)
     atype = choose_appointment_type(types, appointment_type_id, duration)
+    if link is None:  # across the team: only who offers this service on a public page
+        staff = [member for member in staff if member.id in offered_by[atype.id]]
     staff, mode = choose_staff(link_type, staff, staff_id, booking=False)
 
     first, last = date_window(start_date, end_date, date_, tz, now)
@@ -186,3 +185,20 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
         min_notice_minutes=atype.min_notice_minutes, timezone=tz, start_date=first, end_date=last,
         slots=tuple(slots),
     )
+
+
+def _publicly_offered(org_id) -> tuple[list, list, dict]:
+    """What the organization offers on its active public booking pages: the staff (by name), the
+    services (by name), and who offers each service. A service or a trainer that only a private page
+    offers is not revealed by a search across the team."""
+    staff, types, offered_by = {}, {}, defaultdict(set)
+    for link in db.session.scalars(select(BookingLink).where(
+            BookingLink.organization_id == org_id, BookingLink.is_public.is_(True),
+            BookingLink.is_active.is_(True))):
+        members = link_staff(link)
+        staff.update((member.id, member) for member in members)
+        for atype in link.appointment_types:
+            types[atype.id] = atype
+            offered_by[atype.id].update(member.id for member in members)
+    return (sorted(staff.values(), key=lambda m: m.name), sorted(types.values(), key=lambda t: t.name),
+            offered_by)
