@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from app.config import INSTANCE_DIR, Config
+from app.config import INSTANCE_DIR, Config, check_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(Config().as_dict())
     if config:
         app.config.from_mapping(config)
+    check_secret_key(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     _configure_logging(app)

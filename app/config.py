@@ -67,7 +67,8 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'atlas.db'}"
         )
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # hide_parameters: a database error's message (logged) never carries row values such as emails.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
 
         # Public address of the portal, used in links sent by email/SMS and for OAuth callbacks.
@@ -205,3 +206,26 @@ class Config:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+WEAK_SECRET_KEYS = frozenset({"dev", "development", "secret", "secret-key", "changeme", "change-me", "test",
+                              "test-secret-key", "atlas", "bench", "please-change-me"})
+SECRET_KEY_MIN = 32
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+
+
+def check_secret_key(config) -> None:
+    """Refuse to start a portal others can reach with a short or well-known SECRET_KEY (it signs
+    sessions, CSRF tokens and links: anyone who guesses it can sign in as anyone). A local address
+    (localhost, 127.0.0.1, *.localhost) is a developer's own machine and keeps whatever it was given."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(config["APP_URL"]).hostname or "").lower()
+    if host in LOCAL_HOSTS or host.endswith(".localhost"):
+        return
+    key = config["SECRET_KEY"] or ""
+    if len(key) < SECRET_KEY_MIN or key.lower() in WEAK_SECRET_KEYS:
+        raise RuntimeError(
+            f"SECRET_KEY is too weak for a portal at {config['APP_URL']}: set it to a random value of at "
+            f"least {SECRET_KEY_MIN} characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+        )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -9,6 +10,28 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from app.extensions import db
 
 log = logging.getLogger(__name__)
+
+# Secrets that travel in URLs (manage links, password resets, unsubscribe links, ?token=): never written
+# to a log as they are.
+_SECRET_IN_URL = re.compile(r"(/booking/manage/|/auth/reset/|/api/notifications/unsubscribe/)[^/?#\s\"']+"
+                            r"|([?&]token=)[^&#\s\"']+")
+
+
+def scrub(text: str) -> str:
+    """`text` (a path, a URL, a log line) with the secrets URLs carry replaced by "…"."""
+    return _SECRET_IN_URL.sub(lambda m: (m.group(1) or m.group(2)) + "…", text)
+
+
+class ScrubSecrets(logging.Filter):
+    """A logging filter: request lines (the development server's, gunicorn's access log) lose the
+    secrets in their URLs before they are written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
 
 ERROR_CODES = {
     400: "bad_request",
@@ -37,6 +60,11 @@ def api_error(status: int, code: str, message: str, **extra):
 
 
 def register_error_handlers(app: Flask) -> None:
+    for name in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ScrubSecrets) for f in logger.filters):
+            logger.addFilter(ScrubSecrets())
+
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):
         status = exc.code or 500
@@ -56,5 +84,5 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(exc: Exception):
         # Roll back first: the session may be in a failed state and the error page may query.
         db.session.rollback()
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, scrub(request.path))
         return handle_http(InternalServerError())

@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
     parser.add_argument("--path", default="/mcp", help="HTTP path of the endpoint (default /mcp)")
+    parser.add_argument("--share-key-over-http", action="store_true",
+                        help="over HTTP, let clients that send no key act with the server's key (anyone who "
+                             "can reach the port then acts with it); without this each client sends its own")
     options = parser.parse_args(argv)
 
     app = create_app()
@@ -39,7 +42,9 @@ def main(argv: list[str] | None = None) -> None:
               file=sys.stderr)
     elif not options.http:  # over HTTP each client may send its own key
         sys.exit("No API key: pass --api-key or set ATLAS_API_KEY. " + KEY_HINT)
-    serve(build_server(app, options.api_key or None), http=options.http, host=options.host, port=options.port,
+    # Over HTTP an anonymous caller never acts with the server's key, unless the operator said so.
+    shared = options.api_key if (not options.http or options.share_key_over_http) else None
+    serve(build_server(app, shared or None), http=options.http, host=options.host, port=options.port,
           path=options.path)
 
 

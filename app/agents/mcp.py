@@ -71,7 +71,9 @@ def _request_key(ctx) -> str | None:
 
 
 def build_server(app: Flask, api_key: str | None = None) -> Server:
-    """The MCP server over `app`'s database, acting with `api_key` (or the key an HTTP request carries)."""
+    """The MCP server over `app`'s database. Each call acts with the key its HTTP request carries, or
+    else with `api_key` (on stdio the local client's key; over HTTP only when the server was started to
+    share its key: see app/mcp_server.py)."""
 
     async def list_tools(ctx, params) -> types.ListToolsResult:
         return types.ListToolsResult(tools=[_tool(d) for d in tool_definitions()])

@@ -274,7 +274,7 @@ def manage_page(token: str, state: PickerState | None = None) -> ManagePage:
         token=token, booking=booking, org=org, link=public, brand=brand_for(org, link), tz=tz, state=state,
         zones=zone_choices(tz, state.tz, org.timezone, booking.attendee_timezone), status=status,
         cutoff_at=cutoff_at, can_reschedule=status == "open" and offered, manage_url=manage_url(token),
-        google_url=google_calendar_url(booking, token) if booking.is_active else None,
+        google_url=google_calendar_url(booking) if booking.is_active else None,
         created=request.args.get("created") == "1",
     )
 

@@ -63,18 +63,16 @@ def booking_ics(booking, manage_link: str | None = None) -> bytes:
     return booking_calendar(booking, manage_link=manage_link).to_ical()
 
 
-def google_calendar_url(booking, manage_link: str | None = None) -> str:
-    """An add-to-Google-Calendar link (no account connection needed)."""
+def google_calendar_url(booking) -> str:
+    """An add-to-Google-Calendar link (no account connection needed). It carries what the event says,
+    never the manage link: that is the customer's secret, and this address is read by Google."""
     fmt = "%Y%m%dT%H%M%SZ"
-    details = booking.description or ""
-    if manage_link:
-        details = (details + "\n\n" if details else "") + f"Change or cancel: {manage_link}"
     params = {
         "action": "TEMPLATE",
         "text": summary(booking),
         "dates": f"{booking.start_at.astimezone(timezone.utc).strftime(fmt)}/"
                  f"{booking.end_at.astimezone(timezone.utc).strftime(fmt)}",
-        "details": details,
+        "details": booking.description or "",
     }
     location = booking.location_details or (booking.appointment_type.location if booking.appointment_type else None)
     if location:

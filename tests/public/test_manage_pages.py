@@ -234,3 +234,12 @@ def test_the_confirmation_banner_only_for_an_active_booking(client, db, booked, 
     booking.status = "cancelled"
     db.session.commit()
     assert "You're booked!" not in pages.text(client.get(f"/booking/manage/{token}?created=1"))
+
+
+def test_the_add_to_google_calendar_link_does_not_carry_the_manage_link(client, booked, pages):
+    """Google reads the add-to-calendar address: the manage link (the customer's secret) stays out of it."""
+    from urllib.parse import parse_qs, urlsplit
+
+    booking, token = booked()
+    [google] = pages.hrefs(client.get(f"/booking/manage/{token}"), r"https://calendar\.google\.com/[^\"]+")
+    assert token not in google and "/booking/manage/" not in str(parse_qs(urlsplit(google).query))

@@ -52,6 +52,6 @@ def booking_ics(booking: Booking, token: str | None = None) -> bytes:
     return calendar_files.booking_ics(booking, manage_link=manage_url(token) if token else None)
 
 
-def google_calendar_url(booking: Booking, token: str | None = None) -> str:
-    """An add-to-Google-Calendar link for the booking, with its manage link when the token is known."""
-    return calendar_files.google_calendar_url(booking, manage_link=manage_url(token) if token else None)
+def google_calendar_url(booking: Booking) -> str:
+    """An add-to-Google-Calendar link for the booking (without the manage link: Google reads it)."""
+    return calendar_files.google_calendar_url(booking)

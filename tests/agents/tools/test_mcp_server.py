@@ -139,8 +139,10 @@ def test_the_documented_stdio_command_serves_the_tools(db, db_url, gym, key, rep
     assert db.session.get(ApiKey, key[0].id).last_used_at is not None
 
 
-def test_the_documented_http_command_takes_each_clients_key(db, db_url, gym, key, repo_root):
-    """`python -m app.mcp_server --http --port …` without a key of its own: each client sends one."""
+@pytest.mark.parametrize("server_key", ["none", "own", "shared"])
+def test_the_documented_http_command_takes_each_clients_key(db, db_url, gym, key, repo_root, server_key):
+    """`python -m app.mcp_server --http --port …`: each client sends its key. A server started with a
+    key of its own (without --share-key-over-http) still never lets an anonymous caller use it."""
     import socket
     import subprocess
     import time
@@ -154,7 +156,10 @@ def test_the_documented_http_command_takes_each_clients_key(db, db_url, gym, key
         port = probe.getsockname()[1]
     env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": db_url, "SECRET_KEY": "test-secret-key",
            "PYTHONPATH": str(repo_root)}
-    process = subprocess.Popen([sys.executable, "-m", "app.mcp_server", "--http", "--port", str(port)],
+    command = [sys.executable, "-m", "app.mcp_server", "--http", "--port", str(port)]
+    if server_key != "none":
+        command += ["--api-key", key[1]] + (["--share-key-over-http"] if server_key == "shared" else [])
+    process = subprocess.Popen(command,
                                cwd=str(repo_root), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -176,5 +181,8 @@ def test_the_documented_http_command_takes_each_clients_key(db, db_url, gym, key
     finally:
         process.terminate()
         process.communicate(timeout=30)
-    assert anonymous.is_error is True and anonymous.structured_content["error"]["code"] == "api_key_required"
+    if server_key == "shared":
+        assert anonymous.is_error is False
+    else:
+        assert anonymous.is_error is True and anonymous.structured_content["error"]["code"] == "api_key_required"
     assert keyed.is_error is False and keyed.structured_content["slots"][0]["startTime"] == f"{MONDAY}T09:00:00Z"
