@@ -35,6 +35,9 @@ def create_app(config: dict | None = None) -> Flask:
     from app import guards
 
     guards.init_app(app)  # before any blueprint's own checks: input no endpoint accepts
+    from app import security
+
+    security.init_app(app)  # the security headers of every response
     _register_blueprints(app)
 
     from app.errors import register_error_handlers

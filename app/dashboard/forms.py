@@ -186,3 +186,6 @@ class SettingsForm(FlaskForm):
                                              description="Customers can't cancel or move a booking online this close to its start.")
     reminder_offsets = StringField("Reminders before the start", validators=[Optional(), Length(max=100)],
                                    description="Comma-separated, e.g. 24h, 2h (m = minutes, h = hours, d = days).")
+    frame_origins = TextAreaField("Websites that may embed your booking pages", validators=[Optional(), Length(max=1000)],
+                                  description="One per line, e.g. https://www.yourgym.com. Leave empty if you "
+                                              "link to the booking pages rather than embed them.")

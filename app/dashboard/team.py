@@ -128,16 +128,18 @@ def settings():
     if request.method == "GET":
         form = SettingsForm(formdata=None, name=org.name, timezone=org.timezone,
                             cancellation_cutoff_hours=Decimal(org.cancellation_cutoff_minutes) / 60,
-                            reminder_offsets=", ".join(_hours(m) for m in org.reminder_offsets_minutes or []))
+                            reminder_offsets=", ".join(_hours(m) for m in org.reminder_offsets_minutes or []),
+                            frame_origins="\n".join((org.settings or {}).get("frame_origins", [])))
         return render("dashboard/settings.html", ["settings_form"], form=form, zones=ZONES)
     form = SettingsForm()
     if form.validate():
         try:
             offsets = team_service.parse_reminder_offsets(form.reminder_offsets.data)
+            origins = team_service.parse_frame_origins(form.frame_origins.data)
             team_service.update_settings(
                 org_id(), name=form.name.data, timezone_name=form.timezone.data,
                 cancellation_cutoff_minutes=int((form.cancellation_cutoff_hours.data * 60).to_integral_value()),
-                reminder_offsets_minutes=offsets)
+                reminder_offsets_minutes=offsets, frame_origins=origins)
         except InvalidRequest as exc:
             apply_errors(form, exc, {"cancellation_cutoff": "cancellation_cutoff_hours"})
         else:

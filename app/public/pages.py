@@ -29,6 +29,7 @@ from app.public.picker import (
     parse_uuid,
 )
 from app.public.zones import zone_choices
+from app.security import allow_framing_by
 from app.services.bookings import (
     SlotTaken,
     change_deadline,
@@ -149,6 +150,7 @@ def book_page(slug: str, state: PickerState) -> BookPage:
     fall back to defaults (the first type, the organization's zone, this month)."""
     link = public_link_or_404(slug)
     org = db.session.get(Organization, link.organization_id)
+    allow_framing_by((org.settings or {}).get("frame_origins"))  # the gym's own website may embed it
     types = [t for t in link.appointment_types if t.is_active]
     atype = next((t for t in types if str(t.id) == state.type_id), types[0] if types else None)
     if atype is None or (state.type_id and state.type_id != str(atype.id)):
@@ -254,6 +256,7 @@ def booking_or_404(token: str) -> Booking:
 def manage_page(token: str, state: PickerState | None = None) -> ManagePage:
     booking = booking_or_404(token)
     org = db.session.get(Organization, booking.organization_id)
+    allow_framing_by((org.settings or {}).get("frame_origins"))
     state = state or PickerState.from_args(request.args)
     link = booking.booking_link
     public = link if link is not None and link.is_public and link.is_active else None

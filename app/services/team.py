@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -267,8 +268,10 @@ def parse_reminder_offsets(text: str | None) -> list[int]:
 
 
 def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str | None,
-                    cancellation_cutoff_minutes: int | None, reminder_offsets_minutes: list[int]) -> Organization:
-    """The organization's name, IANA time zone, cancellation cutoff and reminder offsets."""
+                    cancellation_cutoff_minutes: int | None, reminder_offsets_minutes: list[int],
+                    frame_origins: list[str] | None = None) -> Organization:
+    """The organization's name, IANA time zone, cancellation cutoff, reminder offsets and (when given)
+    the websites allowed to embed its booking pages."""
     org = db.session.get(Organization, org_id)
     if org is None:
         raise NotFound("No such organization.")
@@ -282,8 +285,34 @@ def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str |
     org.name = name
     org.cancellation_cutoff_minutes = cancellation_cutoff_minutes
     org.reminder_offsets_minutes = list(reminder_offsets_minutes)
+    if frame_origins is not None:
+        org.settings = {**(org.settings or {}), "frame_origins": list(frame_origins)}
     commit_or_rollback()
     return org
+
+
+FRAME_ORIGINS_MAX = 10
+_ORIGIN = re.compile(r"https://[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?")
+
+
+def parse_frame_origins(text: str | None) -> list[str]:
+    """The websites allowed to embed the booking pages, one origin each ("https://www.gym.example"),
+    separated by commas, spaces or new lines. Only https origins: a page framed over plain http could
+    be read and changed on the way."""
+    origins = []
+    for part in re.split(r"[\s,]+", (text or "").strip()):
+        if not part:
+            continue
+        origin = part.lower().rstrip("/")
+        if not _ORIGIN.fullmatch(origin):
+            raise InvalidRequest(f"{part[:100]!r} is not a website address like https://www.yourgym.com.",
+                                 fields={"frame_origins": "https:// addresses, without a path"})
+        if origin not in origins:
+            origins.append(origin)
+    if len(origins) > FRAME_ORIGINS_MAX:
+        raise InvalidRequest(f"At most {FRAME_ORIGINS_MAX} websites.",
+                             fields={"frame_origins": f"at most {FRAME_ORIGINS_MAX}"})
+    return origins
 
 
 def _clean_name(name: str | None, fields: dict) -> str:

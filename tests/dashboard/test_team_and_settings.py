@@ -134,3 +134,17 @@ def test_settings_validation(owner, gym, db):
     assert bad_reminder.status_code == 422 and "is not a duration" in text(bad_reminder)
     db.session.expire_all()
     assert db.session.get(Organization, gym.org.id).timezone == "Europe/London"
+
+
+def test_the_websites_that_may_embed_the_booking_pages(owner, gym, db, client):
+    """Settings → the gym's own websites may frame its booking pages (and nothing else may)."""
+    base = {"name": "Acme", "timezone": "Europe/London", "cancellation_cutoff_hours": "12", "reminder_offsets": "24h"}
+    refused = owner.post("/dashboard/settings", {**base, "frame_origins": "http://www.acme.example"})
+    assert refused.status_code == 422 and "is not a website address" in text(refused)
+    saved = owner.post("/dashboard/settings", {**base, "frame_origins": "https://www.acme.example/\n"})
+    assert saved.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Organization, gym.org.id).settings["frame_origins"] == ["https://www.acme.example"]
+    assert "https://www.acme.example" in text(owner.get("/dashboard/settings"))
+    page = client.get(f"/book/{gym.link.slug}")
+    assert "frame-ancestors 'self' https://www.acme.example" in page.headers["Content-Security-Policy"]
