@@ -39,6 +39,27 @@ def _begin_sqlite(connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+@event.listens_for(Engine, "handle_error")
+def _drop_row_values(context) -> None:
+    """Keep row values out of database errors, which end up in logs.
+
+    PostgreSQL explains a refused row with its values ("DETAIL: Key (email)=(…) already exists",
+    "Failing row contains (…, name, email, …)"), and the driver puts that detail in the message.
+    The primary message keeps what a reader needs (which constraint refused the row); the detail
+    stays on the driver's ``diag`` for code that must look. hide_parameters does the same for the
+    statement's parameters.
+    """
+    original = context.original_exception
+    diag = getattr(original, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if not primary or not getattr(diag, "message_detail", None):
+        return
+    original.args = (primary,)
+    if context.sqlalchemy_exception is not None:
+        kind = type(original)
+        context.sqlalchemy_exception.args = (f"({kind.__module__}.{kind.__name__}) {primary}",)
+
+
 def begin_serialized_transaction() -> None:
     """Make the session's next transaction one that no other writer can interleave with on SQLite.
 

@@ -63,3 +63,17 @@ def test_database_errors_do_not_carry_row_values(db, make_user):
         db.session.commit()
     db.session.rollback()
     assert "private.person@example.com" not in str(caught.value)
+
+
+def test_a_refused_duplicate_does_not_carry_the_key_it_repeats(db, make_user):
+    """PostgreSQL names the duplicated value ("Key (email)=(…) already exists"); the message keeps the constraint."""
+    from app.models import User
+
+    first = make_user(email="someone.private@example.com")
+    db.session.add(User(organization_id=first.organization_id, email="someone.private@example.com", name="Again",
+                        role="staff", timezone="UTC", password_hash="x"))
+    with pytest.raises(IntegrityError) as caught:
+        db.session.commit()
+    db.session.rollback()
+    assert "someone.private@example.com" not in str(caught.value)
+    assert "unique" in str(caught.value).lower()

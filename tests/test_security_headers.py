@@ -9,6 +9,7 @@ import re
 import pytest
 
 from app import create_app
+from app.extensions import db
 
 
 def csp(response) -> dict[str, str]:
@@ -53,10 +54,12 @@ def test_a_gym_may_let_its_own_website_frame_its_booking_pages(client, db, gym):
     assert csp(client.get("/auth/login"))["frame-ancestors"] == "'none'"  # never the sign-in page
 
 
-def test_hsts_when_the_portal_is_https(app_config, db_url):
+def test_hsts_when_the_portal_is_https(app_config):
     key = "Z" * 20 + "q8Lx3vNp2Ws7Rt5Y" + "k" * 12
     app = create_app(dict(app_config, APP_URL="https://book.example.com", SECRET_KEY=key))
     response = app.test_client().get("/healthz")
+    with app.app_context():
+        db.engine.dispose()  # this app's own pool: close its connection now, not when collected
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
