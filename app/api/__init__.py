@@ -3,7 +3,7 @@
 Requests here are authenticated by tokens and keys, not cookies, so CSRF does not apply.
 Importing this package registers every route on `bp`.
 """
-from app.api import ai, booking, calendar, notifications, selftest, twilio  # noqa: F401  (register the routes)
+from app.api import ai, booking, calendar, notifications, openapi, selftest, twilio  # noqa: F401  (register the routes)
 from app.api.blueprint import bp
 
 __all__ = ["bp"]

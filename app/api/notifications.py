@@ -3,16 +3,26 @@ unsubscribe link that reminder emails carry (a signed token; no sign-in)."""
 from __future__ import annotations
 
 from flask import current_app, jsonify, render_template, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.api.admin_key import admin_key_required
 from app.api.blueprint import bp
-from app.api.responses import service_error_response
+from app.api.responses import service_error_response, validation_error_response
 from app.errors import api_error
 from app.integrations import queue
 from app.services import background, notifications
 from app.services.errors import NotFound, ServiceError
 
 DEFAULT_PROCESS_LIMIT = 500
+
+
+class ProcessBody(BaseModel):
+    """POST /api/notifications/process (every member optional; `limit` may come in the query instead)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int | None = Field(None, ge=1, le=notifications.MAX_PROCESS_LIMIT,
+                              description="Claim at most this many due notifications in this call.")
 
 
 @bp.post("/notifications/process")
@@ -25,10 +35,13 @@ def process_notifications():
     if not isinstance(body, dict):
         return api_error(400, "invalid_request", 'The body must be a JSON object, such as {"limit": 100}.',
                          fields={"body": "a JSON object"})
-    raw = request.args.get("limit") or body.get("limit")
     try:
+        parsed = ProcessBody.model_validate(body)  # checked even when the query gives the limit
+        raw = request.args.get("limit") or parsed.limit
         limit = notifications.check_limit(raw) if raw is not None else DEFAULT_PROCESS_LIMIT
         outcome = notifications.process_due(limit=limit)
+    except ValidationError as exc:
+        return validation_error_response(exc, "The request is not valid.")
     except ServiceError as exc:
         return service_error_response(exc)
     health = notifications.queue_health()

@@ -13,13 +13,24 @@ The checks live in app/services/ops and in each integration's `probe`.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import jsonify, request
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.api.admin_key import admin_key_required
 from app.api.blueprint import bp
 from app.api.responses import iso_utc
 from app.errors import api_error
 from app.services import ops
+
+
+class SelfTestBody(BaseModel):
+    """POST /api/test/booking-system: which test to run."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    testName: Literal[tuple(ops.TESTS)]  # noqa: N815  (the spec's name)
 
 
 @bp.get("/test/booking-system")
@@ -34,8 +45,10 @@ def test_booking_system():
 def test_booking_system_one():
     """Run the one test named by `testName`."""
     body = request.get_json(silent=True)
-    name = body.get("testName") if isinstance(body, dict) else None
-    if not isinstance(name, str) or name not in ops.TESTS:
+    try:
+        name = SelfTestBody.model_validate(body).testName
+    except ValidationError:
+        name = body.get("testName") if isinstance(body, dict) else None
         valid = list(ops.TESTS)
         given = "testName is missing" if name is None else f"unknown testName {str(name)[:50]!r}"
         return api_error(400, "invalid_request", f"{given}; valid test names: {', '.join(valid)}.",

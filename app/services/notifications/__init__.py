@@ -40,6 +40,7 @@ from app.services.notifications.opt_outs import (
     unsubscribe_email,
 )
 from app.services.notifications.outbox import (
+    MAX_PROCESS_LIMIT,
     check_limit,
     get_notification,
     outbox_file,
@@ -55,7 +56,8 @@ from app.services.notifications.scheduling import (
 )
 
 __all__ = [
-    "check_limit", "deliver", "get_notification", "outbox_file", "outbox_page", "process_due", "queue_health",
+    "MAX_PROCESS_LIMIT", "check_limit", "deliver", "get_notification", "outbox_file", "outbox_page", "process_due",
+    "queue_health",
     "read_unsubscribe_token", "record_sms_opt_in", "record_sms_opt_out", "record_sms_status", "recover_expired",
     "release_queued", "retry_notification", "schedule_booking_cancelled", "schedule_booking_created",
     "schedule_booking_rescheduled", "take_due_for_queue", "unsubscribe_email",

@@ -93,14 +93,18 @@ def queue_health(*, now: datetime | None = None) -> dict:
     }
 
 
+MAX_PROCESS_LIMIT = 5000
+
+
 def check_limit(value) -> int:
-    """A batch limit from a request: 1…5000."""
+    """A batch limit from a request: 1…MAX_PROCESS_LIMIT."""
     try:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(value)
         limit = int(value)
     except (TypeError, ValueError, OverflowError):
         raise InvalidRequest("limit must be a whole number.", fields={"limit": "a whole number"}) from None
-    if not 1 <= limit <= 5000:
-        raise InvalidRequest("limit must be between 1 and 5000.", fields={"limit": "between 1 and 5000"})
+    if not 1 <= limit <= MAX_PROCESS_LIMIT:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PROCESS_LIMIT}.",
+                             fields={"limit": f"between 1 and {MAX_PROCESS_LIMIT}"})
     return limit

@@ -44,8 +44,11 @@ def test_process_sends_due_messages_in_batches_and_reports(client, book, smtp, a
     assert second["processed"]["sent"] == 2 and second["remaining_due"] == 0
     assert second["counts"]["sent"] == 6 and second["counts"]["pending"] == 6  # the reminders wait
     assert len(smtp.inbox.messages) == 6
-    bad = client.post(PATH, headers=auth, json={"limit": 0})
-    assert bad.status_code == 400 and bad.get_json()["error"]["fields"] == {"limit": "between 1 and 5000"}
+    for limit in (0, 5001, "many", 2.5):
+        bad = client.post(PATH, headers=auth, json={"limit": limit})
+        assert bad.status_code == 400 and list(bad.get_json()["error"]["fields"]) == ["limit"], limit
+    too_many = client.post(f"{PATH}?limit=5001", headers=auth)
+    assert too_many.status_code == 400 and too_many.get_json()["error"]["fields"] == {"limit": "between 1 and 5000"}
 
 
 def test_health_reports_counts_and_stuck_rows(client, book, app):

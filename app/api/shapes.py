@@ -1,0 +1,229 @@
+"""What the JSON API answers, as pydantic models: the responses of the OpenAPI document (app/api/openapi.py).
+
+The requests are validated by their own models (next to each view); these describe the answers.
+The views build their bodies as plain dicts (the availability body is cached as bytes), so these
+models are not on the hot path: the contract tests (tests/api/test_openapi_contract.py, schemathesis)
+check every answer the API gives against them, and a field added to a view without its model here
+fails there. Models are closed (`extra="forbid"`) unless an answer is open by design (an error's
+details, a tool's payload), so the document says exactly what a client gets.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+class ErrorDetail(Open):
+    """What went wrong. `code` is stable and meant for programs; `message` is for people. Other
+    members depend on the error: `fields` (which input is wrong, and why), `alternatives` (free
+    times near one that was taken), `hint`, `valid_tests`, `validActions`."""
+
+    code: str = Field(examples=["invalid_request", "not_found", "slot_taken"])
+    message: str
+    fields: dict[str, str] | None = Field(None, description="Input name → what is wrong with it.")
+
+
+class ErrorResponse(Closed):
+    """Every error the API gives has this shape."""
+
+    success: Literal[False]
+    error: ErrorDetail
+
+
+# --- availability ------------------------------------------------------------------------------
+
+class SlotOut(Closed):
+    start: dt.datetime = Field(description="UTC, ISO 8601 with Z.")
+    end: dt.datetime
+    duration: int = Field(description="Minutes.")
+    staff_id: str = Field(description="The trainer this slot would be booked with.")
+    staff_name: str
+    appointment_type_id: str
+    staff_ids: list[str] = Field(description="Every trainer free at this time (a team page assigns one).")
+    local_start: str = Field(description="Local time in the search's zone, ISO 8601 with its offset.")
+    local_end: str
+
+
+class AppointmentTypeRef(Closed):
+    id: str
+    name: str
+    duration: int
+
+
+class BookingLinkRef(Closed):
+    slug: str
+    name: str
+    type: str = Field(description="individual, team (one of several trainers) or round_robin.")
+
+
+class OrganizationRef(Closed):
+    slug: str
+    name: str
+
+
+class AvailabilityResponse(Closed):
+    success: Literal[True]
+    slots: list[SlotOut]
+    timezone: str = Field(description="The IANA zone of the local times and of start_date/end_date.")
+    start_date: dt.date
+    end_date: dt.date
+    appointment_type: AppointmentTypeRef
+    booking_link: BookingLinkRef | None
+    organization: OrganizationRef
+
+
+# --- bookings ----------------------------------------------------------------------------------
+
+class StaffRef(Closed):
+    id: str
+    name: str | None
+
+
+class Attendee(Closed):
+    name: str
+    email: str
+    phone: str | None
+
+
+class BookingOut(Closed):
+    id: str
+    status: str = Field(description="confirmed, cancelled, rescheduled, completed or no_show.")
+    start: dt.datetime
+    end: dt.datetime
+    local_start: str
+    local_end: str
+    timezone: str = Field(description="The attendee's IANA zone (the local times are in it).")
+    duration: int
+    staff: StaffRef
+    appointment_type: AppointmentTypeRef | None
+    attendee: Attendee
+    description: str | None
+    location_details: str | None
+    cancellation_reason: str | None
+    created_at: dt.datetime
+
+
+class BookingCreated(Closed):
+    """201: booked. The manage token is shown only here (it is stored hashed); a replay of the same
+    Idempotency-Key answers 200 with the booking, `idempotent_replay: true` and no token."""
+
+    success: Literal[True]
+    booking: BookingOut
+    manage_token: str | None = None
+    manage_url: str | None
+    idempotent_replay: bool | None = None
+    message: str | None = None
+
+
+class BookingAnswer(Closed):
+    success: Literal[True]
+    booking: BookingOut
+
+
+class ManagedBooking(BookingAnswer):
+    can_change_until: dt.datetime = Field(description="Until when it can be changed or cancelled here.")
+
+
+# --- AI tools ----------------------------------------------------------------------------------
+
+class ToolDefinition(Closed):
+    name: str
+    description: str
+    input_schema: dict
+
+
+class ToolsResponse(Closed):
+    success: Literal[True]
+    tools: list[ToolDefinition]
+    endpoint: str
+    usage: str
+    scopes: dict[str, str] = Field(description="Tool → the API key scope it needs.")
+    allScopes: list[str]
+
+
+class ToolResult(Open):
+    """The tool's answer: `success: true` and the tool's own members (slots, booking, bookings…),
+    described in each tool's definition at GET /api/ai/tools."""
+
+    success: Literal[True]
+
+
+# --- operations --------------------------------------------------------------------------------
+
+class ProcessOutcome(Closed):
+    claimed: int
+    sent: int
+    failed: int
+    retried: int
+    skipped: int
+    lost: int
+    unsettled: int
+    recovered: int
+
+
+class ProcessResponse(Closed):
+    success: Literal[True]
+    processed: ProcessOutcome
+    remaining_due: int
+    counts: dict[str, int] = Field(description="Notifications per status.")
+
+
+class QueueHealth(Open):
+    success: Literal[True]
+    mode: str = Field(description="How notifications are sent: rq (workers), thread (in-process) or off (cron).")
+    healthy: bool
+    counts: dict[str, int]
+    due_now: int
+    oldest_due_seconds: float
+    stuck_sending: int
+    lease_seconds: int
+
+
+class ComponentReport(Closed):
+    status: Literal["ok", "degraded", "not_configured"]
+    summary: str
+    details: dict
+    duration_ms: float
+
+
+class SelfTestResponse(Closed):
+    """200 with the report; 503 with the same shape when the database cannot be reached."""
+
+    success: Literal[True]
+    test: str | None = None
+    status: Literal["ok", "degraded", "not_configured"]
+    components: dict[str, ComponentReport]
+    duration_ms: float
+    checked_at: dt.datetime
+
+
+class WebhookAck(Closed):
+    success: Literal[True]
+    state: str
+
+
+class WebhookHealth(Closed):
+    success: Literal[True]
+    status: Literal["ok"]
+    service: str
+    configured: bool
+    webhook_url: str | None
+    time: dt.datetime
+
+
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    ErrorResponse, AvailabilityResponse, BookingCreated, BookingAnswer, ManagedBooking, ToolsResponse,
+    ToolResult, ProcessResponse, QueueHealth, SelfTestResponse, WebhookAck, WebhookHealth,
+)
