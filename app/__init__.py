@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from app.config import INSTANCE_DIR, Config, check_secret_key
+from app.config import INSTANCE_DIR, Config, check_secret_key, rate_limit_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +28,9 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     check_secret_key(app.config)
+    problem = rate_limit_problem(app.config)
+    if problem:
+        logging.getLogger("app").warning("Rate limits: %s.", problem)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     _configure_logging(app)

@@ -169,6 +169,9 @@ class Config:
 
         # Public endpoints are rate limited; memory storage unless Redis is configured.
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # How many web processes serve this portal: gunicorn.conf.py sets ATLAS_WEB_WORKERS from
+        # gunicorn's own count; WEB_CONCURRENCY (gunicorn's default) otherwise. Memory limits are per process.
+        self.WEB_PROCESSES = max(1, _int("ATLAS_WEB_WORKERS", _int("WEB_CONCURRENCY", 1)))
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
         # Per client address, on the public endpoints.
@@ -212,6 +215,18 @@ WEAK_SECRET_KEYS = frozenset({"dev", "development", "secret", "secret-key", "cha
                               "test-secret-key", "atlas", "bench", "please-change-me"})
 SECRET_KEY_MIN = 32
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+
+
+def rate_limit_problem(config) -> str | None:
+    """Why the rate limits do not hold as configured, or None. Without REDIS_URL the counts live in
+    each process's memory: with more than one web process, a client gets each limit once per process."""
+    if not config["RATELIMIT_ENABLED"] or not str(config["RATELIMIT_STORAGE_URI"]).startswith("memory://"):
+        return None
+    processes = int(config.get("WEB_PROCESSES") or 1)
+    if processes <= 1:
+        return None
+    return (f"rate limits are counted in memory by each of the {processes} web processes, so a client gets up to "
+            f"{processes} times each limit: set REDIS_URL to share them")
 
 
 def check_secret_key(config) -> None:

@@ -32,7 +32,7 @@ from redis import Redis
 from app.extensions import db
 from app.integrations import queue as rq_queues
 from app.integrations.google_calendar import GoogleSettings
-from app.services import background, bookings, notifications
+from app.services import background, bookings, notifications, team
 from app.services import calendar as calendar_sync
 
 log = logging.getLogger(__name__)
@@ -344,10 +344,51 @@ CALENDAR_JOBS = {"calendar.events": "booking", "calendar.sync": "sync", "calenda
                  "calendar.pass": "pass"}
 
 
+# --- account emails (a password reset link) -----------------------------------------------------------
+
+def account_email_job(email: str) -> bool:
+    """Send a password reset link to this address if it has an active account (RQ or a thread)."""
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        try:
+            return team.send_password_reset(email)
+        finally:
+            db.session.remove()
+
+
+def submit_account_email(app: Flask, email: str) -> None:
+    """Send the reset email away from the request, so its answer takes the same time whether or not
+    the address has an account: an RQ job with Redis, else a short-lived thread of this process.
+    Only tests without a dispatcher (NOTIFICATIONS_DISPATCHER off) send it inline, to read it at once."""
+    mode = background.dispatcher_mode(app)
+    if mode == "rq":
+        notification_queue(app).enqueue(account_email_job, email, job_timeout=120, result_ttl=0,
+                                        failure_ttl=24 * 3600)
+    elif app.testing and mode == "off":
+        team.send_password_reset(email)
+    else:
+        threading.Thread(target=_send_account_email_in_thread, args=(app, email), name="account-email",
+                         daemon=True).start()
+
+
+def _send_account_email_in_thread(app: Flask, email: str) -> None:
+    with app.app_context():
+        try:
+            team.send_password_reset(email)
+        except Exception:  # noqa: BLE001 (the person can ask again; say why in the log)
+            log.exception("the password reset email could not be sent")
+        finally:
+            db.session.remove()
+
+
 class Runtime:
     """What background.submit/kick reach: routes each job to the runtime this configuration uses."""
 
     def submit(self, app: Flask, job: str, argument) -> None:
+        if job == team.RESET_EMAIL_JOB:
+            submit_account_email(app, argument)
+            return
         kind = CALENDAR_JOBS.get(job)
         if kind is None:
             raise ValueError(f"unknown background job {job!r}")

@@ -25,6 +25,7 @@ from app.extensions import db
 from app.integrations.email import send_email
 from app.models import ACTIVE_STATUSES, Booking, Organization, User
 from app.models.staff import ROLES
+from app.services import background
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.scoping import org_row, parse_id
 from app.services.urls import password_reset_url
@@ -103,9 +104,21 @@ def user_for_reset_token(token: str, *, max_age: int | None = None) -> User:
     return user
 
 
-def request_password_reset(email: str | None) -> bool:
-    """Email a reset link to the active account with this address, if there is one. The caller
-    answers the same either way (True only tells tests that a message went out)."""
+RESET_EMAIL_JOB = "auth.reset_email"
+
+
+def request_password_reset(email: str | None) -> None:
+    """Ask for a reset link for this address. The request never looks the address up: it hands it
+    to a background job (send_password_reset) the same way whether or not it has an account, so
+    the answer comes back in the same time either way and cannot be used to probe for accounts."""
+    email = (email or "").strip().lower()
+    if email and len(email) <= 254:
+        background.submit(RESET_EMAIL_JOB, email)
+
+
+def send_password_reset(email: str) -> bool:
+    """The job behind request_password_reset: email a reset link to the active account with this
+    address, if there is one. True when a message went out."""
     user = find_user_by_email(email)
     if user is None or not user.active:
         return False

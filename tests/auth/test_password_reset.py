@@ -3,6 +3,8 @@ dies), and the same answer whether or not the address has an account."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import time_machine
@@ -99,3 +101,52 @@ def test_forgot_is_rate_limited(make_app, app_config, owner):
     with app.app_context():
         codes = [ask_for_link(client, "x@example.com").status_code for _ in range(3)]
     assert codes == [303, 303, 429]
+
+
+def test_the_request_never_looks_the_address_up(make_app, app_config, owner):
+    """No account probing: the request hands the address to a background job the same way whether or
+    not it has an account (the same statements, the same answer), and the email comes from the job."""
+    from email import message_from_bytes
+    from email.policy import default as email_policy
+    from pathlib import Path
+
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    app = make_app(dict(app_config, NOTIFICATIONS_DISPATCHER="thread", NOTIFICATIONS_DISPATCH_SECONDS=30))
+    client = app.test_client()
+    sent, answers, statements = [], [], []
+    folder = Path(app.config["OUTBOX_DIR"])
+
+    def count(*_args, **_kwargs):
+        if threading.current_thread() is threading.main_thread():
+            statements[-1].append(_args[2])
+
+    try:
+        with app.app_context():
+            engine = db.engine
+        for email in ("stranger@example.com", owner.email, "nobody@acme.example", owner.email.upper()):
+            form = token_of(client.get("/auth/forgot"))
+            statements.append([])
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                response = client.post("/auth/forgot", data={"csrf_token": form, "email": email})
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            answers.append((response.status_code, response.headers["Location"]))
+        assert len(set(answers)) == 1 and answers[0][0] == 303
+        assert not any("users" in statement for run in statements for statement in run)
+        assert len({len(run) for run in statements}) == 1
+        deadline = time.monotonic() + 10
+        while len(sent) < 2 and time.monotonic() < deadline:
+            sent = sorted(folder.glob("*.eml")) if folder.exists() else []
+            time.sleep(0.05)
+        messages = [message_from_bytes(path.read_bytes(), policy=email_policy) for path in sent]
+        assert [message["To"] for message in messages] == [owner.email, owner.email]  # the job sent them
+        time.sleep(0.3)
+        assert len(list(folder.glob("*.eml"))) == 2  # and none to the addresses without an account
+    finally:
+        dispatcher = app.extensions.get("notifications_dispatcher")
+        if dispatcher is not None:
+            dispatcher.stop()

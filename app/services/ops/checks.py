@@ -1,6 +1,7 @@
 """The self-test's checks of our own parts: the database and its schema, the notification runtime
 (the queue integration's probe plus the outbox in the database), and the stored state of the Google
-connections. The outside services are probed by their integrations (app/integrations: `probe`)."""
+connections, and whether the rate limits hold. The outside services are probed by their integrations
+(app/integrations: `probe`)."""
 from __future__ import annotations
 
 import time
@@ -12,6 +13,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.config import rate_limit_problem
 from app.extensions import db
 from app.integrations import google_calendar, queue
 from app.integrations.health import (
@@ -202,3 +204,19 @@ def check_google(*, now: datetime | None = None) -> Probe:
 def _sentence(problems: Sequence[str]) -> str:
     joined = "; ".join(problems)
     return joined[:1].upper() + joined[1:] + "."
+
+
+def check_rate_limits() -> Probe:
+    """Whether the public endpoints' rate limits hold: shared through Redis by every process, or in
+    the memory of the one web process; degraded when several processes each keep their own counts."""
+    config = current_app.config
+    details = {"enabled": bool(config["RATELIMIT_ENABLED"]), "web_processes": int(config["WEB_PROCESSES"]),
+               "storage": "redis" if config["REDIS_URL"] and config["RATELIMIT_ENABLED"] else "memory"}
+    if not config["RATELIMIT_ENABLED"]:
+        return Probe(NOT_CONFIGURED, "Rate limits are off (RATELIMIT_ENABLED=false).", details)
+    problem = rate_limit_problem(config)
+    if problem:
+        return Probe(DEGRADED, problem[0].upper() + problem[1:] + ".", details)
+    if details["storage"] == "redis":
+        return Probe(OK, "Rate limits are shared by every process through Redis.", details)
+    return Probe(OK, "Rate limits are counted in the memory of the one web process.", details)

@@ -42,6 +42,7 @@ from app.integrations.health import (
 from app.services.ops.checks import (
     check_database,
     check_google,
+    check_rate_limits,
     check_redis_and_workers,
 )
 from app.services.ops.engine_check import check_availability_engine
@@ -54,6 +55,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     "database": ("database",),
     "notifications": ("redis_and_workers", "smtp", "twilio"),
     "calendar": ("google",),
+    "rate_limits": ("rate_limits",),
 }
 
 
@@ -85,6 +87,7 @@ def _checks() -> dict[str, Callable[[], Probe]]:
         "twilio": partial(sms.probe, config),
         "google": check_google,
         "availability_engine": check_availability_engine,
+        "rate_limits": check_rate_limits,
     }
 
 

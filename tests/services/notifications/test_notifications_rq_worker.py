@@ -150,3 +150,25 @@ def test_a_deliver_job_queued_twice_sends_once(book, smtp, rows, start_worker, a
     wait_for(lambda: queue.count == 0, timeout=10, message="both jobs to run")
     counts = arrivals(smtp)
     assert len(counts) == 6 and set(counts.values()) == {1}
+
+
+def test_a_password_reset_link_is_sent_by_the_worker(make_app, app_config, redis_url, queue_name, smtp, start_worker,
+                                                      world):
+    """With Redis, the request only queues the address (app/jobs.py account_email_job); `python worker.py`
+    looks it up and sends the link, and sends nothing for an address without an account."""
+    from rq import Queue
+
+    from app.integrations import queue as rq_queues
+    from app.services import team
+
+    app = make_app(dict(app_config, REDIS_URL=redis_url, NOTIFICATIONS_QUEUE=queue_name))
+    with app.app_context():
+        team.request_password_reset("stranger@example.com")
+        team.request_password_reset(world.trainer.email)
+        queued = Queue(queue_name, connection=rq_queues.redis_connection(app)).jobs
+        assert [job.func_name for job in queued] == ["app.jobs.account_email_job"] * 2
+    worker = start_worker()
+    wait_for(lambda: smtp.inbox.to(world.trainer.email), timeout=30, message="the reset email")
+    [message] = smtp.inbox.to(world.trainer.email)
+    assert "Reset your Atlas Booking password" in message["Subject"], worker.output()[-2000:]
+    assert smtp.inbox.to("stranger@example.com") == []

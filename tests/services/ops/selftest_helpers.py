@@ -6,7 +6,7 @@ import socket
 ADMIN_KEY = "selftest-admin-key-5b1e"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 PATH = "/api/test/booking-system"
-COMPONENTS = {"database", "redis_and_workers", "smtp", "twilio", "google", "availability_engine"}
+COMPONENTS = {"database", "redis_and_workers", "smtp", "twilio", "google", "availability_engine", "rate_limits"}
 
 SMTP_USER = "atlas-mailer"
 SMTP_PASSWORD = "smtp-password-7f3a9c"

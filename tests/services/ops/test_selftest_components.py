@@ -177,6 +177,55 @@ def test_embedded_default_reports_the_in_process_dispatcher_mode(make_app, app_c
     assert "in-process dispatcher" in result.summary
 
 
+# --- Rate limits ------------------------------------------------------------------------------------
+
+def test_rate_limits_in_memory_of_one_process_hold(make_app, app_config):
+    limits = run(client_for(make_app, app_config, RATELIMIT_ENABLED=True, WEB_PROCESSES=1),
+                 "rate_limits")["components"]["rate_limits"]
+    assert limits["status"] == "ok" and limits["details"] == {"enabled": True, "web_processes": 1, "storage": "memory"}
+
+
+def test_rate_limits_in_memory_of_several_processes_are_degraded(make_app, app_config, caplog):
+    """Without Redis each gunicorn worker counts on its own: say so at start-up and in the self-test."""
+    with caplog.at_level("WARNING", logger="app"):
+        client = client_for(make_app, app_config, RATELIMIT_ENABLED=True, WEB_PROCESSES=2)
+    assert "counted in memory by each of the 2 web processes" in caplog.text and "REDIS_URL" in caplog.text
+    body = run(client)
+    limits = body["components"]["rate_limits"]
+    assert limits["status"] == "degraded" and body["status"] == "degraded"
+    assert "up to 2 times each limit" in limits["summary"] and "REDIS_URL" in limits["summary"]
+
+
+def test_rate_limits_shared_through_redis_hold_for_any_number_of_processes(make_app, app_config, redis_url, caplog):
+    with caplog.at_level("WARNING", logger="app"):
+        client = client_for(make_app, app_config, RATELIMIT_ENABLED=True, WEB_PROCESSES=4, REDIS_URL=redis_url,
+                            RATELIMIT_STORAGE_URI=redis_url)
+    assert "Rate limits" not in caplog.text
+    limits = run(client, "rate_limits")["components"]["rate_limits"]
+    assert limits["status"] == "ok" and limits["details"]["storage"] == "redis"
+
+
+def test_rate_limits_switched_off_are_not_configured(make_app, app_config):
+    limits = run(client_for(make_app, app_config, RATELIMIT_ENABLED=False, WEB_PROCESSES=3),
+                 "rate_limits")["components"]["rate_limits"]
+    assert limits["status"] == "not_configured" and "RATELIMIT_ENABLED" in limits["summary"]
+
+
+def test_web_processes_come_from_gunicorn(monkeypatch):
+    """gunicorn.conf.py tells the workers how many of them there are; WEB_CONCURRENCY otherwise."""
+    import runpy
+    from types import SimpleNamespace
+
+    from app.config import BASE_DIR, Config
+
+    monkeypatch.setenv("ATLAS_WEB_WORKERS", "")  # restored after the test, whatever the hook sets
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert Config().WEB_PROCESSES == 3
+    hooks = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+    hooks["on_starting"](SimpleNamespace(cfg=SimpleNamespace(workers=5)))
+    assert Config().WEB_PROCESSES == 5
+
+
 # --- Google Calendar --------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -69,6 +69,7 @@ def test_embedded_defaults_are_ok_with_the_optional_parts_not_configured(client,
     assert components["twilio"]["details"]["mode"] == "outbox"
     assert components["google"]["status"] == "not_configured"
     assert components["availability_engine"]["status"] == "ok"
+    assert components["rate_limits"]["status"] == "not_configured"  # the tests switch them off
 
 
 @pytest.mark.parametrize("test_name, expected", [
@@ -76,6 +77,7 @@ def test_embedded_defaults_are_ok_with_the_optional_parts_not_configured(client,
     ("database", {"database"}),
     ("notifications", {"redis_and_workers", "smtp", "twilio"}),
     ("calendar", {"google"}),
+    ("rate_limits", {"rate_limits"}),
 ])
 def test_post_runs_one_test(client, test_name, expected):
     body = run(client, test_name)
@@ -95,7 +97,7 @@ def test_an_unknown_or_missing_test_name_is_a_400_naming_the_valid_ones(client, 
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error["code"] == "invalid_request"
-    assert error["valid_tests"] == ["availability", "database", "notifications", "calendar"]
+    assert error["valid_tests"] == ["availability", "database", "notifications", "calendar", "rate_limits"]
     for name in error["valid_tests"]:
         assert name in error["message"]
 
