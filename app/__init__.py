@@ -30,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     check_secret_key(app.config)
     problem = rate_limit_problem(app.config)
     if problem:
-        logging.getLogger("app").warning("Rate limits: %s.", problem)
+        logging.getLogger("app").warning("%s.", problem[:1].upper() + problem[1:])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     _configure_logging(app)
