@@ -210,13 +210,14 @@ def check_rate_limits() -> Probe:
     """Whether the public endpoints' rate limits hold: shared through Redis by every process, or in
     the memory of the one web process; degraded when several processes each keep their own counts."""
     config = current_app.config
+    in_memory = str(config["RATELIMIT_STORAGE_URI"]).startswith("memory://")
     details = {"enabled": bool(config["RATELIMIT_ENABLED"]), "web_processes": int(config["WEB_PROCESSES"]),
-               "storage": "redis" if config["REDIS_URL"] and config["RATELIMIT_ENABLED"] else "memory"}
+               "storage": "memory" if in_memory else "redis"}
     if not config["RATELIMIT_ENABLED"]:
         return Probe(NOT_CONFIGURED, "Rate limits are off (RATELIMIT_ENABLED=false).", details)
     problem = rate_limit_problem(config)
     if problem:
-        return Probe(DEGRADED, problem[0].upper() + problem[1:] + ".", details)
+        return Probe(DEGRADED, _sentence([problem]), details)
     if details["storage"] == "redis":
         return Probe(OK, "Rate limits are shared by every process through Redis.", details)
     return Probe(OK, "Rate limits are counted in the memory of the one web process.", details)
