@@ -252,8 +252,12 @@ class CalendarClient:
             status = exc.resp.status
             reason = _error_reason(exc)
             message = f"Google answered {status}" + (f" ({reason})" if reason else "")
-            if status == 401:
+            if status == 401 and not self.credentials.refresh_token:
+                # Nothing to refresh the access token with: only a new consent helps.
                 raise GoogleAccessRevoked(message, status=status, reason=reason) from None
+            # A 401 with a refresh token is not a revoked grant: the client has already refreshed the
+            # token and asked again (a revoked grant fails that refresh with invalid_grant, below). An
+            # events.watch answers 401 for an unverified webhook address, for one.
             if status == 404:
                 raise on_404(message, status=status, reason=reason) from None
             if status == 409:

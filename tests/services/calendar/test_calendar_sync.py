@@ -386,6 +386,26 @@ def test_a_revoked_grant_asks_for_reconnection_and_loses_no_booking(app, db, con
     assert len(google.events(gym.trainer.email)) == 1
 
 
+def test_a_401_from_watch_is_not_a_revoked_grant(app, db, connected, google):
+    """Google answers events.watch with 401 for reasons other than the grant (an unverified webhook
+    address): push falls back to polling and says so; the connection stays active, busy times keep
+    being read and bookings keep being written."""
+    from app.services.calendar.channels import ensure_channel
+
+    gym = connected
+    calendar = _calendar(db, gym.trainer.email)
+    google.reset_requests()
+    google.fail_next(3, 401, path_contains="/watch")
+    assert ensure_channel(calendar, force=True) is False
+    assert google.count(path_contains="/watch") >= 2  # the client refreshed its token and tried again
+    db.session.expire_all()
+    connection = _connection(db, gym.trainer)
+    assert connection.status == "active"
+    assert "polling instead" in _calendar(db, gym.trainer.email).sync_error
+    booking_id = _book(app.test_client(), gym, local(gym.day, 15))
+    assert _booking(db, booking_id).calendar_sync_status == "synced"
+
+
 # --- two-way -----------------------------------------------------------------------------------------
 
 def _audit(db, booking_id):
