@@ -33,7 +33,29 @@ from app.timeformat import iso_utc
 
 log = logging.getLogger(__name__)
 
-SCOPES = ("https://www.googleapis.com/auth/calendar",)
+SCOPE = "https://www.googleapis.com/auth/"
+# The narrowest scopes that do the job: write bookings' events and read changes to them (and watch
+# them), list the calendars, read free/busy. Nothing that reads other calendars' event details.
+SCOPES = (SCOPE + "calendar.events", SCOPE + "calendar.calendarlist.readonly", SCOPE + "calendar.freebusy")
+# What else grants each of them: a connection made when we asked for the whole `calendar` scope
+# (before these narrow ones) keeps working without reconnecting.
+SCOPE_ALSO_GRANTED_BY = {
+    SCOPE + "calendar.events": {SCOPE + "calendar"},
+    SCOPE + "calendar.calendarlist.readonly": {SCOPE + "calendar", SCOPE + "calendar.readonly",
+                                               SCOPE + "calendar.calendarlist"},
+    SCOPE + "calendar.freebusy": {SCOPE + "calendar", SCOPE + "calendar.readonly"},
+}
+SCOPE_PURPOSE = {
+    SCOPE + "calendar.events": "add bookings to your calendar and see when you move them",
+    SCOPE + "calendar.calendarlist.readonly": "list your calendars",
+    SCOPE + "calendar.freebusy": "see when you are busy",
+}
+
+
+def missing_scopes(granted) -> list[str]:
+    """The scopes we need that `granted` (what Google says it granted) does not cover."""
+    granted = set(granted)
+    return [scope for scope in SCOPES if scope not in granted and not granted & SCOPE_ALSO_GRANTED_BY[scope]]
 # Google refuses freeBusy ranges much longer than this; longer ranges are asked for in pieces.
 FREEBUSY_MAX_DAYS = 90
 PAGE_SIZE = 250
@@ -146,6 +168,13 @@ def exchange_code(settings: GoogleSettings, redirect_uri: str, code: str, code_v
     try:
         with _loopback_http_allowed(settings):
             token = flow.fetch_token(code=code, timeout=settings.timeout)
+    except Warning as changed:
+        # oauthlib refuses an answer whose scopes differ from those asked for ("Scope has changed"),
+        # which Google gives whenever it adds earlier grants (include_granted_scopes) or the person
+        # unticked one. The tokens are valid; the caller checks the scopes that came back.
+        token = getattr(changed, "token", None)
+        if token is None:
+            raise
     except OAuth2Error as exc:
         raise GoogleAccessRevoked(f"Google refused the authorization code: {exc.error}", reason=exc.error) from None
     except (requests.RequestException, OSError) as exc:

@@ -97,6 +97,12 @@ def finish_connect(user: User, *, state: str | None, code: str | None, error: st
                              fields={"code": exc.reason or "rejected"}) from None
     except google.GoogleUnavailable as exc:
         raise CalendarUnavailable(f"Google could not be reached to finish connecting ({exc}). Please try again.") from None
+    missing = google.missing_scopes(tokens.scopes)
+    if missing:  # the person unticked a permission on Google's screen
+        needs = " and ".join(google.SCOPE_PURPOSE[scope] for scope in missing)
+        raise InvalidRequest(f"Google Calendar was not connected: Atlas Booking needs permission to {needs}. "
+                             "Connect again and leave every box ticked on Google's screen.",
+                             fields={"scope": "missing " + " ".join(missing)})
     try:
         with google.CalendarClient(config, tokens) as client:
             entries = client.list_calendars()

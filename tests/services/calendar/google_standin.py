@@ -5,7 +5,9 @@ google-api-python-client at it (`token_uri`, `client_options={"api_endpoint": ap
 so the code under test is the code that talks to Google. It keeps state the way Google does:
 accounts with calendars, events that leave cancelled tombstones, sync tokens, push channels.
 A test can also act as the person in Google Calendar's own UI (the `user_*` methods), inject
-faults, and count requests. Response shapes follow the discovery document shipped with
+faults, and count requests. OAuth scopes are enforced per call (403 insufficientPermissions), the
+consent grants the union with earlier grants under include_granted_scopes, and a test can untick
+scopes on the consent screen (`unticked_scopes`). Response shapes follow the discovery document shipped with
 google-api-python-client; tests/calendar/discovery_schema.py checks them.
 
 Not modelled: recurring events (no expansion; `singleEvents` is accepted and ignored),
@@ -43,6 +45,19 @@ DEFAULT_CHANNEL_TTL = timedelta(days=7)
 MAX_CHANNEL_TTL = timedelta(days=30)
 AUTH_CODE_LIFETIME = timedelta(minutes=10)
 FULL_SYNC_REQUIRED = "Sync token is no longer valid, a full sync is required."
+# Which OAuth scopes let a token make each kind of call (Google's per-method scope lists; the broad
+# `calendar` scope allows everything).
+_SCOPE = "https://www.googleapis.com/auth/"
+SCOPES_FOR = {
+    "calendarList": {_SCOPE + s for s in ("calendar", "calendar.readonly", "calendar.calendarlist",
+                                          "calendar.calendarlist.readonly")},
+    "freeBusy": {_SCOPE + s for s in ("calendar", "calendar.readonly", "calendar.freebusy",
+                                      "calendar.events.freebusy")},
+    "read events": {_SCOPE + s for s in ("calendar", "calendar.readonly", "calendar.events",
+                                         "calendar.events.readonly")},
+    "write events": {_SCOPE + s for s in ("calendar", "calendar.events")},
+}
+SCOPES_FOR["channels"] = set().union(*SCOPES_FOR.values())
 # Parameters Google refuses to combine with a syncToken.
 SYNC_TOKEN_RESTRICTIONS = ("timeMin", "timeMax", "updatedMin", "privateExtendedProperty",
                            "sharedExtendedProperty", "orderBy", "q", "iCalUID")
@@ -185,6 +200,10 @@ class GoogleStandIn:
         self.access_token_lifetime = access_token_lifetime
         self.consent_email: str | None = None  # the first account added, unless a test says otherwise
         self.deny_consent = False
+        # Granular consent: scopes the person leaves unticked on the consent screen.
+        self.unticked_scopes: set[str] = set()
+        # Scopes each account has already granted this client (include_granted_scopes adds them).
+        self._granted: dict[str, set[str]] = {}
         self.requests: list[RecordedRequest] = []
         self.channels: dict[str, dict] = {}
         self.notify: Callable[[str, dict], object] | None = None
@@ -331,6 +350,11 @@ class GoogleStandIn:
         with self._lock:
             for token in self._access_tokens.values():
                 token.expired = True
+
+    def grant_earlier(self, email: str, scopes: list[str]) -> None:
+        """The account granted this client these scopes before (say, an older version of the app)."""
+        with self._lock:
+            self._granted.setdefault(email, set()).update(scopes)
 
     def revoke_refresh_tokens(self, email: str) -> None:
         """The person removed the app's access: its tokens for the account stop working."""
@@ -491,13 +515,17 @@ class GoogleStandIn:
             if self.consent_email not in self._accounts:
                 return _error_page(400, "no_account",
                                    f"No account {self.consent_email!r} to sign in with.")
-            grant = _Grant(email=self.consent_email, scope=query["scope"], refresh_token=(
+            scopes = set(query["scope"].split()) - self.unticked_scopes
+            if query.get("include_granted_scopes") == "true":  # the answer is the union with earlier grants
+                scopes |= self._granted.get(self.consent_email, set())
+            self._granted[self.consent_email] = set(scopes)
+            grant = _Grant(email=self.consent_email, scope=" ".join(sorted(scopes)), refresh_token=(
                 secrets.token_urlsafe(32) if query.get("access_type") == "offline" else None))
             code = "4/" + secrets.token_urlsafe(32)
             self._codes[code] = _AuthCode(grant=grant, redirect_uri=query["redirect_uri"],
                                           challenge=challenge, challenge_method=method,
                                           issued_at=_now())
-        return _redirect(query["redirect_uri"], {"code": code, "scope": query["scope"], **state})
+        return _redirect(query["redirect_uri"], {"code": code, "scope": grant.scope, **state})
 
     def _token(self, request: Request) -> Response:
         """Mirrors oauth2.googleapis.com/token: authorization_code and refresh_token grants."""
@@ -569,6 +597,7 @@ class GoogleStandIn:
             if grant is None or grant.revoked:
                 raise OAuthError(400, "invalid_token", "Token expired or revoked")
             grant.revoked = True
+            self._granted.pop(grant.email, None)
         return _json({})
 
     # -- Calendar API ------------------------------------------------------------------------
@@ -578,6 +607,7 @@ class GoogleStandIn:
         args = request.args
         with self._lock:
             email = self._authenticate(request)
+            self._require_scope(request, path)
             match request.method, path:
                 case "GET", ["users", "me", "calendarList"]:
                     return _json(self._calendar_list(email, args))
@@ -618,6 +648,19 @@ class GoogleStandIn:
         if access is None or access.expired or access.grant.revoked or access.expires_at <= _now():
             raise ApiError(401, "authError", "Invalid Credentials")
         return access.grant.email
+
+    def _require_scope(self, request: Request, path: list[str]) -> None:
+        """403 insufficientPermissions when the token's grant lacks every scope that allows the call."""
+        if path[:3] == ["users", "me", "calendarList"]:
+            kind = "calendarList"
+        elif path[:1] in (["freeBusy"], ["channels"]):
+            kind = path[0]
+        else:
+            kind = "read events" if request.method == "GET" or path[-1:] == ["watch"] else "write events"
+        token = request.headers.get("Authorization", "").partition(" ")[2]
+        granted = set(self._access_tokens[token].grant.scope.split())
+        if not granted & SCOPES_FOR[kind]:
+            raise ApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
 
     def _visible(self, email: str, calendar_id: str) -> _Calendar:
         calendar = self._lookup(email, calendar_id)

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 from calendar_helpers import (
     connect,
     deliver_to,
@@ -168,6 +169,62 @@ def test_declined_consent_connects_nothing_and_says_so(app, db, gym, google):
     client.get(consent.headers["Location"].split("localhost", 1)[1])
     assert db.session.scalars(select(CalendarConnection)).all() == []
     assert "access was not granted" in client.get("/dashboard/calendar-sync").get_data(as_text=True)
+
+
+FULL_CALENDAR = "https://www.googleapis.com/auth/calendar"
+
+
+def test_connect_asks_for_the_narrowest_scopes(app, gym, google):
+    client = sign_in(app, gym.trainer.email)
+    asked = query_of(client.get("/api/calendar/google/connect").headers["Location"])["scope"].split()
+    assert FULL_CALENDAR not in asked
+    assert sorted(scope.rsplit("/", 1)[1] for scope in asked) == [
+        "calendar.calendarlist.readonly", "calendar.events", "calendar.freebusy"]
+
+
+def test_a_widened_scope_from_earlier_grants_connects(app, db, gym, google):
+    """An account that granted this client other scopes before: with include_granted_scopes Google
+    answers with more scopes than asked for, which oauthlib refuses ("Scope has changed") — the
+    callback used to crash with a 500."""
+    earlier = ["openid", "https://www.googleapis.com/auth/calendar.readonly"]
+    google.grant_earlier(gym.trainer.email, earlier)
+    client = sign_in(app, gym.trainer.email)
+    connect(app, client, google)
+    connection = _connection(db, gym.trainer)
+    assert connection.status == "active" and set(earlier) < set(connection.scopes)
+    google.deliver_notifications()
+    assert _calendar(db, gym.trainer.email).busy_cache_until is not None
+
+
+def test_an_unticked_permission_connects_nothing_and_says_which(app, db, gym, google):
+    from app.models import CalendarConnection
+
+    google.unticked_scopes = {"https://www.googleapis.com/auth/calendar.freebusy"}
+    client = sign_in(app, gym.trainer.email)
+    start = client.get("/api/calendar/google/connect")
+    consent = requests.get(start.headers["Location"], allow_redirects=False, timeout=5)
+    answer = client.get(consent.headers["Location"].split("localhost", 1)[1])
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/dashboard/calendar-sync")
+    assert db.session.scalars(select(CalendarConnection)).all() == []
+    page = client.get("/dashboard/calendar-sync").get_data(as_text=True)
+    assert "needs permission to see when you are busy" in page and "leave every box ticked" in page
+
+
+def test_a_connection_made_with_the_old_whole_calendar_scope_keeps_working(app, db, gym, google):
+    """The migration path: a grant of only the broad `calendar` scope (what this app asked for before)
+    covers every narrow scope, so such connections need no reconnecting; a narrower broad scope does not."""
+    from app.integrations import google_calendar
+
+    google.grant_earlier(gym.trainer.email, [FULL_CALENDAR])
+    google.unticked_scopes = set(google_calendar.SCOPES)  # the grant is the old one alone
+    client = sign_in(app, gym.trainer.email)
+    connect(app, client, google)
+    assert _connection(db, gym.trainer).scopes == [FULL_CALENDAR]
+    google.deliver_notifications()
+    booking_id = _book(app.test_client(), gym, local(gym.day, 11))
+    assert _booking(db, booking_id).calendar_sync_status == "synced"
+    assert google_calendar.missing_scopes(["https://www.googleapis.com/auth/calendar.readonly"]) == [
+        "https://www.googleapis.com/auth/calendar.events"]
 
 
 def test_connect_needs_a_signed_in_member_of_staff(client):
