@@ -58,6 +58,7 @@ def missing_scopes(granted) -> list[str]:
     return [scope for scope in SCOPES if scope not in granted and not granted & SCOPE_ALSO_GRANTED_BY[scope]]
 # Google refuses freeBusy ranges much longer than this; longer ranges are asked for in pieces.
 FREEBUSY_MAX_DAYS = 90
+FREEBUSY_MAX_CALENDARS = 50  # calendars in one freeBusy request
 PAGE_SIZE = 250
 
 
@@ -92,6 +93,14 @@ class EventGone(GoogleError):
 
 class EventExists(GoogleError):
     """409: an event with this id already exists in the calendar (perhaps as a deleted tombstone)."""
+
+
+@dataclass
+class FreeBusy:
+    """A freeBusy answer: busy intervals of the calendars Google read, the reason for each it could not."""
+
+    busy: dict[str, list[tuple[datetime, datetime]]]
+    errors: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -328,26 +337,34 @@ class CalendarClient:
             if not page:
                 return items
 
-    def free_busy(self, calendar_ids: list[str], start: datetime, end: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
-        """Busy intervals per calendar over [start, end), asked in windows of at most 90 days.
+    def free_busy(self, calendar_ids: list[str], start: datetime, end: datetime) -> FreeBusy:
+        """Busy intervals per calendar over [start, end), asked in windows of at most 90 days and
+        batches of at most 50 calendars (Google's limits).
 
-        A calendar Google reports an error for (not found, no access) raises GoogleError naming it."""
-        busy: dict[str, list[tuple[datetime, datetime]]] = {cid: [] for cid in calendar_ids}
-        piece_start = start
-        while piece_start < end:
-            piece_end = min(end, piece_start + timedelta(days=FREEBUSY_MAX_DAYS))
-            body = {"timeMin": rfc3339(piece_start), "timeMax": rfc3339(piece_end), "timeZone": "UTC",
-                    "items": [{"id": cid} for cid in calendar_ids]}
-            answer = self._execute(self.service.freebusy().query(body=body))
-            for cid in calendar_ids:
-                entry = answer.get("calendars", {}).get(cid, {})
-                if entry.get("errors"):
-                    reason = entry["errors"][0].get("reason", "error")
-                    raise GoogleError(f"Google could not read calendar {cid!r}: {reason}", reason=reason)
-                for interval in entry.get("busy", []):
-                    busy[cid].append((parse_time(interval["start"]), parse_time(interval["end"])))
-            piece_start = piece_end
-        return busy
+        Google answers errors per calendar (notFound for one removed or no longer shared,
+        internalError): those calendars are in `errors` with the reason and not in `busy`; the
+        others' answers are kept. A failure of the whole request raises."""
+        result = FreeBusy(busy={cid: [] for cid in calendar_ids}, errors={})
+        for first in range(0, len(calendar_ids), FREEBUSY_MAX_CALENDARS):
+            batch = calendar_ids[first:first + FREEBUSY_MAX_CALENDARS]
+            piece_start = start
+            while piece_start < end:
+                piece_end = min(end, piece_start + timedelta(days=FREEBUSY_MAX_DAYS))
+                body = {"timeMin": rfc3339(piece_start), "timeMax": rfc3339(piece_end), "timeZone": "UTC",
+                        "items": [{"id": cid} for cid in batch]}
+                answer = self._execute(self.service.freebusy().query(body=body))
+                for cid in batch:
+                    entry = answer.get("calendars", {}).get(cid)
+                    if entry is None or entry.get("errors"):
+                        errors = (entry or {}).get("errors") or [{"reason": "missing"}]
+                        result.errors.setdefault(cid, errors[0].get("reason", "error"))
+                        continue
+                    for interval in entry.get("busy", []):
+                        result.busy[cid].append((parse_time(interval["start"]), parse_time(interval["end"])))
+                piece_start = piece_end
+        for cid in result.errors:
+            result.busy.pop(cid, None)
+        return result
 
     def insert_event(self, calendar_id: str, body: dict) -> dict:
         return self._execute(self.service.events().insert(calendarId=calendar_id, body=body, sendUpdates="none"))

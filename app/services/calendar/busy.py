@@ -175,7 +175,21 @@ def refresh_busy(calendar_ids: Sequence[uuid.UUID], *, until: datetime | None = 
                 outcome[calendar.id] = False
             continue
         for calendar in members:
-            merged = _merge(answer.get(calendar.external_id, []))
+            reason = answer.errors.get(calendar.external_id)
+            if reason == "notFound":  # gone from the account for good: it can block nothing any more
+                calendar.check_for_conflicts = False
+                calendar.busy_cache = calendar.busy_cache_from = calendar.busy_cache_until = None
+                calendar.sync_error = ("This calendar is no longer in your Google account (or no longer shared "
+                                       "with you), so it no longer blocks your availability.")
+                calendar.sync_failed_at = now
+                outcome[calendar.id] = False
+                continue
+            if reason is not None:  # this calendar only, and only this time: the others' answers are good
+                calendar.sync_error = f"Google could not read the busy times of this calendar ({reason})."[:500]
+                calendar.sync_failed_at = now
+                outcome[calendar.id] = False
+                continue
+            merged = _merge(answer.busy.get(calendar.external_id, []))
             stored = [[google.rfc3339(s), google.rfc3339(e)] for s, e in merged]
             if stored != (calendar.busy_cache or []):
                 calendar.busy_cache = stored

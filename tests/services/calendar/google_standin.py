@@ -351,6 +351,12 @@ class GoogleStandIn:
             for token in self._access_tokens.values():
                 token.expired = True
 
+    def user_remove_calendar(self, email: str, calendar_id: str) -> None:
+        """The person removes a calendar from their list (or its owner stops sharing it): from now on
+        freeBusy answers notFound for it, and calendarList no longer shows it."""
+        with self._lock:
+            self._accounts[email].remove(calendar_id)
+
     def grant_earlier(self, email: str, scopes: list[str]) -> None:
         """The account granted this client these scopes before (say, an older version of the app)."""
         with self._lock:

@@ -323,6 +323,44 @@ def test_unreachable_google_withholds_only_that_trainers_unknown_slots_and_the_d
     assert any("could not be reached" in p and "withheld" in p for p in problems)
 
 
+def test_one_missing_calendar_does_not_blind_the_others(app, db, connected, google):
+    """freeBusy answers errors per calendar: a calendar removed from the account (notFound) stops
+    blocking and says why; the trainer's other calendar keeps its busy times, and slots stay offered."""
+    from app.services.calendar.busy import refresh_busy
+
+    gym = connected
+    primary, secondary = _calendar(db, gym.trainer.email), _calendar(db, SECONDARY)
+    secondary.check_for_conflicts = True
+    db.session.commit()
+    google.user_insert_event(gym.trainer.email, local(gym.day, 10), local(gym.day, 11), summary="Dentist")
+    google.user_remove_calendar(gym.trainer.email, SECONDARY)
+    outcome = refresh_busy([primary.id, secondary.id])
+    assert outcome == {primary.id: True, secondary.id: False}
+    db.session.expire_all()
+    primary, secondary = _calendar(db, gym.trainer.email), _calendar(db, SECONDARY)
+    assert primary.sync_error is None and any(start.startswith(iso(local(gym.day, 10))[:13])
+                                              for start, _end in primary.busy_cache)
+    assert secondary.check_for_conflicts is False and "no longer blocks" in secondary.sync_error
+    starts = slot_starts(app.test_client(), gym.link.slug, gym.day)
+    assert iso(local(gym.day, 10)) not in starts and iso(local(gym.day, 14)) in starts  # not withheld
+
+
+def test_free_busy_asks_for_at_most_50_calendars_at_a_time(app, db, connected, google):
+    from datetime import timedelta
+
+    from app.services.calendar.access import client_for, settings
+
+    gym = connected
+    ids = [gym.trainer.email] + [f"gone-{n}@group.calendar.google.com" for n in range(60)]
+    google.user_insert_event(gym.trainer.email, local(gym.day, 10), local(gym.day, 11), summary="Dentist")
+    google.reset_requests()
+    with client_for(_connection(db, gym.trainer), settings()) as client:
+        answer = client.free_busy(ids, local(gym.day, 0), local(gym.day, 0) + timedelta(days=1))
+    assert google.count(path_contains="/freeBusy") == 2  # 50 + 11, one window
+    assert answer.busy == {gym.trainer.email: [(local(gym.day, 10), local(gym.day, 11))]}
+    assert set(answer.errors) == set(ids[1:]) and set(answer.errors.values()) == {"notFound"}
+
+
 def test_the_ignore_policy_offers_unknown_time(app, db, connected, google):
     gym = connected
     app.config["GOOGLE_UNREACHABLE_POLICY"] = "ignore"
