@@ -51,11 +51,6 @@ SCOPE_PURPOSE = {
     SCOPE + "calendar.freebusy": "see when you are busy",
 }
 
-
-def missing_scopes(granted) -> list[str]:
-    """The scopes we need that `granted` (what Google says it granted) does not cover."""
-    granted = set(granted)
-    return [scope for scope in SCOPES if scope not in granted and not granted & SCOPE_ALSO_GRANTED_BY[scope]]
 # Google refuses freeBusy ranges much longer than this; longer ranges are asked for in pieces.
 FREEBUSY_MAX_DAYS = 90
 FREEBUSY_MAX_CALENDARS = 50  # calendars in one freeBusy request
@@ -93,6 +88,12 @@ class EventGone(GoogleError):
 
 class EventExists(GoogleError):
     """409: an event with this id already exists in the calendar (perhaps as a deleted tombstone)."""
+
+
+def missing_scopes(granted) -> list[str]:
+    """The scopes we need that `granted` (what Google says it granted) does not cover."""
+    granted = set(granted)
+    return [scope for scope in SCOPES if scope not in granted and not granted & SCOPE_ALSO_GRANTED_BY[scope]]
 
 
 @dataclass
