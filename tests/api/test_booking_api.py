@@ -1,15 +1,12 @@
 """POST /api/booking/create and /api/booking/manage: the spec's contract, errors, limits, races."""
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import time_machine
+from api_helpers import post, run_threads
 from sqlalchemy import func, select
 
 from app.models import Booking, BookingAudit
@@ -24,15 +21,6 @@ def frozen_now(request):
         return
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def world(make_org, make_trainer, make_appointment_type, make_link):
-    org = make_org(slug="gym", timezone="Europe/London")
-    alex = make_trainer(org=org, name="Alex")
-    pt = make_appointment_type(org=org, name="PT", duration_minutes=60, booking_window_days=None)
-    make_link([alex], [pt], slug="pt")
-    return org, alex, pt
 
 
 def body(**overrides):
@@ -160,29 +148,7 @@ FAR = datetime(2031, 3, 3, 9, 0, tzinfo=timezone.utc)  # a Monday, UTC+0 in Lond
 
 
 def post_json(url: str, payload: dict) -> int:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
-def run_threads(count: int, target) -> list:
-    results: list = [None] * count
-    barrier = threading.Barrier(count)
-
-    def worker(i):
-        barrier.wait()
-        results[i] = target(i)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
+    return post(url, payload)[0]
 
 
 def test_fifty_clients_race_for_one_slot(live_server, db, world):

@@ -2,14 +2,11 @@
 a time and the buffer after it booked at once, and one request retried many times at once."""
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from api_helpers import post, run_threads
 from sqlalchemy import func, select
 
 from app.models import Booking
@@ -31,39 +28,13 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def post(url: str, payload: dict, headers: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
-
-
-def all_at_once(count: int, target) -> list:
-    results: list = [None] * count
-    barrier = threading.Barrier(count)
-
-    def worker(i):
-        barrier.wait()
-        results[i] = target(i)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
-
-
 def test_a_time_and_the_buffer_after_it_are_never_both_booked(live_server, db, world):
     """PT is 60 minutes with a 15-minute buffer after: 10:00 and 11:00 cannot both be booked. Twenty
     requests for each, released together, three times: each time exactly one of the two is booked."""
     for day in range(3):
         ten = FAR + timedelta(days=day)
         starts = [ten if i % 2 == 0 else ten + timedelta(hours=1) for i in range(40)]
-        results = all_at_once(40, lambda i: post(f"{live_server}/api/booking/create", {
+        results = run_threads(40, lambda i: post(f"{live_server}/api/booking/create", {
             "link_slug": "pt", "start_time": iso(starts[i]), "attendee_name": f"Racer {i}",
             "attendee_email": f"racer{day}-{i}@example.com"}))
         codes = Counter(code for code, _ in results)
@@ -80,7 +51,7 @@ def test_every_retry_of_one_request_gets_its_booking(live_server, db, world):
         start = FAR + timedelta(days=7 + weekday // 5 * 7 + weekday % 5, hours=2 * (round_ % 3))
         payload = {"link_slug": "pt", "start_time": iso(start), "attendee_name": "Jane Smith",
                    "attendee_email": f"jane{round_}@example.com"}
-        results = all_at_once(10, lambda i: post(f"{live_server}/api/booking/create", payload,
+        results = run_threads(10, lambda i: post(f"{live_server}/api/booking/create", payload,
                                                  {"Idempotency-Key": f"jane-{round_}"}))
         codes = Counter(code for code, _ in results)
         assert codes == Counter({201: 1, 200: 9}), (round_, codes, [r for c, r in results if c >= 400][:1])

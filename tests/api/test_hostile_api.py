@@ -27,15 +27,6 @@ def app_config(app_config):
     return dict(app_config, ADMIN_API_KEY=ADMIN_KEY)
 
 
-@pytest.fixture
-def world(make_org, make_trainer, make_appointment_type, make_link):
-    org = make_org(slug="gym", timezone="Europe/London")
-    alex = make_trainer(org=org, name="Alex")
-    pt = make_appointment_type(org=org, name="PT", duration_minutes=60, booking_window_days=None)
-    make_link([alex], [pt], slug="pt")
-    return org, alex, pt
-
-
 def create_body(**overrides):
     return {"link_slug": "pt", "start_time": "2030-01-07T09:00:00Z", "attendee_name": "Jane Smith",
             "attendee_email": "jane@example.com", **overrides}
