@@ -104,21 +104,15 @@ def create_booking(
     begin_serialized_transaction()  # on SQLite: the write lock first, then every check below
     try:
         return _insert(request, now)
-    except SlotTaken:
+    except (SlotTaken, IntegrityError) as exc:
         db.session.rollback()
-        # A retry of a request that won meanwhile finds its own booking in the way: answer with it.
+        # Whatever refused the booking — our check finding the time taken, the key's constraint or the
+        # overlap constraint — a booking made under the same key by a concurrent request (this one's
+        # retry that won) is the answer to this one.
         replay = _replay(request) if request.idempotency_key else None
         if replay is not None:
             return replay
-        raise
-    except IntegrityError as exc:
-        db.session.rollback()
-        # Whichever constraint refused the row — the key's or the overlap — a booking made under the
-        # same key by a concurrent request is the answer to this one.
-        replay = _replay(request) if request.idempotency_key else None
-        if replay is not None:
-            return replay
-        if "ex_bookings_no_overlap" in str(exc.orig):
+        if isinstance(exc, IntegrityError) and "ex_bookings_no_overlap" in str(exc.orig):
             # The database refused an overlap that a concurrent booking created after our check.
             candidates, mode = choose_staff(link.type, link.staff, request.staff_id, booking=True)
             raise slot_taken("Sorry, that time has just been taken. Here are the nearest free times.",

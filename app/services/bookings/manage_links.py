@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Booking
 from app.services import calendar_files
+from app.services.calendar_files import google_calendar_url  # never carries the manage link (Google reads it)
 from app.services.errors import NotFound
 from app.services.urls import manage_url
 
@@ -51,7 +52,3 @@ def booking_ics(booking: Booking, token: str | None = None) -> bytes:
     """The booking as a calendar file, with its manage link when the token is known."""
     return calendar_files.booking_ics(booking, manage_link=manage_url(token) if token else None)
 
-
-def google_calendar_url(booking: Booking) -> str:
-    """An add-to-Google-Calendar link for the booking (without the manage link: Google reads it)."""
-    return calendar_files.google_calendar_url(booking)
