@@ -97,12 +97,10 @@ MAX_PROCESS_LIMIT = 5000
 
 
 def check_limit(value) -> int:
-    """A batch limit from a request: 1…MAX_PROCESS_LIMIT."""
+    """A batch limit from a request's query string (a JSON body's is checked by its model): 1…MAX_PROCESS_LIMIT."""
     try:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(value)
         limit = int(value)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError):
         raise InvalidRequest("limit must be a whole number.", fields={"limit": "a whole number"}) from None
     if not 1 <= limit <= MAX_PROCESS_LIMIT:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PROCESS_LIMIT}.",
