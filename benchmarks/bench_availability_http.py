@@ -38,6 +38,7 @@ def add_past_bookings(env: dict, total: int) -> None:
     from app import create_app
     from app.extensions import db
     from app.models import AppointmentType, Booking, BookingLink, User
+    from app.models.bookings import blocked_range
 
     app = create_app()
     with app.app_context():
@@ -57,6 +58,7 @@ def add_past_bookings(env: dict, total: int) -> None:
                 "id": uuid.uuid4(), "organization_id": trainer.organization_id, "booking_link_id": link.id,
                 "appointment_type_id": atype.id, "staff_id": trainer.id, "start_at": start,
                 "end_at": start + timedelta(minutes=30), "buffer_before_minutes": 0, "buffer_after_minutes": 0,
+                **dict(zip(("blocked_start_at", "blocked_end_at"), blocked_range(start, start + timedelta(minutes=30), 0, 0))),
                 "status": status, "attendee_name": f"Member {i}", "attendee_email": f"member{i}@example.com",
                 "calendar_sync_status": "not_applicable", "source": "history", "sequence": 0,
                 "created_at": start - timedelta(days=3), "updated_at": start,

@@ -57,6 +57,7 @@ def build_week(env: dict) -> dict:
         Organization,
         User,
     )
+    from app.models.bookings import blocked_range
 
     app = create_app()
     with app.app_context():
@@ -90,6 +91,7 @@ def build_week(env: dict) -> dict:
                 "id": uuid.uuid4(), "organization_id": org.id, "booking_link_id": link.id,
                 "appointment_type_id": atype.id, "staff_id": trainer.id, "start_at": start,
                 "end_at": start + timedelta(minutes=30), "buffer_before_minutes": 0, "buffer_after_minutes": 0,
+                **dict(zip(("blocked_start_at", "blocked_end_at"), blocked_range(start, start + timedelta(minutes=30), 0, 0))),
                 "status": "confirmed", "attendee_name": f"Member {i}", "attendee_email": f"member{i}@example.com",
                 "calendar_sync_status": "not_applicable", "source": "bench", "sequence": 0,
                 "created_at": start - timedelta(days=3), "updated_at": start,

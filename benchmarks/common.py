@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -119,8 +120,9 @@ def demo_database(database_url: str | None = None, prefix: str = "atlas-bench-")
     import uuid
 
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
-    env = dict(os.environ, ATLAS_INSTANCE_PATH=str(tmp), RATELIMIT_ENABLED="false", SECRET_KEY="bench",
-               FLASK_APP="wsgi")
+    # A real key: processes given a non-local APP_URL (the notification worker's) refuse a weak one.
+    env = dict(os.environ, ATLAS_INSTANCE_PATH=str(tmp), RATELIMIT_ENABLED="false",
+               SECRET_KEY=secrets.token_urlsafe(48), FLASK_APP="wsgi")
     env.pop("REDIS_URL", None)
     admin = name = None
     if database_url:

@@ -129,12 +129,20 @@ class Booking(db.Model):
         return int((self.end_at - self.start_at).total_seconds() // 60)
 
 
+def blocked_range(start_at: datetime, end_at: datetime, buffer_before_minutes: int | None,
+                  buffer_after_minutes: int | None) -> tuple[datetime, datetime]:
+    """The time a booking holds: [start − buffer before, end + buffer after). Rows written without the
+    ORM (bulk inserts) must set blocked_start_at/blocked_end_at from this too."""
+    return (start_at - timedelta(minutes=buffer_before_minutes or 0),
+            end_at + timedelta(minutes=buffer_after_minutes or 0))
+
+
 @event.listens_for(Booking, "before_insert")
 @event.listens_for(Booking, "before_update")
 def set_blocked_range(mapper, connection, booking: Booking) -> None:
     """The range the booking holds follows its time and buffers, whoever changed them."""
-    booking.blocked_start_at = booking.start_at - timedelta(minutes=booking.buffer_before_minutes or 0)
-    booking.blocked_end_at = booking.end_at + timedelta(minutes=booking.buffer_after_minutes or 0)
+    booking.blocked_start_at, booking.blocked_end_at = blocked_range(
+        booking.start_at, booking.end_at, booking.buffer_before_minutes, booking.buffer_after_minutes)
 
 
 class BookingAudit(db.Model):
