@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Integer,
     LargeBinary,
     String,
     Text,
@@ -45,6 +46,12 @@ class CalendarConnection(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="active")
     last_error: Mapped[str | None] = mapped_column(Text)
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the calendar list was last re-read from Google (periodically: calendars come and go).
+    calendars_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the trainer was last emailed that the connection needs reconnecting / that write-backs
+    # keep failing: told once, not on every pass.
+    reconnect_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    write_failures_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -85,6 +92,10 @@ class Calendar(db.Model):
     # When busy_cache was last fetched, and when Google last failed us for this calendar.
     busy_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Google calls (watch, events.list) failed in a row, and no further call before this moment
+    # (exponential backoff, or Google's Retry-After).
+    sync_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sync_backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     connection = relationship("CalendarConnection", back_populates="calendars")
