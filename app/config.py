@@ -145,7 +145,8 @@ class Config:
         self.GOOGLE_SYNC_INTERVAL = _int("GOOGLE_SYNC_INTERVAL", 600)
         # Push channels are asked to live this long and renewed a day before they expire.
         self.GOOGLE_CHANNEL_TTL = _int("GOOGLE_CHANNEL_TTL", 7 * 24 * 3600)
-        # Event write-back retries (seconds between attempts; then the booking shows "failed").
+        # Event write-back retries: seconds between attempts; after the last the booking shows "failed"
+        # and is still retried, every last-listed delay, until the booking is over.
         self.GOOGLE_WRITE_RETRIES = os.environ.get("GOOGLE_WRITE_RETRIES") or "10,30,120,600,1800"
         # How calendar jobs run: auto (RQ with REDIS_URL, else a thread in the web process), rq,
         # thread, or inline (in the request, after its commit; what the tests use).

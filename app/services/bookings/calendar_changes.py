@@ -33,11 +33,13 @@ class SyncOutcome:
     moved: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)  # a changed length put back
+    stale: list[str] = field(default_factory=list)      # an older copy in Google, written over
     error: str | None = None
 
     def as_dict(self) -> dict:
         return {"changed": self.changed, "full": self.full, "moved": self.moved, "cancelled": self.cancelled,
-                "refused": self.refused, "error": self.error}
+                "refused": self.refused, "corrected": self.corrected, "stale": self.stale, "error": self.error}
 
 
 def sync_calendar(calendar_id, *, now: datetime | None = None) -> SyncOutcome:
@@ -51,6 +53,7 @@ def sync_calendar(calendar_id, *, now: datetime | None = None) -> SyncOutcome:
         return outcome
     for item in changes.items:
         _apply_event_change(item, changes.calendar_id, changes.user_id, outcome, now)
+    calendar.changes_applied(changes, now=now)  # only now: a crash above reads these changes again
     if changes.blocks_availability and (changes.items or changes.full):
         calendar.refresh_busy([changes.calendar_id], now=now)
     return outcome
@@ -72,8 +75,22 @@ def _our_booking(item: dict) -> Booking | None:
     return None
 
 
+def _written_sequence(item: dict) -> int | None:
+    """The booking version we last wrote into this copy of the event (None: not ours, or a tombstone,
+    which carries no properties)."""
+    private = (item.get("extendedProperties") or {}).get("private") or {}
+    try:
+        return int(private["atlasSequence"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _apply_event_change(item: dict, calendar_id: uuid.UUID, user_id: uuid.UUID, outcome: SyncOutcome,
                         now: datetime) -> None:
+    """Who wins when both sides changed: the booking. A change in Google is the trainer's only when
+    the event carries the booking's current version (`atlasSequence`, written with every write-back);
+    a copy written before the booking's latest change (its write-back still pending or failed) is
+    older than the booking, whatever was edited in it since, and is written over."""
     booking = _our_booking(item)
     event_id = item.get("id") or ""
     if booking is None or booking.external_calendar_id != calendar_id or booking.external_event_id != event_id:
@@ -88,28 +105,51 @@ def _apply_event_change(item: dict, calendar_id: uuid.UUID, user_id: uuid.UUID, 
         except ServiceError as exc:
             log.info("booking %s: cancel from Google refused: %s", booking.id, exc)
         return
-    start = parse_time(item.get("start"))
-    if start is None or start == booking.start_at:
+    start, end = parse_time(item.get("start")), parse_time(item.get("end"))
+    if start is None or end is None:
+        return  # an all-day event or no times: nothing we can book
+    written = _written_sequence(item)
+    if written is not None and written < booking.sequence:
+        if (start, end) != (booking.start_at, booking.end_at):
+            _write_again(booking.id, None, now)  # the booking's newer version goes to Google
+            outcome.stale.append(str(booking.id))
         return
-    try:
-        reschedule_booking(booking.id, start_time=start, actor=actor, now=now)
-        outcome.moved.append(str(booking.id))
-    except ServiceError as exc:
-        _put_event_back(booking.id, start, exc, actor, now)
-        outcome.refused.append(str(booking.id))
+    google_end = end
+    if start != booking.start_at:
+        try:
+            booking = reschedule_booking(booking.id, start_time=start, actor=actor, now=now, google_event_end=end)
+            outcome.moved.append(str(booking.id))
+        except ServiceError as exc:
+            local = start.isoformat(timespec="minutes")
+            _write_again(booking.id, (actor, "calendar_move_refused", {
+                "requested_start": start.isoformat(), "reason": str(exc)[:300],
+            }, f"Moved in Google Calendar to {local}, which the booking rules do not allow ({exc}); "
+               "the event was put back."), now)
+            outcome.refused.append(str(booking.id))
+            return
+    if google_end - start != booking.end_at - booking.start_at:
+        # A booking's length is its service's: a stretched or shortened event is put back to it.
+        minutes = int((booking.end_at - booking.start_at).total_seconds() // 60)
+        _write_again(booking.id, (actor, "calendar_length_corrected", {
+            "requested_end": google_end.isoformat(), "length_minutes": minutes,
+        }, f"The event's length was changed in Google Calendar; a booking keeps its service's length "
+           f"({minutes} minutes), so its end was put back."), now)
+        outcome.corrected.append(str(booking.id))
 
 
-def _put_event_back(booking_id, start: datetime, exc: ServiceError, actor: Actor, now: datetime) -> None:
-    """The move breaks a booking rule: write the event back where the booking is, and say why."""
-    booking = db.session.get(Booking, booking_id)
+def _write_again(booking_id, why: tuple[Actor, str, dict, str] | None, now: datetime) -> None:
+    """Write the booking's event to Google again, now (the booking wins over the copy in Google).
+    `why`: (actor, audit action, audit details, the note the trainer sees) when a change made in
+    Google is refused."""
+    booking = db.session.get(Booking, booking_id, populate_existing=True)
     booking.calendar_sync_status = "pending"
     booking.calendar_sync_next_at = now
     booking.calendar_sync_attempts = 0
-    local = start.isoformat(timespec="minutes")
-    booking.calendar_sync_error = (f"Moved in Google Calendar to {local}, which the booking rules do not allow "
-                                   f"({exc}); the event was put back.")[:500]
-    record_audit(booking, actor, "calendar_move_refused", None,
-                 {"requested_start": start.isoformat(), "reason": str(exc)[:300]})
+    booking.calendar_sync_error = None
+    if why is not None:
+        actor, action, details, note = why
+        booking.calendar_sync_error = note[:500]
+        record_audit(booking, actor, action, None, details)
     db.session.commit()
     calendar.after_commit([booking.id])
 

@@ -63,23 +63,28 @@ def _members(booking: Booking, group: list[Booking], staff_id: str | None) -> tu
 
 
 def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_id: str | None = None,
-                       end_time: datetime | None = None, now: datetime | None = None) -> Booking:
+                       end_time: datetime | None = None, now: datetime | None = None,
+                       google_event_end: datetime | None = None) -> Booking:
     """Move a booking to another offered start (optionally to another member of staff on its link).
 
     Promises: the new time is checked against live availability (the booking's own old time counts
     as free), the cutoff policy applies to customers and agents, a cancelled or finished booking
     cannot be moved, and a move to the time it already has changes nothing (a repeated request, a
     Google change seen twice). `end_time`, when given, must be the new start plus the duration.
+    Google busy times are checked like any other move; only the booking's own events are ignored
+    (each in the calendar that holds it), and where a trainer moved the event in Google
+    (actor `calendar`) its new place too, up to `google_event_end`.
     """
     now = now or datetime.now(timezone.utc)
     start = require_aware(start_time, "start_time")
     # Stale Google busy times are refreshed outside the transaction (never wait on Google holding a
     # lock): when the first pass finds them stale it lets go, refreshes, and checks again.
-    refreshed = actor.type == "calendar"  # a trainer moving their own event has seen their calendar
+    refreshed = False
     while True:
         begin_serialized_transaction()
         try:
-            result = _reschedule(booking_id, start, end_time, actor, staff_id, now, check_busy_cache=not refreshed)
+            result = _reschedule(booking_id, start, end_time, actor, staff_id, now, check_busy_cache=not refreshed,
+                                 google_event_end=google_event_end)
         except BaseException:
             db.session.rollback()
             raise
@@ -91,7 +96,7 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
 
 
 def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: Actor, staff_id: str | None,
-                now: datetime, *, check_busy_cache: bool):
+                now: datetime, *, check_busy_cache: bool, google_event_end: datetime | None = None):
     """One pass of reschedule_booking inside its transaction: the moved booking, or the arguments of
     a busy-time refresh to do first (outside the transaction)."""
     booking, group, org = _load_for_change(booking_id)
@@ -112,9 +117,11 @@ def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: A
     if check_busy_cache and calendar.needs_refresh(staff_ids, *window, now=now):
         return staff_ids, *window
     before = snapshot(booking)
-    # A trainer moving their own event in Google has seen their calendar: only its busy time is
-    # not checked again (it would include the very event being moved).
-    schedules = _schedules_excluding(members, group, *window, now, calendar_busy=actor.type != "calendar")
+    # The booking's own events do not block it (where they are, and where a trainer just moved one
+    # to in Google); everyone's other busy time does, the new trainer's on a reassignment included.
+    moved_to = (booking.id, start, max(end, google_event_end or end)) if actor.type == "calendar" else None
+    schedules = _schedules_excluding(members, group, *window, now,
+                                     ignore_events=calendar.own_events(group, moved_to=moved_to))
     if not engine.find_slot_at(schedules, appointment_spec(atype), start, now=now, mode=mode):
         raise slot_taken("Sorry, that time is not free. Here are the nearest free times.", atype, members, start,
                          now=now, mode=mode, exclude_booking_id=booking.id if len(group) == 1 else None)
@@ -135,13 +142,14 @@ def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: A
     return booking
 
 
-def _schedules_excluding(members, group, window_start, window_end, now, *, calendar_busy: bool = True):
-    """Schedules in which the booking's own rows do not block the time they are moving from."""
+def _schedules_excluding(members, group, window_start, window_end, now, *, ignore_events):
+    """Schedules in which the booking's own rows (and their own Google events, `ignore_events`) do
+    not block the time they are moving from."""
     own = {row.id for row in group}
     if len(own) == 1:
         return load_schedules(members, window_start, window_end, now=now, exclude_booking_id=next(iter(own)),
-                              calendar_busy=calendar_busy)
-    schedules = load_schedules(members, window_start, window_end, now=now, calendar_busy=calendar_busy)
+                              ignore_events=ignore_events)
+    schedules = load_schedules(members, window_start, window_end, now=now, ignore_events=ignore_events)
     # A collective group: drop each member's own group row from that member's bookings.
     own_spans = {(str(row.staff_id), row.start_at, row.end_at) for row in group}
     return [

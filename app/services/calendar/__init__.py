@@ -27,12 +27,15 @@ from app.services.calendar.access import (
 from app.services.calendar.busy import (
     BusyState,
     busy_for_staff,
+    is_current,
     needs_refresh,
+    own_events,
     refresh_busy,
 )
 from app.services.calendar.changes import (
     Changes,
     calendars_to_maintain,
+    changes_applied,
     read_changes,
     refresh_stale_busy,
     renew_channel_if_due,
@@ -71,9 +74,10 @@ from app.services.calendar.writeback import (
 
 __all__ = [
     "BusyState", "CalendarUnavailable", "ChannelRejected", "Changes", "GoogleNotConfigured", "after_commit",
-    "busy_for_staff", "calendar_problems", "calendars_to_maintain", "connections_by_user", "connections_for",
-    "disconnect", "due_bookings", "ensure_channel", "event_id_for", "failed_write_counts", "failed_writes",
-    "finish_connect", "get_connection", "mark_bookings_changed", "needs_refresh", "read_changes", "receive_push", "refresh_busy",
+    "busy_for_staff", "calendar_problems", "calendars_to_maintain", "changes_applied", "connections_by_user",
+    "connections_for", "disconnect", "due_bookings", "ensure_channel", "event_id_for", "failed_write_counts",
+    "failed_writes", "finish_connect", "get_connection", "is_current", "mark_bookings_changed", "needs_refresh",
+    "own_events", "read_changes", "receive_push", "refresh_busy",
     "refresh_stale_busy", "renew_channel_if_due", "settings", "start_channels", "start_connect",
     "sync_booking_event", "sync_is_due", "sync_now", "update_selection", "utcnow", "verify_push",
     "write_due_events",

@@ -4,16 +4,18 @@ The calendars a trainer marks "blocks availability" have their freeBusy cached (
 fetched in windows of at most 90 days, GOOGLE_BUSY_DAYS ahead). Availability reads the cache — no
 call to Google — while it is fresh: GOOGLE_BUSY_MAX_AGE_PUSHED when a live push channel keeps it
 current, GOOGLE_BUSY_MAX_AGE when it can only be polled. A stale or short cache is refreshed inline
-(bounded by GOOGLE_HTTP_TIMEOUT; after a failure not again for GOOGLE_RETRY_AFTER). What is still
-unknown follows GOOGLE_UNREACHABLE_POLICY: `withhold` (the default) treats that trainer's unknown
-time as busy, `ignore` as free. Stale-but-known busy time is always used: an old answer beats none.
+(bounded by GOOGLE_HTTP_TIMEOUT; after a failure not again for GOOGLE_RETRY_AFTER). Busy time is
+known only while it is fresh: past that limit (a refresh failing, a connection that needs
+reconnecting and is never refreshed) the trainer's time from now on is unknown, whatever the
+connection's state, and unknown time follows GOOGLE_UNREACHABLE_POLICY: `withhold` (the default)
+treats it as busy, `ignore` as free. The stale intervals still count as busy under either policy.
 Intervals are plain (start, end) pairs of aware UTC datetimes.
 """
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,6 +26,7 @@ from app.extensions import db
 from app.integrations import google_calendar as google
 from app.models import Calendar, CalendarConnection
 from app.services.calendar.access import client_for, connection_failed, settings, utcnow
+from app.services.calendar.writeback import google_recovered
 
 # The cache starts a little before the moment it is fetched (it must cover "now" when read later)
 # and runs GOOGLE_BUSY_DAYS from there: one freeBusy call for the default 90 days.
@@ -43,9 +46,17 @@ class BusyState:
 
 
 def _fresh(calendar: Calendar, start: datetime, end: datetime, now: datetime) -> bool:
-    if calendar.busy_refreshed_at is None or calendar.busy_cache_from is None or calendar.busy_cache_until is None:
+    if calendar.busy_cache_from is None or calendar.busy_cache_until is None:
         return False
     if calendar.busy_cache_from > max(start, now) or calendar.busy_cache_until < min(end, now + BUSY_HORIZON):
+        return False
+    return is_current(calendar, now)
+
+
+def is_current(calendar: Calendar, now: datetime) -> bool:
+    """Whether the calendar's cached busy times are recent enough to be trusted: read within
+    GOOGLE_BUSY_MAX_AGE_PUSHED while a live push channel keeps them current, else GOOGLE_BUSY_MAX_AGE."""
+    if calendar.busy_refreshed_at is None:
         return False
     pushed = calendar.channel_expires_at is not None and calendar.channel_expires_at > now
     max_age = current_app.config["GOOGLE_BUSY_MAX_AGE_PUSHED" if pushed else "GOOGLE_BUSY_MAX_AGE"]
@@ -60,13 +71,13 @@ def _retry_allowed(calendar: Calendar, now: datetime) -> bool:
 
 def busy_for_staff(staff_ids: Sequence[uuid.UUID], window_start: datetime, window_end: datetime, *,
                    now: datetime | None = None, refresh: bool = False,
-                   exclude: Sequence[tuple[datetime, datetime]] = ()) -> BusyState:
+                   exclude: Mapping[uuid.UUID, Sequence[tuple[datetime, datetime]]] | None = None) -> BusyState:
     """Busy time from the staff's conflict calendars over [window_start, window_end).
 
     One query when nobody has a connected calendar or every cache is fresh. With `refresh`, stale
     or short caches are fetched from Google first (never inside a booking's transaction: callers
-    that hold one pass refresh=False). `exclude` removes intervals (a booking's own event while it
-    is being moved)."""
+    that hold one pass refresh=False). `exclude` removes intervals from one calendar's busy time
+    only, by calendar id: a booking's own event while it is being moved (`own_events`)."""
     now = utcnow(now)
     state = BusyState()
     if not staff_ids:
@@ -83,11 +94,12 @@ def busy_for_staff(staff_ids: Sequence[uuid.UUID], window_start: datetime, windo
     lo, hi = google.rfc3339(window_start), google.rfc3339(window_end)
     for calendar, _status in rows:
         intervals = state.busy.setdefault(calendar.user_id, [])
+        holes = (exclude or {}).get(calendar.id, ())
         for start_s, end_s in calendar.busy_cache or ():
             if end_s > lo and start_s < hi:
                 interval = (google.parse_time(start_s), google.parse_time(end_s))
-                intervals.extend(_subtract(interval, exclude))
-        unknown = _unknown_parts(calendar, max(window_start, now), window_end)
+                intervals.extend(_subtract(interval, holes))
+        unknown = _unknown_parts(calendar, max(window_start, now), window_end, now)
         if unknown:
             state.withheld.setdefault(calendar.user_id, []).extend(unknown)
             if policy == "withhold":
@@ -128,10 +140,26 @@ def _subtract(interval: tuple[datetime, datetime], holes: Sequence[tuple[datetim
     return pieces
 
 
-def _unknown_parts(calendar: Calendar, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+def own_events(bookings: Iterable, *, moved_to: tuple[uuid.UUID, datetime, datetime] | None = None
+               ) -> dict[uuid.UUID, list[tuple[datetime, datetime]]]:
+    """The time the bookings' own events take, by the calendar that holds each one: a booking that
+    is being moved must not be blocked by its own event, and nothing else may be ignored (not the
+    same time in the trainer's other calendars, nor a colleague's busy time). `moved_to`: (booking
+    id, start, end) where a trainer has just moved that booking's event in Google."""
+    events: dict[uuid.UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for booking in bookings:
+        if booking.external_calendar_id is None or not booking.external_event_id:
+            continue  # no event written: nothing of its own in Google
+        events[booking.external_calendar_id].append((booking.start_at, booking.end_at))
+        if moved_to is not None and moved_to[0] == booking.id:
+            events[booking.external_calendar_id].append((moved_to[1], moved_to[2]))
+    return dict(events)
+
+
+def _unknown_parts(calendar: Calendar, start: datetime, end: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
     if start >= end:
         return []
-    if calendar.busy_cache_from is None or calendar.busy_cache_until is None:
+    if calendar.busy_cache_from is None or calendar.busy_cache_until is None or not is_current(calendar, now):
         return [(start, end)]
     parts = []
     if start < calendar.busy_cache_from:
@@ -198,7 +226,11 @@ def refresh_busy(calendar_ids: Sequence[uuid.UUID], *, until: datetime | None = 
             calendar.sync_error = None
             calendar.sync_failed_at = None
             outcome[calendar.id] = True
+        recovered = connection.last_error is not None
         connection.last_error = None
+        if recovered:
+            db.session.commit()
+            google_recovered(connection.user_id, now=now)
     db.session.commit()
     return outcome
 

@@ -3,7 +3,9 @@
 Incremental sync: events.list from the stored sync token (a 410 means the token expired: a full
 resync). What those changes do to bookings is the booking service's business
 (services/bookings/calendar_changes.py); this module only reads them and keeps the bookkeeping:
-the next sync token, when the calendar was last synced, what went wrong. It also lists what the
+the next sync token, when the calendar was last synced, what went wrong. The next sync token is
+stored only once the changes it covers have been applied (`changes_applied`): a sync that dies
+half-way (a lock timeout, a killed worker) reads the same changes again next time. It also lists what the
 periodic pass must look after (channels to renew, calendars whose backstop sync is due) and sets up
 a connection's calendars after a connect or a change of selection.
 """
@@ -38,14 +40,15 @@ class Changes:
     calendar_id: uuid.UUID | None = None
     user_id: uuid.UUID | None = None
     items: list[dict] = field(default_factory=list)
+    next_token: str | None = None      # stored by changes_applied, once the items are applied
     full: bool = False                 # a full resync (first sync, or the token had expired)
     blocks_availability: bool = False  # the calendar's busy times count (refresh them after changes)
     error: str | None = None
 
 
 def read_changes(calendar_id, *, now: datetime | None = None) -> Changes:
-    """What changed in the calendar since the last sync (410 → a full resync). The next sync token
-    and the time of this sync are stored; a failure is recorded on the calendar and returned."""
+    """What changed in the calendar since the last sync (410 → a full resync), with the next sync
+    token (stored by `changes_applied`). A failure is recorded on the calendar and returned."""
     now = utcnow(now)
     calendar = db.session.get(Calendar, uuid.UUID(str(calendar_id)))
     config = settings()
@@ -71,13 +74,21 @@ def read_changes(calendar_id, *, now: datetime | None = None) -> Changes:
         calendar.sync_failed_at = now
         db.session.commit()
         return Changes(calendar_id=calendar.id, error=str(exc))
-    calendar.sync_token = next_token
-    calendar.last_synced_at = now
-    connection.last_synced_at = now
-    changes = Changes(calendar_id=calendar.id, user_id=calendar.user_id, items=items, full=token is None,
-                      blocks_availability=calendar.check_for_conflicts)
-    db.session.commit()
+    changes = Changes(calendar_id=calendar.id, user_id=calendar.user_id, items=items, next_token=next_token,
+                      full=token is None, blocks_availability=calendar.check_for_conflicts)
+    db.session.commit()  # refreshed access tokens; the sync token waits for changes_applied
     return changes
+
+
+def changes_applied(changes: Changes, *, now: datetime) -> None:
+    """The changes were applied: the next sync starts after them."""
+    calendar = db.session.get(Calendar, changes.calendar_id)
+    if calendar is None:
+        return
+    calendar.sync_token = changes.next_token
+    calendar.last_synced_at = now
+    db.session.get(CalendarConnection, calendar.connection_id).last_synced_at = now
+    db.session.commit()
 
 
 def _read_pages(client, calendar_external_id: str, token: str | None) -> tuple[list[dict], str | None]:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Booking, User
 from app.services.calendar.access import utcnow
+from app.services.calendar.busy import is_current
 from app.services.calendar.connections import connections_by_user
 from app.services.zones import zone
 
@@ -42,6 +43,15 @@ def calendar_problems(staff: Sequence[User], *, now: datetime | None = None) -> 
             if calendar.busy_cache_until is None:
                 what = "your slots are withheld until they can be read" if policy == "withhold" else "they are ignored"
                 problems[who].append(f"Busy times of “{calendar.name}” have not been read yet; {what}.")
+            elif not is_current(calendar, now):
+                what = ("your slots are withheld until they can be read again" if policy == "withhold"
+                        else "your slots are offered without them")
+                since = at(calendar.busy_refreshed_at, who) if calendar.busy_refreshed_at else "never"
+                cause = (f"Google could not be reached for “{calendar.name}” since {at(calendar.sync_failed_at, who)}"
+                         if calendar.sync_failed_at is not None and connection.status == "active"
+                         else f"Busy times of “{calendar.name}” are out of date")
+                problems[who].append(f"{cause} (last read {since}); the busy times then known still count, "
+                                     f"and {what}.")
             elif calendar.sync_failed_at is not None:
                 what = (f"slots after {at(calendar.busy_cache_until, who)} are withheld" if policy == "withhold"
                         else "newer busy times are not known")

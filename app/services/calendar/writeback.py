@@ -3,9 +3,12 @@
 A booking change sets the booking `pending` in its own transaction (`mark_bookings_changed`); a job
 then inserts, patches or deletes the event. The event id is derived from the booking ("atlas" + its
 uuid in hex, valid base32hex), so a retried insert hits 409 and becomes a patch: one booking, one
-event. Failures retry with backoff (GOOGLE_WRITE_RETRIES); the booking shows `failed` after the
-last, or while its connection needs reconnecting. A job marks the booking `synced` only if the
-booking did not change while it ran (compare-and-set on `sequence`).
+event. Failures retry with backoff (GOOGLE_WRITE_RETRIES, the last delay repeating) for as long as
+the booking has not ended: after the listed retries the booking shows `failed` (a lasting failure
+the trainer sees) and is still retried; a revoked grant parks it until the trainer reconnects. When
+a write to a trainer's calendar succeeds again, their other waiting write-backs are retried at
+once. A job marks the booking `synced` only if the booking did not change while it ran
+(compare-and-set on `sequence`).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from app.extensions import db
 from app.integrations import google_calendar as google
@@ -66,6 +69,9 @@ def after_commit(booking_ids: Sequence[uuid.UUID]) -> None:
     """Start writing these bookings' events now (in the background; call after the commit)."""
     if booking_ids:
         background.submit("calendar.events", [str(i) for i in booking_ids])
+
+
+RETRY_CAP = 1800  # seconds between retries when GOOGLE_WRITE_RETRIES lists none
 
 
 def _retry_delays() -> list[int]:
@@ -131,7 +137,24 @@ def sync_booking_event(booking_id, *, now: datetime | None = None) -> str:
         db.session.rollback()
         booking = db.session.get(Booking, booking.id, populate_existing=True)
         return _failed(booking, seen_sequence, exc, now)
-    return _finish(booking, seen_sequence, "synced", None, outcome)
+    was_failing = booking.calendar_sync_attempts > 0
+    result = _finish(booking, seen_sequence, "synced", None, outcome)
+    if was_failing:
+        google_recovered(booking.staff_id, now=now)
+    return result
+
+
+def google_recovered(user_id, *, now: datetime) -> None:
+    """Google works again for this trainer: their write-backs waiting out a backoff are due now."""
+    waiting = list(db.session.scalars(
+        select(Booking.id).where(Booking.staff_id == user_id, Booking.calendar_sync_next_at > now,
+                                 Booking.calendar_sync_status.in_(("pending", "failed")))))
+    if not waiting:
+        return
+    db.session.execute(update(Booking).where(Booking.id.in_(waiting)).values(calendar_sync_next_at=now)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    after_commit(waiting)
 
 
 def _delete_event(calendar: Calendar, event_id: str, config) -> None:
@@ -191,17 +214,22 @@ def _failed(booking: Booking, seen_sequence: int, exc: google.GoogleError, now: 
     connection = db.session.get(CalendarConnection, calendar.connection_id) if calendar else None
     if connection is not None:
         connection_failed(connection, exc, now)
-    delays = _retry_delays()
+    delays = _retry_delays() or [RETRY_CAP]
     attempts = booking.calendar_sync_attempts + 1
+    next_at = now + timedelta(seconds=delays[min(attempts, len(delays)) - 1])
     if isinstance(exc, google.GoogleAccessRevoked):
         status, next_at = "failed", None
         message = "Waiting for Google Calendar to be reconnected."
-    elif isinstance(exc, google.GoogleUnavailable) and attempts <= len(delays):
-        status, next_at = "pending", now + timedelta(seconds=delays[attempts - 1])
-        message = f"Google Calendar could not be updated ({exc}); trying again."
-    else:
-        status, next_at = "failed", None
+    elif booking.end_at <= now:
+        status, next_at = "failed", None  # over: nobody needs its event any more
         message = f"Google Calendar could not be updated: {exc}"
+    elif attempts <= len(delays):
+        status = "pending"
+        message = f"Google Calendar could not be updated ({exc}); trying again."
+    else:  # a lasting failure: shown to the trainer, and still retried
+        status = "failed"
+        message = (f"Google Calendar could not be updated ({exc}); trying again at "
+                   f"{next_at.strftime('%H:%M')} UTC, and for as long as the booking is ahead.")
     db.session.execute(
         update(Booking).where(Booking.id == booking.id, Booking.sequence == seen_sequence)
         .values(calendar_sync_status=status, calendar_sync_next_at=next_at, calendar_sync_attempts=attempts,
@@ -214,9 +242,13 @@ def _failed(booking: Booking, seen_sequence: int, exc: google.GoogleError, now: 
 
 
 def due_bookings(now: datetime, limit: int = 100) -> list[uuid.UUID]:
+    """Write-backs to make now: new changes, and retries (pending or lasting failures) whose backoff
+    is over. Failures parked for a reconnect have no next time."""
     return list(db.session.scalars(
-        select(Booking.id).where(Booking.calendar_sync_status == "pending",
-                                 or_(Booking.calendar_sync_next_at.is_(None), Booking.calendar_sync_next_at <= now))
+        select(Booking.id).where(
+            or_(and_(Booking.calendar_sync_status == "pending",
+                     or_(Booking.calendar_sync_next_at.is_(None), Booking.calendar_sync_next_at <= now)),
+                and_(Booking.calendar_sync_status == "failed", Booking.calendar_sync_next_at <= now)))
         .order_by(Booking.calendar_sync_next_at).limit(limit)))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
@@ -24,7 +24,7 @@ from app.models import (
     User,
     holiday_staff,
 )
-from app.services.calendar import busy_for_staff
+from app.services.calendar import busy_for_staff, own_events
 from app.services.scheduling.cache import SlotCache
 from app.services.scheduling.engine import (
     AppointmentSpec,
@@ -71,7 +71,7 @@ def load_schedules(
     *,
     now: datetime,
     external_busy: ExternalBusy | None = None,
-    calendar_busy: bool = True,
+    ignore_events: Mapping[uuid.UUID, Sequence[tuple[datetime, datetime]]] | None = None,
     exclude_booking_id: uuid.UUID | None = None,
     with_fairness: bool = False,
     cache: SlotCache | None = None,
@@ -79,10 +79,11 @@ def load_schedules(
 ) -> list[StaffSchedule]:
     """Everything the engine needs about `staff` for [window_start, window_end).
 
-    `exclude_booking_id` leaves one booking out (a reschedule may move into its own time).
-    `external_busy` maps staff id → busy intervals from their external calendars; without it the
-    connected calendars' cached busy times are read (no call to Google; see calendar_sync), unless
-    `calendar_busy` is False (a trainer moving their own event in their own calendar).
+    `exclude_booking_id` leaves one booking out (a reschedule may move into its own time), its own
+    Google event included. `external_busy` maps staff id → busy intervals from their external
+    calendars; without it the connected calendars' cached busy times are read (no call to Google;
+    see services/calendar/busy.py), less `ignore_events` (calendar id → the intervals of the moving
+    bookings' own events, services.calendar.own_events) when given.
     With a `cache` and the organization's schedule `version`, the slow-changing part (weekly rules,
     overrides, holidays) is reused while the version is unchanged; bookings are always read live.
     """
@@ -102,8 +103,7 @@ def load_schedules(
     bookings = _load_bookings(ids, window_start, window_end, exclude_booking_id)
     fairness = _load_fairness(ids, now) if with_fairness else {}
     if external_busy is None:
-        external_busy = _cached_calendar_busy(ids, window_start, window_end, now, exclude_booking_id) \
-            if calendar_busy else {}
+        external_busy = _cached_calendar_busy(ids, window_start, window_end, now, exclude_booking_id, ignore_events)
 
     schedules = []
     for member in staff:
@@ -125,13 +125,11 @@ def load_schedules(
     return schedules
 
 
-def _cached_calendar_busy(ids, window_start, window_end, now, exclude_booking_id) -> ExternalBusy:
-    exclude = ()
-    if exclude_booking_id is not None:
+def _cached_calendar_busy(ids, window_start, window_end, now, exclude_booking_id, ignore_events) -> ExternalBusy:
+    if ignore_events is None and exclude_booking_id is not None:
         own = db.session.get(Booking, exclude_booking_id)
-        if own is not None:  # the booking's own event must not block the move
-            exclude = ((own.start_at, own.end_at),)
-    return busy_for_staff(ids, window_start, window_end, now=now, exclude=exclude).busy
+        ignore_events = own_events([own]) if own is not None else None  # its own event must not block the move
+    return busy_for_staff(ids, window_start, window_end, now=now, exclude=ignore_events).busy
 
 
 def _load_static(staff, ids, first_day: date, last_day: date):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Booking, BookingLink, Organization
-from app.services.calendar import busy_for_staff
+from app.services.calendar import busy_for_staff, own_events
 from app.services.dates import LAST_DATE, check_date
 from app.services.errors import InvalidRequest, NotFound
 from app.services.scheduling import engine
@@ -167,10 +167,10 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
     first, last = date_window(start_date, end_date, date_, tz, now)
     window_start, window_end = engine.local_day_window(first, last, tz)
     # Busy times from connected calendars: cached; refreshed from Google first only when stale.
-    exclude = ()
+    exclude = None
     if exclude_booking_id is not None:
         own = db.session.get(Booking, exclude_booking_id)
-        exclude = ((own.start_at, own.end_at),) if own is not None else ()
+        exclude = own_events([own]) if own is not None else None
     external = busy_for_staff([m.id for m in staff], window_start, window_end, now=now, refresh=True,
                               exclude=exclude).busy
     schedules = load_schedules(staff, window_start, window_end, now=now, with_fairness=mode == "round_robin",
