@@ -143,6 +143,11 @@ class Config:
         self.GOOGLE_RETRY_AFTER = _int("GOOGLE_RETRY_AFTER", 60)
         # The backstop: every this many seconds, renew channels and run incremental syncs.
         self.GOOGLE_SYNC_INTERVAL = _int("GOOGLE_SYNC_INTERVAL", 600)
+        # Each connection's calendar list is read again this often (calendars come and go in Google).
+        self.GOOGLE_CALENDAR_LIST_INTERVAL = _int("GOOGLE_CALENDAR_LIST_INTERVAL", 24 * 3600)
+        # After failures in a row, a calendar's reads of changes and channel starts back off
+        # exponentially (from a minute) up to this many seconds, or longer when Google says so.
+        self.GOOGLE_BACKOFF_MAX = _int("GOOGLE_BACKOFF_MAX", 3600)
         # Push channels are asked to live this long and renewed a day before they expire.
         self.GOOGLE_CHANNEL_TTL = _int("GOOGLE_CHANNEL_TTL", 7 * 24 * 3600)
         # Event write-back retries: seconds between attempts; after the last the booking shows "failed"

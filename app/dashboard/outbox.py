@@ -22,6 +22,8 @@ TEMPLATE_LABELS = {
     "staff_booking_created": "Trainer: new booking",
     "staff_booking_rescheduled": "Trainer: booking moved",
     "staff_booking_cancelled": "Trainer: booking cancelled",
+    "staff_calendar_reconnect": "Trainer: reconnect Google Calendar",
+    "staff_calendar_write_failures": "Trainer: bookings not in Google Calendar",
 }
 OUTBOX_CHANGED = "outboxChanged"
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import google_auth_httplib2
@@ -60,14 +61,41 @@ PAGE_SIZE = 250
 class GoogleError(Exception):
     """Google answered with something the caller has to handle; `status` is the HTTP status if any."""
 
-    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.retry_after = retry_after  # seconds Google asked us to wait (Retry-After), if it said
 
 
 class GoogleUnavailable(GoogleError):
-    """Unreachable, timed out, rate limited or a 5xx: worth trying again later."""
+    """Unreachable, timed out, rate limited (429, 403 rateLimitExceeded/userRateLimitExceeded), out of
+    quota (403 quotaExceeded/dailyLimitExceeded: not before QUOTA_RETRY_AFTER) or a 5xx: worth trying
+    again later."""
+
+
+RATE_LIMIT_REASONS = ("rateLimitExceeded", "userRateLimitExceeded")
+QUOTA_REASONS = ("quotaExceeded", "dailyLimitExceeded")
+QUOTA_RETRY_AFTER = 3600  # seconds: a spent quota is not back in a minute
+
+
+def _retry_after(exc: HttpError) -> float | None:
+    """Google's Retry-After header, in seconds (it may be a number or an HTTP date)."""
+    value = (exc.resp.get("retry-after") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
 
 
 class GoogleAccessRevoked(GoogleError):
@@ -303,8 +331,12 @@ class CalendarClient:
                 raise EventExists(message, status=status, reason=reason) from None
             if status == 410:
                 raise on_410(message, status=status, reason=reason) from None
-            if status == 429 or status >= 500 or reason in ("rateLimitExceeded", "userRateLimitExceeded"):
-                raise GoogleUnavailable(message, status=status, reason=reason) from None
+            wait = _retry_after(exc)
+            if reason in QUOTA_REASONS:
+                raise GoogleUnavailable(message, status=status, reason=reason,
+                                        retry_after=max(wait or 0, QUOTA_RETRY_AFTER)) from None
+            if status == 429 or status >= 500 or reason in RATE_LIMIT_REASONS:
+                raise GoogleUnavailable(message, status=status, reason=reason, retry_after=wait) from None
             raise GoogleError(message, status=status, reason=reason) from None
         except RefreshError as exc:
             text = str(exc)

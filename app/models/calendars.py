@@ -92,10 +92,13 @@ class Calendar(db.Model):
     # When busy_cache was last fetched, and when Google last failed us for this calendar.
     busy_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sync_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Google calls (watch, events.list) failed in a row, and no further call before this moment
-    # (exponential backoff, or Google's Retry-After).
+    # Reads of changes (events.list) / channel starts (events.watch) failed in a row, and no further
+    # such call before this moment (exponential backoff, or Google's Retry-After). Kept apart: a
+    # failing channel must not stop the polling that stands in for it.
     sync_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sync_backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    channel_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    channel_backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     connection = relationship("CalendarConnection", back_populates="calendars")

@@ -30,6 +30,11 @@ def dashboard_booking_url(booking_id) -> str:
     return f"{app_url()}/dashboard/bookings/{booking_id}"
 
 
+def calendar_sync_url() -> str:
+    """The staff dashboard's Calendar sync page (connect, reconnect, choose calendars)."""
+    return f"{app_url()}/dashboard/calendar-sync"
+
+
 def password_reset_url(token: str) -> str:
     """A signed password-reset (or invitation) link."""
     return f"{app_url()}/auth/reset/{token}"

@@ -189,6 +189,12 @@ def calendar_pass(*, now: datetime | None = None, maintenance: bool = True) -> P
             db.session.rollback()
             log.exception("calendar %s: periodic pass failed", calendar_id)
             outcome.errors.append(f"{calendar_id}: {exc.__class__.__name__}")
+    try:  # calendar lists read again, trainers told of lasting trouble (each connection on its own)
+        outcome.errors.extend(calendar.look_after_connections(now=now).errors)
+    except Exception as exc:  # noqa: BLE001 (what the pass did above stands)
+        db.session.rollback()
+        log.exception("calendar upkeep failed")
+        outcome.errors.append(f"upkeep: {exc.__class__.__name__}")
     return outcome
 
 

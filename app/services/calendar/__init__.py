@@ -15,6 +15,8 @@ What it promises (docs/calendar.md has the long form):
   sync token. What a trainer's change does to a booking is decided by the booking service
   (services/bookings/calendar_changes.py): this package never changes a booking's time or status.
 * **Status** (status.py): plain-language problems and failed write-backs for the dashboard.
+* **Upkeep** (upkeep.py): calendar lists read again periodically (calendars come and go in Google);
+  a trainer emailed once when their connection needs reconnecting or write-backs keep failing.
 
 Exported below for the rest of the portal; the modules import each other directly.
 """
@@ -63,6 +65,7 @@ from app.services.calendar.status import (
     failed_write_counts,
     failed_writes,
 )
+from app.services.calendar.upkeep import Upkeep, look_after_connections
 from app.services.calendar.writeback import (
     after_commit,
     due_bookings,
@@ -73,11 +76,11 @@ from app.services.calendar.writeback import (
 )
 
 __all__ = [
-    "BusyState", "CalendarUnavailable", "ChannelRejected", "Changes", "GoogleNotConfigured", "after_commit",
+    "BusyState", "CalendarUnavailable", "ChannelRejected", "Changes", "GoogleNotConfigured", "Upkeep", "after_commit",
     "busy_for_staff", "calendar_problems", "calendars_to_maintain", "changes_applied", "connections_by_user",
     "connections_for", "disconnect", "due_bookings", "ensure_channel", "event_id_for", "failed_write_counts",
     "failed_writes", "finish_connect", "get_connection", "is_current", "mark_bookings_changed", "needs_refresh",
-    "own_events", "read_changes", "receive_push", "refresh_busy",
+    "look_after_connections", "own_events", "read_changes", "receive_push", "refresh_busy",
     "refresh_stale_busy", "renew_channel_if_due", "settings", "start_channels", "start_connect",
     "sync_booking_event", "sync_is_due", "sync_now", "update_selection", "utcnow", "verify_push",
     "write_due_events",

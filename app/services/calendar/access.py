@@ -1,10 +1,12 @@
 """Access to Google for a connection: the portal's settings, a client whose refreshed tokens are
-stored again (encrypted, services/calendar/vault.py), and what a failure does to the connection."""
+stored again (encrypted, services/calendar/vault.py), what a failure does to the connection, and
+how long a calendar waits before asking Google again after failures in a row (`backoff`)."""
 from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timezone
+import random
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 
@@ -14,6 +16,12 @@ from app.services.calendar import vault as token_vault
 from app.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
+
+
+# The start of what a calendar gone from the account says (freeBusy answering notFound, or the
+# calendar list no longer naming it): how one already marked gone is recognised, and cleared when
+# it is back.
+GONE = "This calendar is no longer in your Google account (or no longer shared with you)"
 
 
 class GoogleNotConfigured(ServiceError):
@@ -84,3 +92,17 @@ def connection_failed(connection: CalendarConnection, exc: google.GoogleError, n
     else:
         connection.last_error = f"{exc}"[:500]
     log.warning("google calendar connection %s: %s", connection.id, exc)
+
+
+BACKOFF_FIRST = 60  # seconds to wait after a first failure; doubled for each further one
+RETRY_AFTER_MAX = 24 * 3600  # a Retry-After longer than a day is taken as a day
+
+
+def backoff(failures: int, exc: google.GoogleError, now: datetime) -> datetime:
+    """When a calendar may ask Google again after `failures` failures in a row: exponential backoff
+    with jitter (calendars that failed together do not retry together), capped at GOOGLE_BACKOFF_MAX,
+    and never sooner than Google's Retry-After (or, for a spent quota, QUOTA_RETRY_AFTER)."""
+    delay = min(current_app.config["GOOGLE_BACKOFF_MAX"], BACKOFF_FIRST * 2 ** min(max(failures, 1) - 1, 30))
+    delay *= random.uniform(0.8, 1.0)
+    delay = max(delay, min(exc.retry_after or 0, RETRY_AFTER_MAX))
+    return now + timedelta(seconds=delay)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.integrations import google_calendar as google
 from app.models import Calendar, CalendarConnection
-from app.services.calendar.access import client_for, connection_failed, settings, utcnow
+from app.services.calendar.access import GONE, client_for, connection_failed, settings, utcnow
 from app.services.calendar.writeback import google_recovered
 
 # The cache starts a little before the moment it is fetched (it must cover "now" when read later)
@@ -156,7 +156,8 @@ def own_events(bookings: Iterable, *, moved_to: tuple[uuid.UUID, datetime, datet
     return dict(events)
 
 
-def _unknown_parts(calendar: Calendar, start: datetime, end: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
+def _unknown_parts(calendar: Calendar, start: datetime, end: datetime,
+                   now: datetime) -> list[tuple[datetime, datetime]]:
     if start >= end:
         return []
     if calendar.busy_cache_from is None or calendar.busy_cache_until is None or not is_current(calendar, now):
@@ -207,8 +208,7 @@ def refresh_busy(calendar_ids: Sequence[uuid.UUID], *, until: datetime | None = 
             if reason == "notFound":  # gone from the account for good: it can block nothing any more
                 calendar.check_for_conflicts = False
                 calendar.busy_cache = calendar.busy_cache_from = calendar.busy_cache_until = None
-                calendar.sync_error = ("This calendar is no longer in your Google account (or no longer shared "
-                                       "with you), so it no longer blocks your availability.")
+                calendar.sync_error = f"{GONE}, so it no longer blocks your availability."
                 calendar.sync_failed_at = now
                 outcome[calendar.id] = False
                 continue

@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 from app.extensions import db
 from app.integrations import google_calendar as google
 from app.models import Calendar, CalendarConnection
-from app.services.calendar.access import client_for, connection_failed, settings, utcnow
+from app.services.calendar.access import backoff, client_for, connection_failed, settings, utcnow
 from app.services.calendar.busy import refresh_busy
 from app.services.calendar.channels import (
     CHANNEL_RENEW_BEFORE,
@@ -57,6 +57,9 @@ def read_changes(calendar_id, *, now: datetime | None = None) -> Changes:
     connection = db.session.get(CalendarConnection, calendar.connection_id)
     if connection.status != "active":
         return Changes(calendar_id=calendar.id, error=connection.status)
+    if calendar.sync_backoff_until is not None and calendar.sync_backoff_until > now:
+        return Changes(calendar_id=calendar.id, error=f"waiting until {google.rfc3339(calendar.sync_backoff_until)} "
+                                                      "after Google failed")
     token = calendar.sync_token
     try:
         with client_for(connection, config) as client:
@@ -72,8 +75,11 @@ def read_changes(calendar_id, *, now: datetime | None = None) -> Changes:
         connection_failed(db.session.get(CalendarConnection, calendar.connection_id), exc, now)
         calendar.sync_error = f"Changes could not be read from Google: {exc}"[:500]
         calendar.sync_failed_at = now
+        calendar.sync_failures += 1
+        calendar.sync_backoff_until = backoff(calendar.sync_failures, exc, now)
         db.session.commit()
         return Changes(calendar_id=calendar.id, error=str(exc))
+    calendar.sync_failures, calendar.sync_backoff_until = 0, None
     changes = Changes(calendar_id=calendar.id, user_id=calendar.user_id, items=items, next_token=next_token,
                       full=token is None, blocks_availability=calendar.check_for_conflicts)
     db.session.commit()  # refreshed access tokens; the sync token waits for changes_applied
@@ -125,10 +131,12 @@ def renew_channel_if_due(calendar_id, *, now: datetime) -> bool:
 
 def sync_is_due(calendar_id, *, now: datetime) -> bool:
     """The backstop: Google does not promise every notification, so a calendar not synced for
-    GOOGLE_SYNC_INTERVAL is synced anyway."""
+    GOOGLE_SYNC_INTERVAL is synced anyway (not while it backs off after failures)."""
     calendar = db.session.get(Calendar, calendar_id)
+    if calendar is None or (calendar.sync_backoff_until is not None and calendar.sync_backoff_until > now):
+        return False
     interval = timedelta(seconds=current_app.config["GOOGLE_SYNC_INTERVAL"])
-    return calendar is not None and (calendar.last_synced_at is None or calendar.last_synced_at <= now - interval)
+    return calendar.last_synced_at is None or calendar.last_synced_at <= now - interval
 
 
 def start_channels(connection_id, *, now: datetime) -> list[uuid.UUID]:

@@ -18,6 +18,7 @@ from app.integrations import google_calendar as google
 from app.models import Calendar, CalendarConnection
 from app.services import background
 from app.services.calendar.access import (
+    backoff,
     client_for,
     connection_failed,
     digest,
@@ -41,7 +42,8 @@ def ensure_channel(calendar: Calendar, *, now: datetime | None = None, force: bo
     """Start (or renew, a day before it expires) the calendar's push channel. True when one is live.
 
     A calendar nobody selected has its channel stopped. Failures are recorded, not raised: without
-    a channel the calendar is polled by the periodic pass."""
+    a channel the calendar is polled by the periodic pass, and the start is tried again only after
+    a backoff (`access.backoff`; `force` skips the wait: a person asked)."""
     now = utcnow(now)
     config = settings()
     connection = db.session.get(CalendarConnection, calendar.connection_id)
@@ -56,6 +58,9 @@ def ensure_channel(calendar: Calendar, *, now: datetime | None = None, force: bo
     live = calendar.channel_expires_at is not None and calendar.channel_expires_at > now + CHANNEL_RENEW_BEFORE
     if calendar.channel_id and live and not force:
         return True
+    if calendar.channel_backoff_until is not None and calendar.channel_backoff_until > now and not force:
+        return calendar.channel_id is not None and calendar.channel_expires_at is not None \
+            and calendar.channel_expires_at > now  # the old channel, while it lasts; else polled
     channel_id = uuid.uuid4().hex
     token = secrets.token_urlsafe(32)
     with client_for(connection, config) as client:
@@ -65,11 +70,14 @@ def ensure_channel(calendar: Calendar, *, now: datetime | None = None, force: bo
                                   ttl_seconds=current_app.config["GOOGLE_CHANNEL_TTL"])
         except google.GoogleError as exc:
             connection_failed(connection, exc, now)
+            calendar.channel_failures += 1
+            calendar.channel_backoff_until = backoff(calendar.channel_failures, exc, now)
             calendar.sync_error = f"Push notifications could not be started ({exc}); polling instead."[:500]
             db.session.commit()
             return False
         if calendar.channel_id:
             stop_channel(client, calendar)
+    calendar.channel_failures, calendar.channel_backoff_until = 0, None
     calendar.channel_id = channel_id
     calendar.channel_token_hash = digest(token)
     calendar.channel_resource_id = answer.get("resourceId")

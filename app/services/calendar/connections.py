@@ -13,6 +13,7 @@ import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -31,6 +32,7 @@ from app.models import (
 from app.services import background
 from app.services.calendar import vault as token_vault
 from app.services.calendar.access import (
+    GONE,
     CalendarUnavailable,
     client_for,
     decrypt_quietly,
@@ -66,10 +68,12 @@ def start_connect(user: User, redirect_uri: str, *, now: datetime | None = None)
 def finish_connect(user: User, *, state: str | None, code: str | None, error: str | None, redirect_uri: str,
                    now: datetime | None = None) -> CalendarConnection:
     """Complete the consent: check the state belongs to `user` and is unused, exchange the code with
-    the stored verifier, store the tokens encrypted and list the account's calendars.
+    the stored verifier, store the tokens encrypted and list the account's calendars
+    (`apply_calendar_list`, the same rule as the periodic re-read).
 
     A new connection's primary calendar starts as both "blocks availability" and the destination
-    for bookings (if the person has no destination yet); the rest start unselected."""
+    for bookings (if the person has no destination yet); the rest start unselected. Calendars gone
+    from the account since the last connect have their push channels stopped."""
     config = require_settings()
     now = utcnow(now)
     if not state:
@@ -103,58 +107,117 @@ def finish_connect(user: User, *, state: str | None, code: str | None, error: st
         raise InvalidRequest(f"Google Calendar was not connected: Atlas Booking needs permission to {needs}. "
                              "Connect again and leave every box ticked on Google's screen.",
                              fields={"scope": "missing " + " ".join(missing)})
-    try:
-        with google.CalendarClient(config, tokens) as client:
+    with google.CalendarClient(config, tokens) as client:  # the fresh tokens: the list, then channels to stop
+        try:
             entries = client.list_calendars()
-    except google.GoogleError as exc:
-        raise CalendarUnavailable(f"Connected, but Google did not list the calendars ({exc}). Please try again.") from None
-    primary = next((e for e in entries if e.get("primary")), entries[0] if entries else None)
-    account = (primary or {}).get("id")
+        except google.GoogleError as exc:
+            raise CalendarUnavailable(f"Connected, but Google did not list the calendars ({exc}). "
+                                      "Please try again.") from None
+        primary = next((e for e in entries if e.get("primary")), entries[0] if entries else None)
+        account = (primary or {}).get("id")
 
-    connection = db.session.scalars(select(CalendarConnection).where(
-        CalendarConnection.user_id == user.id, CalendarConnection.provider == "google",
-        CalendarConnection.account_email == account)).first()
-    if connection is None:
-        connection = CalendarConnection(organization_id=user.organization_id, user_id=user.id, provider="google",
-                                        account_email=account)
-        db.session.add(connection)
-    connection.access_token_encrypted = token_vault.encrypt(tokens.access_token)
-    if tokens.refresh_token:  # Google omits it on a re-consent that did not ask again
-        connection.refresh_token_encrypted = token_vault.encrypt(tokens.refresh_token)
-    connection.token_expires_at = tokens.expires_at
-    connection.scopes = list(tokens.scopes)
-    connection.status = "active"
-    connection.last_error = None
-    db.session.flush()
-
-    has_destination = db.session.scalar(select(Calendar.id).where(Calendar.user_id == user.id,
-                                                                   Calendar.is_destination.is_(True)).limit(1))
-    known = {c.external_id: c for c in connection.calendars}
-    listed = set()
-    new_destination = False
-    for entry in entries:
-        listed.add(entry["id"])
-        calendar = known.get(entry["id"])
-        if calendar is None:
-            primary_entry = bool(entry.get("primary"))
-            writable = entry.get("accessRole") in ("owner", "writer")
-            calendar = Calendar(organization_id=user.organization_id, connection=connection, user_id=user.id,
-                                external_id=entry["id"], check_for_conflicts=primary_entry,
-                                is_destination=primary_entry and writable and not has_destination)
-            new_destination = new_destination or calendar.is_destination
-            db.session.add(calendar)
-        calendar.name = (entry.get("summaryOverride") or entry.get("summary") or entry["id"])[:300]
-        calendar.timezone = entry.get("timeZone")
-        calendar.is_primary = bool(entry.get("primary"))
-    for external_id, calendar in known.items():
-        if external_id not in listed:
-            _forget_calendar(calendar)
-    if new_destination:
+        connection = db.session.scalars(select(CalendarConnection).where(
+            CalendarConnection.user_id == user.id, CalendarConnection.provider == "google",
+            CalendarConnection.account_email == account)).first()
+        if connection is None:
+            connection = CalendarConnection(organization_id=user.organization_id, user_id=user.id,
+                                            provider="google", account_email=account)
+            db.session.add(connection)
+        connection.access_token_encrypted = token_vault.encrypt(tokens.access_token)
+        if tokens.refresh_token:  # Google omits it on a re-consent that did not ask again
+            connection.refresh_token_encrypted = token_vault.encrypt(tokens.refresh_token)
+        connection.token_expires_at = tokens.expires_at
+        connection.scopes = list(tokens.scopes)
+        connection.status = "active"
+        connection.last_error = None
+        connection.reconnect_emailed_at = None  # reconnected: losing access again is told again
+        connection.calendars_checked_at = now
+        db.session.flush()
+        listed = apply_calendar_list(connection, entries, client=client, connecting=True)
+    if listed.new_destination:
         _mark_future_bookings(user.id, now)  # upcoming sessions appear in the new calendar too
     db.session.commit()
     _requeue_failed_for(user.id, now)
     background.submit("calendar.setup", str(connection.id))  # channels, a first sync, busy times
     return connection
+
+
+@dataclass
+class ListedCalendars:
+    """What applying an account's calendar list changed."""
+
+    added: list[str] = field(default_factory=list)  # names of calendars that appeared
+    gone: list[str] = field(default_factory=list)   # names of calendars in use that went (kept, with why)
+    dropped: int = 0                                # calendars nobody used that went (forgotten)
+    new_destination: bool = False                   # connecting made a calendar the destination
+
+
+def apply_calendar_list(connection: CalendarConnection, entries: Sequence[dict], *, client: google.CalendarClient,
+                        connecting: bool = False) -> ListedCalendars:
+    """Make the connection's calendars match the account's calendar list: the one rule for connect,
+    reconnect and the periodic re-read (the caller commits).
+
+    * A calendar that appeared is added unselected — except when connecting, where the primary
+      calendar starts as "blocks availability" and (writable, and the person has no destination
+      yet) as the destination for bookings.
+    * Names, time zones and which calendar is primary follow Google.
+    * A calendar the list no longer has stops blocking availability and receiving bookings, and its
+      push channel is stopped (`client`, best effort). One that was in use stays, with a
+      plain-language reason on it (and on the connection when it was the destination, so the trainer
+      picks another); one nobody used is dropped. A calendar that comes back loses the reason, not
+      its new, unselected state."""
+    result = ListedCalendars()
+    has_destination = connecting and db.session.scalar(
+        select(Calendar.id).where(Calendar.user_id == connection.user_id, Calendar.is_destination.is_(True)).limit(1))
+    known = {c.external_id: c for c in connection.calendars}
+    listed = set()
+    for entry in entries:
+        listed.add(entry["id"])
+        calendar = known.get(entry["id"])
+        if calendar is None:
+            primary = connecting and bool(entry.get("primary"))
+            writable = entry.get("accessRole") in ("owner", "writer")
+            calendar = Calendar(organization_id=connection.organization_id, connection=connection,
+                                user_id=connection.user_id, external_id=entry["id"], check_for_conflicts=primary,
+                                is_destination=primary and writable and not has_destination)
+            result.new_destination = result.new_destination or calendar.is_destination
+            db.session.add(calendar)
+            result.added.append(entry.get("summaryOverride") or entry.get("summary") or entry["id"])
+        elif (calendar.sync_error or "").startswith(GONE):
+            calendar.sync_error = None  # back in the account
+        calendar.name = (entry.get("summaryOverride") or entry.get("summary") or entry["id"])[:300]
+        calendar.timezone = entry.get("timeZone")
+        calendar.is_primary = bool(entry.get("primary"))
+    for external_id, calendar in known.items():
+        if external_id not in listed:
+            _calendar_gone(connection, calendar, client, result)
+    return result
+
+
+def _calendar_gone(connection: CalendarConnection, calendar: Calendar, client: google.CalendarClient,
+                   result: ListedCalendars) -> None:
+    """A calendar the account no longer lists: nothing can be read from it or written to it."""
+    stop_channel(client, calendar)  # Google would go on notifying us about it
+    told = (calendar.sync_error or "").startswith(GONE)
+    if not (calendar.check_for_conflicts or calendar.is_destination or told):
+        _forget_calendar(calendar)  # nobody used it: nothing to tell anyone
+        result.dropped += 1
+        return
+    if told:
+        return
+    lost = []
+    if calendar.check_for_conflicts:
+        lost.append("it no longer blocks your availability")
+    if calendar.is_destination:
+        lost.append("bookings are no longer written to it: choose another calendar for them")
+        connection.last_error = (f"“{calendar.name}”, the calendar your bookings were written to, is no longer in "
+                                 "your Google account (or no longer shared with you). Choose another calendar "
+                                 "for your bookings.")
+    calendar.sync_error = f"{GONE}, so {' and '.join(lost)}."
+    calendar.check_for_conflicts = calendar.is_destination = False
+    calendar.busy_cache = calendar.busy_cache_from = calendar.busy_cache_until = None
+    calendar.busy_refreshed_at = None
+    result.gone.append(calendar.name)
 
 
 def _forget_calendar(calendar: Calendar, *, delete_row: bool = True) -> None:

@@ -15,7 +15,8 @@ What the package promises (docs/notifications.md has the long form):
 What it exports (code outside the package imports these names from here, and nothing else):
 
 * scheduling, called by the booking service inside its transaction: `schedule_booking_created`,
-  `schedule_booking_rescheduled`, `schedule_booking_cancelled`;
+  `schedule_booking_rescheduled`, `schedule_booking_cancelled`; and `schedule_staff_message`, an
+  email to a member of staff about no booking (calendar sync trouble);
 * delivery, for the dispatcher, the RQ jobs and the cron endpoint: `process_due`, `deliver`,
   `recover_expired`, `take_due_for_queue`, `release_queued`;
 * the outbox page and health: `outbox_page`, `get_notification`, `retry_notification`,
@@ -53,6 +54,7 @@ from app.services.notifications.scheduling import (
     schedule_booking_cancelled,
     schedule_booking_created,
     schedule_booking_rescheduled,
+    schedule_staff_message,
 )
 
 __all__ = [
@@ -60,5 +62,5 @@ __all__ = [
     "queue_health",
     "read_unsubscribe_token", "record_sms_opt_in", "record_sms_opt_out", "record_sms_status", "recover_expired",
     "release_queued", "retry_notification", "schedule_booking_cancelled", "schedule_booking_created",
-    "schedule_booking_rescheduled", "take_due_for_queue", "unsubscribe_email",
+    "schedule_booking_rescheduled", "schedule_staff_message", "take_due_for_queue", "unsubscribe_email",
 ]

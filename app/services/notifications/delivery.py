@@ -182,6 +182,8 @@ def _send_one(row: Notification, token: str, batch: _Batch, transports: Transpor
 
 def stale_reason(row: Notification, kind: Kind, booking: Booking | None, now: datetime) -> str | None:
     """Why this message must not go out now (the booking changed under it), or None."""
+    if not kind.about_booking:
+        return None
     if booking is None:
         return "the booking no longer exists"
     if kind.needs_active and booking.status not in ACTIVE_STATUSES:

@@ -36,6 +36,8 @@ class Kind:
     # Skip when the booking is no longer active (cancelled, finished).
     needs_active: bool = False
     reminder: bool = False
+    # A message about a booking (its row names one); staff messages about their calendar sync are not.
+    about_booking: bool = True
 
 
 KINDS = {
@@ -46,6 +48,8 @@ KINDS = {
     "staff_booking_created": Kind("staff"),
     "staff_booking_rescheduled": Kind("staff", stale_on_sequence=True),
     "staff_booking_cancelled": Kind("staff"),
+    "staff_calendar_reconnect": Kind("staff", about_booking=False),
+    "staff_calendar_write_failures": Kind("staff", about_booking=False),
 }
 
 
@@ -64,10 +68,11 @@ class Rendered:
     headers: dict = field(default_factory=dict)
 
 
-def render(row: Notification, booking: Booking, org: Organization, staff: dict) -> Rendered:
-    """The message for `row`, from its template and the booking as it is now."""
+def render(row: Notification, booking: Booking | None, org: Organization, staff: dict) -> Rendered:
+    """The message for `row`, from its template and the booking as it is now (None for a message
+    about no booking)."""
     kind = KINDS[row.template]
-    context = message_context(row, booking, org, staff)
+    context = message_context(row, booking, org, staff) if kind.about_booking else staff_context(row, org, staff)
     name = f"notifications/{row.template}"
     if row.channel == "sms":
         return Rendered(sms=sms_text(render_template(f"{name}.sms.txt", **context)))
@@ -144,9 +149,23 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
     }
 
 
+def staff_context(row: Notification, org: Organization, staff: dict) -> dict:
+    """What a staff message about no booking can use: what the row was written with, the member of
+    staff, the gym, and the dashboard's Calendar sync page."""
+    ctx = row.context or {}
+    member = staff.get(uuid.UUID(ctx["staff_id"])) if ctx.get("staff_id") else None
+    return {**ctx, "org_name": org.name, "brand": brand_of(None), "staff_name": member.name if member else "there",
+            "contact_email": org.contact_email, "calendar_sync_url": urls.calendar_sync_url(),
+            "unsubscribe_url": None}
+
+
 def brand_for(booking: Booking) -> dict:
     """The booking page's colours and logo, made safe and readable the same way the page does."""
-    branding = booking.booking_link.branding if booking.booking_link is not None else None
+    return brand_of(booking.booking_link.branding if booking.booking_link is not None else None)
+
+
+def brand_of(branding) -> dict:
+    """Colours and logo of a booking link's branding (None: the portal's own)."""
     colours = palette(branding.primary_color if branding else None, branding.accent_color if branding else None)
     logo = safe_logo_url(branding.logo_url) if branding else None
     if logo and logo.startswith("/"):

@@ -4,6 +4,8 @@ own transaction, just before its commit.
 A booking and its messages exist together or not at all, and nothing here touches Redis or a
 provider: the dispatcher is only nudged once the transaction has committed. Reminders follow the
 booking: a new time cancels the pending ones and writes new ones; a cancellation cancels them.
+Staff messages about no booking (calendar sync trouble) are written the same way, in the
+transaction of whatever decided to send them.
 """
 from __future__ import annotations
 
@@ -87,6 +89,22 @@ def schedule_booking_cancelled(booking: Booking, group: list[Booking] | None = N
         rows += [_row(lead, "email", "staff_booking_cancelled", member.email, now, lead.sequence,
                       {"staff_id": str(member.id)}, key_extra=str(member.id)) for member in staff]
     return _add(rows)
+
+
+def schedule_staff_message(member: User, template: str, *, key: str, context: dict | None = None,
+                           now: datetime | None = None) -> Notification:
+    """Queue an email to a member of staff that is about no booking (their calendar sync needs them,
+    say), due now, in the caller's transaction (no commit): it goes out with the same guarantees as
+    every other message, or not at all if the caller rolls back. `key` names the message: the same
+    key twice is refused by the outbox's unique idempotency key."""
+    now = now or utcnow()
+    row = Notification(
+        id=uuid.uuid4(), organization_id=member.organization_id, booking_id=None, channel="email",
+        template=template, recipient=member.email, send_at=now, status="pending", attempts=0,
+        max_attempts=current_app.config["NOTIFICATIONS_MAX_ATTEMPTS"], idempotency_key=f"{template}:{key}"[:255],
+        booking_sequence=None, context={**(context or {}), "staff_id": str(member.id)},
+    )
+    return _add([row])[0]
 
 
 def _add(rows: list[Notification]) -> list[Notification]:

@@ -328,10 +328,18 @@ class GoogleStandIn:
 
     # -- faults ------------------------------------------------------------------------------
 
-    def fail_next(self, n: int, status: int = 500, *, path_contains: str | None = None) -> None:
-        """The next n matching requests (any endpoint) answer `status` with a Google error body."""
+    def fail_next(self, n: int, status: int = 500, *, path_contains: str | None = None, reason: str | None = None,
+                  retry_after: str | None = None) -> None:
+        """The next n matching requests (any endpoint) answer `status` with a Google error body:
+        `reason` as Google words it (403 rateLimitExceeded, userRateLimitExceeded, quotaExceeded...)
+        and a `Retry-After` header (seconds or an HTTP date) when given, as Google sends with 429/503."""
         with self._lock:
-            self._failures.append(_Fault(n, path_contains, status))
+            self._failures.append(_Fault(n, path_contains, (status, reason, retry_after)))
+
+    def clear_failures(self) -> None:
+        """Google recovers: injected failures still pending are dropped."""
+        with self._lock:
+            self._failures.clear()
 
     def delay_next(self, n: int, seconds: float, *, path_contains: str | None = None) -> None:
         """The next n matching requests wait `seconds` before they are answered."""
@@ -356,6 +364,34 @@ class GoogleStandIn:
         freeBusy answers notFound for it, and calendarList no longer shows it."""
         with self._lock:
             self._accounts[email].remove(calendar_id)
+
+    def user_add_calendar(self, email: str, spec: dict) -> None:
+        """The person creates a calendar, or someone shares one with them (the same `spec` keys as
+        add_account's); a calendar removed earlier comes back as it was, events and all."""
+        with self._lock:
+            if spec["id"] in self._accounts[email]:
+                raise ValueError(f"calendar {spec['id']!r} is already on {email!r}'s list")
+            if spec["id"] not in self._calendars:
+                ZoneInfo(spec.get("timeZone", "Europe/London"))
+                if spec.get("accessRole", "owner") not in ACCESS_ROLES:
+                    raise ValueError(f"unknown accessRole {spec['accessRole']!r}")
+                self._calendars[spec["id"]] = _Calendar(
+                    id=spec["id"], summary=spec.get("summary", spec["id"]),
+                    time_zone=spec.get("timeZone", "Europe/London"), primary=spec.get("primary", False),
+                    access_role=spec.get("accessRole", "owner"), owner=email, updated=_now())
+            self._accounts[email].append(spec["id"])
+
+    def user_update_calendar(self, calendar_id: str, *, summary: str | None = None,
+                             time_zone: str | None = None) -> None:
+        """The person renames a calendar or changes its time zone in Google Calendar's settings."""
+        with self._lock:
+            calendar = self._calendar(calendar_id)
+            if time_zone is not None:
+                ZoneInfo(time_zone)
+                calendar.time_zone = time_zone
+            if summary is not None:
+                calendar.summary = summary
+            calendar.updated = _now()
 
     def grant_earlier(self, email: str, scopes: list[str]) -> None:
         """The account granted this client these scopes before (say, an older version of the app)."""
@@ -1160,11 +1196,16 @@ def _take_fault(faults: list[_Fault], path: str):
     return None
 
 
-def _fault_response(path: str, status: int) -> Response:
+def _fault_response(path: str, fault: tuple[int, str | None, str | None]) -> Response:
+    status, reason, retry_after = fault
     if path.startswith("/calendar/"):
-        return ApiError(status).response()
-    error = "internal_failure" if status >= 500 else "invalid_request"
-    return OAuthError(status, error, f"Injected fault {status}").response()
+        response = ApiError(status, reason).response()
+    else:
+        error = "internal_failure" if status >= 500 else "invalid_request"
+        response = OAuthError(status, error, f"Injected fault {status}").response()
+    if retry_after is not None:
+        response.headers["Retry-After"] = retry_after
+    return response
 
 
 def _parse_body(request: Request):

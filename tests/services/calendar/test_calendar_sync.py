@@ -907,3 +907,115 @@ def test_a_changed_length_in_google_is_put_back_to_the_services_length(app, db, 
     event = google.event(gym.trainer.email, event_id)
     assert (_parse(event["start"]["dateTime"]), _parse(event["end"]["dateTime"])) == (local(gym.day, 15),
                                                                                       local(gym.day, 16))
+
+
+# --- backing off (issue 14, defect 8) ----------------------------------------------------------------
+
+def _without_channel(db, external_id):
+    calendar = _calendar(db, external_id)
+    calendar.channel_id = calendar.channel_token_hash = calendar.channel_resource_id = None
+    calendar.channel_expires_at = None
+    db.session.commit()
+    return calendar
+
+
+def test_a_failing_watch_backs_off_while_polling_goes_on(app, db, connected, google):
+    """A watch Google keeps refusing is not asked again on every 30-second tick (2,880 calls a day):
+    it backs off exponentially, and the calendar is still polled meanwhile."""
+    from app.services import bookings
+
+    gym = connected
+    _without_channel(db, gym.trainer.email)
+    google.fail_next(10_000, 400, path_contains="/watch", reason="pushNotSupportedForRequestedResource")
+    google.reset_requests()
+    start = datetime.now(timezone.utc)
+    for tick in range(1, 241):  # two hours of the 30-second pass
+        bookings.calendar_pass(now=start + timedelta(seconds=30 * tick))
+    watches = google.count(path_contains="/watch")
+    assert 4 <= watches <= 8, watches  # about 1, 2, 4, 8, 16, 32, 60 minutes apart
+    polls = [r for r in google.requests if r.method == "GET" and r.path.endswith("/events")]
+    assert len(polls) >= 11  # the backstop sync every 10 minutes did not stop
+    calendar = _calendar(db, gym.trainer.email)
+    assert calendar.channel_failures == watches and "polling instead" in calendar.sync_error
+    assert calendar.channel_backoff_until - (start + timedelta(hours=2)) <= timedelta(hours=1)
+
+    google.clear_failures()  # the watch works again: the next attempt starts a channel and resets the count
+    bookings.calendar_pass(now=calendar.channel_backoff_until + timedelta(seconds=1))
+    calendar = _calendar(db, gym.trainer.email)
+    assert calendar.channel_id and calendar.channel_failures == 0 and calendar.channel_backoff_until is None
+
+
+def test_a_429_with_retry_after_is_honoured(app, db, connected, google):
+    from app.services import bookings
+
+    gym = connected
+    calendar_id = _calendar(db, gym.trainer.email).id
+    google.fail_next(1, 429, path_contains="/events", retry_after="900")
+    now = datetime.now(timezone.utc)
+    assert bookings.sync_calendar(calendar_id, now=now).error
+    calendar = _calendar(db, gym.trainer.email)
+    assert calendar.sync_failures == 1 and calendar.sync_backoff_until >= now + timedelta(seconds=900)
+    google.reset_requests()
+    # A push notification or the pass within those 15 minutes does not ask Google.
+    assert "waiting until" in bookings.sync_calendar(calendar_id, now=now + timedelta(minutes=14)).error
+    bookings.calendar_pass(now=now + timedelta(minutes=14))
+    assert google.count(path_contains="/events") == 0
+    outcome = bookings.sync_calendar(calendar_id, now=now + timedelta(minutes=16))
+    assert outcome.error is None and _calendar(db, gym.trainer.email).sync_failures == 0
+
+
+@pytest.mark.parametrize("status, reason, retryable, at_least", [
+    (403, "rateLimitExceeded", True, 0), (403, "userRateLimitExceeded", True, 0),
+    (403, "quotaExceeded", True, 3600), (403, "dailyLimitExceeded", True, 3600),
+    (429, None, True, 0), (503, None, True, 0), (403, "forbidden", False, 0)])
+def test_rate_limits_and_spent_quotas_are_retryable_and_wait_as_google_asks(
+        app, db, connected, google, status, reason, retryable, at_least):
+    from app.integrations import google_calendar as google_api
+    from app.services.calendar.access import client_for, settings
+
+    google.fail_next(1, status, path_contains="/events", reason=reason)
+    with client_for(_connection(db, connected.trainer), settings()) as client:
+        with pytest.raises(google_api.GoogleError) as raised:
+            next(client.list_changes(connected.trainer.email, None))
+    assert isinstance(raised.value, google_api.GoogleUnavailable) is retryable
+    assert (raised.value.retry_after or 0) >= at_least
+
+
+def test_retry_after_as_an_http_date_is_understood(app, db, connected, google):
+    from email.utils import format_datetime
+
+    from app.integrations import google_calendar as google_api
+    from app.services.calendar.access import client_for, settings
+
+    when = datetime.now(timezone.utc) + timedelta(minutes=10)
+    google.fail_next(1, 503, path_contains="/events", retry_after=format_datetime(when, usegmt=True))
+    with client_for(_connection(db, connected.trainer), settings()) as client:
+        with pytest.raises(google_api.GoogleUnavailable) as raised:
+            next(client.list_changes(connected.trainer.email, None))
+    assert 540 <= raised.value.retry_after <= 600
+
+
+def test_a_move_in_google_of_a_collective_booking_still_checks_every_colleagues_google_time(
+        app, db, connected, google, make_link):
+    """Defect 7: a trainer's move of a collective booking in Google ignored every colleague's
+    Google busy time."""
+    gym = connected
+    google.add_account(gym.other.email, calendars=[
+        {"id": gym.other.email, "summary": "Omar", "timeZone": "Europe/London", "primary": True}])
+    google.consent_email = gym.other.email  # Omar signs in on Google's consent screen
+    connect(app, sign_in(app, gym.other.email), google)
+    google.deliver_notifications()
+    google.user_insert_event(gym.other.email, local(gym.day, 15), local(gym.day, 16), summary="Physio")
+    google.deliver_notifications()
+    pair = make_link([gym.trainer, gym.other], [gym.atype], type="collective")
+    response = app.test_client().post("/api/booking/create", json={
+        "link_slug": pair.slug, "start_time": iso(local(gym.day, 10)), "attendee_name": "Bea Booker",
+        "attendee_email": "bea@example.com"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    booking_id = response.get_json()["booking"]["id"]
+    tess_event = _booking(db, booking_id).external_event_id
+    assert tess_event and google.event(gym.trainer.email, tess_event)
+    google.user_patch_event(gym.trainer.email, tess_event, start=local(gym.day, 15), end=local(gym.day, 16))
+    google.deliver_notifications()
+    assert _booking(db, booking_id).start_at == local(gym.day, 10)  # Omar is at the physio
+    assert _audit(db, booking_id)[-1].action == "calendar_move_refused"
