@@ -39,7 +39,8 @@ def wants_channel(calendar: Calendar) -> bool:
 
 
 def ensure_channel(calendar: Calendar, *, now: datetime | None = None, force: bool = False) -> bool:
-    """Start (or renew, a day before it expires) the calendar's push channel. True when one is live.
+    """Start (or renew, a day before it expires) the calendar's push channel. True when one is live
+    and was not waiting out a backoff.
 
     A calendar nobody selected has its channel stopped. Failures are recorded, not raised: without
     a channel the calendar is polled by the periodic pass, and the start is tried again only after
@@ -59,8 +60,7 @@ def ensure_channel(calendar: Calendar, *, now: datetime | None = None, force: bo
     if calendar.channel_id and live and not force:
         return True
     if calendar.channel_backoff_until is not None and calendar.channel_backoff_until > now and not force:
-        return calendar.channel_id is not None and calendar.channel_expires_at is not None \
-            and calendar.channel_expires_at > now  # the old channel, while it lasts; else polled
+        return False  # not yet: the old channel serves while it lasts, else the calendar is polled
     channel_id = uuid.uuid4().hex
     token = secrets.token_urlsafe(32)
     with client_for(connection, config) as client:

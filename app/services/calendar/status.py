@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Booking, User
-from app.services.calendar.access import utcnow
+from app.services.calendar.access import GONE, utcnow
 from app.services.calendar.busy import is_current
 from app.services.calendar.connections import connections_by_user
 from app.services.zones import zone
@@ -32,8 +32,15 @@ def calendar_problems(staff: Sequence[User], *, now: datetime | None = None) -> 
         return moment.astimezone(zones[user_id]).strftime("%d %b %H:%M")
 
     connections = [c for members in connections_by_user(staff).values() for c in members]
+    writes_somewhere = {c.user_id for c in connections for calendar in c.calendars if calendar.is_destination}
     for connection in connections:
         who = connection.user_id
+        for calendar in connection.calendars:  # the calendar bookings went to is gone from Google
+            if who not in writes_somewhere and (calendar.sync_error or "").startswith(GONE) \
+                    and "bookings" in calendar.sync_error:
+                problems[who].append(f"Bookings are not being added to Google Calendar: “{calendar.name}”, the "
+                                     "calendar they went to, is no longer in your Google account. Choose another "
+                                     "calendar for your bookings.")
         if connection.status == "needs_reconnect":
             problems[who].append(f"Google Calendar ({connection.account_email}) needs reconnecting: new bookings "
                                  "wait to be written, and its busy times are no longer updated.")

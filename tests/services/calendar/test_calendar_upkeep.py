@@ -211,6 +211,7 @@ def test_a_destination_gone_from_the_account_asks_the_trainer_to_pick_another(ap
     """The calendar bookings were written to went: it is no longer the destination, the connection
     says so, nothing fails meanwhile, and picking another calendar writes the upcoming bookings there."""
     from app.services import bookings
+    from app.services import calendar as calendar_sync
 
     gym = connected
     _select(db, gym, blocking=[gym.trainer.email], destination=SECONDARY)
@@ -224,12 +225,17 @@ def test_a_destination_gone_from_the_account_asks_the_trainer_to_pick_another(ap
     connection = _connection(db, gym.trainer)
     assert connection.status == "active" and "Choose another calendar for your bookings" in connection.last_error
     assert "Group classes" in connection.last_error
+    bookings.calendar_pass(now=_a_day_later(app) + timedelta(minutes=1))  # a busy read clears last_error...
+    problems = calendar_sync.calendar_problems([gym.trainer])[gym.trainer.id]
+    assert any("Choose another calendar" in p and "Group classes" in p for p in problems)  # ...not the alert
 
     later = _book(app, gym, local(gym.day, 12))
     assert _booking(db, later).calendar_sync_status != "failed"
     _select(db, gym, blocking=[gym.trainer.email], destination=gym.trainer.email)
     ids = {e["id"] for e in google.events(gym.trainer.email)}
     assert ids == {_booking(db, booked).external_event_id, _booking(db, later).external_event_id}
+    db.session.expire_all()
+    assert not any("Choose another" in p for p in calendar_sync.calendar_problems([gym.trainer])[gym.trainer.id])
 
 
 def test_a_google_error_on_one_connection_does_not_stop_the_others(app, db, connected, google):
