@@ -145,8 +145,9 @@ def tell_reconnect_needed(now: datetime, errors: list[str]) -> int:
     for connection_id, account_email, member in due:
         try:
             if _mark(CalendarConnection.reconnect_emailed_at, connection_id, now):
+                withheld = current_app.config["GOOGLE_UNREACHABLE_POLICY"] == "withhold"
                 schedule_staff_message(member, "staff_calendar_reconnect", key=f"{connection_id}:{now.isoformat()}",
-                                       context={"account_email": account_email}, now=now)
+                                       context={"account_email": account_email, "withheld": withheld}, now=now)
                 told += 1
             db.session.commit()
         except Exception as exc:  # noqa: BLE001 (one trainer's trouble must not stop the others)

@@ -331,6 +331,7 @@ def test_a_trainer_is_emailed_once_when_the_connection_needs_reconnecting(app, d
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "Hi Tess Trainer" in text and "tess@gym.example" in text and "None is lost" in text
+    assert "your times stop being offered to clients" in text and "stop being offered" in html  # withhold
     assert SYNC_PAGE in text and f'href="{SYNC_PAGE}"' in html
     # Told once: the write-back failing meanwhile is part of the same trouble, not another email.
     bookings.calendar_pass(now=now + timedelta(minutes=3))
