@@ -111,8 +111,10 @@ def _apply_event_change(item: dict, calendar_id: uuid.UUID, user_id: uuid.UUID, 
     written = _written_sequence(item)
     if written is not None and written < booking.sequence:
         if (start, end) != (booking.start_at, booking.end_at):
-            _write_again(booking.id, None, now)  # the booking's newer version goes to Google
             outcome.stale.append(str(booking.id))
+            if booking.calendar_sync_status not in ("pending", "failed"):
+                _write_again(booking.id, None, now)  # the booking's newer version goes to Google
+            # else its write-back is on its way (or retrying): it wins, on its own schedule
         return
     google_end = end
     if start != booking.start_at:
