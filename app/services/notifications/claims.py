@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.database import begin_serialized_transaction
 from app.extensions import db
@@ -155,9 +156,20 @@ def finish(row: Notification, token: str, status: str, reason: str | None) -> st
 
 
 def finish_sent(row: Notification, token: str, reference: str, delivery_status: str, clock: Clock) -> str:
-    """The provider has the message (its `reference`): sent."""
-    ok = fenced(row, token, durable=False, status="sent", sent_at=clock(), provider_message_id=reference[:255],
-                delivery_status=delivery_status[:32], last_error=None, claim_token=None)
+    """The provider has the message (its `reference`): sent. The write is tried twice — a database
+    blip must not forget that the provider took it; when both fail the error goes up, and the row,
+    handed off, is left to recovery (`after_internal_error`): never sent again."""
+    for attempt in (1, 2):
+        try:
+            ok = fenced(row, token, durable=False, status="sent", sent_at=clock(),
+                        provider_message_id=reference[:255], delivery_status=delivery_status[:32], last_error=None,
+                        claim_token=None)
+            break
+        except SQLAlchemyError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+            log.warning("notification %s: recording it as sent failed once; trying again", row.id)
     if not ok:
         log.warning("notification %s was sent but its claim had been taken back", row.id)
         return "lost"
@@ -178,6 +190,27 @@ def retry_or_fail(row: Notification, token: str, reason: str, clock: Clock) -> s
                 enqueued_at=None, send_at=clock() + timedelta(seconds=delay),
                 last_error=f"attempt {row.attempts}: {reason}"[:2000])
     return "retried" if ok else "lost"
+
+
+def after_internal_error(row: Notification, token: str, reason: str, clock: Clock) -> str:
+    """What an unexpected failure while sending `row` leaves (a bug, or the database failing just
+    after the provider took the message: a dropped connection, a failover, "database is locked").
+
+    Before the committed hand-off mark nothing reached anyone: a retry after the backoff. After it
+    the message may have gone, so it is never sent again from here: the row keeps its claim and its
+    mark, and recovery settles it when the lease expires, asking the provider where it can — as
+    after a crash. When even that cannot be read the row is left as it is, for recovery too."""
+    try:
+        handed_off_at = db.session.scalar(select(Notification.handed_off_at).where(
+            Notification.id == row.id, Notification.claim_token == token).execution_options(**FRESH))
+        db.session.commit()
+        if handed_off_at is None:
+            return retry_or_fail(row, token, reason, clock)
+        fenced(row, token, last_error=f"outcome unknown after {reason}; recovery will settle it"[:2000])
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("notification %s: left to recovery (the database could not be written)", row.id)
+    return "unsettled"
 
 
 def release(row: Notification, token: str, reason: str, clock: Clock) -> str:

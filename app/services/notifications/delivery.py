@@ -32,11 +32,11 @@ from app.models import (
 )
 from app.services.notifications.claims import (
     FRESH,
+    after_internal_error,
     claim_due,
     claim_ids,
     finish,
     finish_failed,
-    retry_or_fail,
 )
 from app.services.notifications.clock import Clock
 from app.services.notifications.messages import KINDS, Kind, render
@@ -115,10 +115,10 @@ def deliver_claimed(claimed: list[tuple[uuid.UUID, str]], *, now: datetime | Non
                 continue
             try:
                 result = _send_one(row, token, batch, transports, clock)
-            except Exception as exc:  # a bug or an unexpected failure: this row retries, the batch goes on
+            except Exception as exc:  # a bug or an unexpected failure: this row only, the batch goes on
                 db.session.rollback()
                 log.exception("notification %s: unexpected error", row.id)
-                result = retry_or_fail(row, token, f"internal error: {exc.__class__.__name__}: {exc}", clock)
+                result = after_internal_error(row, token, f"internal error: {exc.__class__.__name__}: {exc}", clock)
             setattr(outcome, result, getattr(outcome, result) + 1)
     return outcome
 

@@ -263,3 +263,70 @@ def test_the_file_outbox_settles_a_crash_exactly(make_app, app_config, tmp_path,
     assert sorted(p.name for p in (tmp_path / "files").glob("*.eml")) == sorted(
         [f"{written[0]}.eml", f"{lost[0]}.eml"])
     assert (tmp_path / "files" / f"{written[0]}.eml").read_bytes().startswith(b"Subject: written before")
+
+
+def _sent_write_fails(monkeypatch, times: int) -> list:
+    """The database refuses the write of "sent" (a dropped connection, a failover, "database is
+    locked") `times` times, after the provider has accepted the message."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.services.notifications import claims
+
+    real, refused = claims.fenced, []
+
+    def fenced(row, token, **values):
+        if values.get("status") == "sent" and len(refused) < times:
+            refused.append(row.id)
+            raise OperationalError("UPDATE notifications ...", {}, Exception("database is locked"))
+        return real(row, token, **values)
+
+    monkeypatch.setattr(claims, "fenced", fenced)
+    return refused
+
+
+def test_a_failed_write_of_sent_after_the_server_accepted_never_sends_again(book, smtp, rows, app, monkeypatch):
+    """Issue 15, defect 1: SMTP answered 250, then recording "sent" failed: the message must not be
+    sent again after the backoff. It stays handed off; recovery settles it (SMTP cannot be asked:
+    "delivery unknown", at most once)."""
+    refused = _sent_write_fails(monkeypatch, times=1_000)
+    book()
+    notifications.process_due()
+    assert refused
+    [row] = rows(template="booking_confirmation")
+    assert row.status == "sending" and row.handed_off_at is not None and "recovery" in row.last_error
+    monkeypatch.undo()
+    for minutes in (5, 30, 120):  # well past any backoff: nothing is sent again
+        notifications.process_due(now=utcnow() + timedelta(minutes=minutes))
+    assert len(smtp.inbox.to("ann@example.com")) == 1
+    [row] = rows(template="booking_confirmation")
+    assert row.status == "failed" and row.last_error.startswith("delivery unknown")
+
+
+def test_one_failed_write_of_sent_is_tried_again_and_the_message_is_sent_once(book, smtp, rows, monkeypatch):
+    refused = _sent_write_fails(monkeypatch, times=1)
+    book()
+    notifications.process_due()
+    assert len(refused) == 1
+    [row] = rows(template="booking_confirmation")
+    assert row.status == "sent" and row.attempts == 1
+    notifications.process_due(now=utcnow() + timedelta(hours=1))
+    assert len(smtp.inbox.to("ann@example.com")) == 1
+
+
+def test_a_failed_write_of_sent_after_twilio_accepted_is_settled_by_asking_twilio(book, twilio, rows, app,
+                                                                                   monkeypatch):
+    """Twilio answered 201, then recording "sent" failed: no second POST; recovery finds the message
+    in Twilio's list and marks the row sent with its sid."""
+    number = "+447700900123"
+    _sent_write_fails(monkeypatch, times=1_000)
+    book(phone=number)
+    notifications.process_due()
+    [row] = rows(template="booking_confirmation", channel="sms")
+    assert row.status == "sending" and row.handed_off_at is not None
+    monkeypatch.undo()
+    later = row.handed_off_at + timedelta(seconds=app.config["NOTIFICATIONS_LEASE_SECONDS"] + 1)
+    notifications.process_due(now=later)
+    [row] = rows(template="booking_confirmation", channel="sms")
+    [message] = twilio.to(number)
+    assert row.status == "sent" and row.provider_message_id == message["sid"] and row.delivery_status == "recovered"
+    assert twilio.posts == 1
