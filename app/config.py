@@ -110,6 +110,9 @@ class Config:
         self.NOTIFICATIONS_BACKOFF_SECONDS = _int("NOTIFICATIONS_BACKOFF_SECONDS", 60)  # first retry; doubles
         self.NOTIFICATIONS_BACKOFF_MAX_SECONDS = _int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", 6 * 3600)
         self.NOTIFICATIONS_MAX_ATTEMPTS = _int("NOTIFICATIONS_MAX_ATTEMPTS", 5)
+        # Sent, skipped and cancelled messages (and file-outbox files) older than this many days are
+        # deleted; failed ones stay. 0 keeps everything.
+        self.NOTIFICATIONS_RETENTION_DAYS = _int("NOTIFICATIONS_RETENTION_DAYS", 180)
         # Without Redis: auto (a thread of the web process; off under tests), thread, or off (cron
         # calls POST /api/notifications/process). With REDIS_URL, RQ workers always do it.
         self.NOTIFICATIONS_DISPATCHER = os.environ.get("NOTIFICATIONS_DISPATCHER") or "auto"

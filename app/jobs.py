@@ -85,6 +85,7 @@ def dispatch_notifications() -> dict:
         except Exception:  # noqa: BLE001 (Redis trouble: the ticker will try again)
             log.warning("could not clear the dispatch marker", exc_info=True)
         recovered = notifications.recover_expired()
+        notifications.purge_expired()  # hourly at most: done messages past their retention
         queue = notification_queue(app, connection)
         batch = app.config["NOTIFICATIONS_BATCH_SIZE"]
         queued = 0

@@ -77,5 +77,22 @@ class FileOutbox:
         path = self.folder / name
         return path.read_bytes() if path.is_file() else None
 
+    def purge(self, older_than: float) -> int:
+        """Delete this channel's files last written before `older_than` (a POSIX time), and write
+        leftovers (.tmp) of the same age. Returns how many were deleted."""
+        if not self.folder.is_dir():
+            return 0
+        deleted = 0
+        for path in self.folder.iterdir():
+            if not (path.name.endswith(self.suffix) or path.name.endswith(".tmp")):
+                continue
+            try:
+                if path.is_file() and path.stat().st_mtime < older_than:
+                    path.unlink()
+                    deleted += 1
+            except FileNotFoundError:  # another process purged it first
+                continue
+        return deleted
+
     def close(self) -> None:
         pass

@@ -34,6 +34,10 @@ class Notification(db.Model):
         UniqueConstraint("idempotency_key"),
         # The dispatcher's query: what is due now.
         Index("ix_notifications_status_send_at", "status", "send_at"),
+        # Twilio's status callbacks find their row by the message sid; STOP and opt-in look up a
+        # number's messages.
+        Index("ix_notifications_provider_message_id", "provider_message_id"),
+        Index("ix_notifications_channel_recipient", "channel", "recipient"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -18,7 +18,7 @@ What it exports (code outside the package imports these names from here, and not
   `schedule_booking_rescheduled`, `schedule_booking_cancelled`; and `schedule_staff_message`, an
   email to a member of staff about no booking (calendar sync trouble);
 * delivery, for the dispatcher, the RQ jobs and the cron endpoint: `process_due`, `deliver`,
-  `recover_expired`, `take_due_for_queue`, `release_queued`;
+  `recover_expired`, `purge_expired`, `take_due_for_queue`, `release_queued`;
 * the outbox page and health: `outbox_page`, `get_notification`, `retry_notification`,
   `outbox_file`, `queue_health`, `check_limit`;
 * opt-outs: `unsubscribe_email`, `read_unsubscribe_token`, `record_sms_opt_out`,
@@ -50,6 +50,7 @@ from app.services.notifications.outbox import (
     retry_notification,
 )
 from app.services.notifications.recovery import recover_expired
+from app.services.notifications.retention import purge_expired
 from app.services.notifications.scheduling import (
     schedule_booking_cancelled,
     schedule_booking_created,
@@ -59,7 +60,7 @@ from app.services.notifications.scheduling import (
 
 __all__ = [
     "MAX_PROCESS_LIMIT", "check_limit", "deliver", "get_notification", "outbox_file", "outbox_page", "process_due",
-    "queue_health",
+    "purge_expired", "queue_health",
     "read_unsubscribe_token", "record_sms_opt_in", "record_sms_opt_out", "record_sms_status", "recover_expired",
     "release_queued", "retry_notification", "schedule_booking_cancelled", "schedule_booking_created",
     "schedule_booking_rescheduled", "schedule_staff_message", "take_due_for_queue", "unsubscribe_email",

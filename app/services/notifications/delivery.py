@@ -41,6 +41,7 @@ from app.services.notifications.claims import (
 from app.services.notifications.clock import Clock
 from app.services.notifications.messages import KINDS, Kind, render
 from app.services.notifications.recovery import recover_expired
+from app.services.notifications.retention import purge_expired
 from app.services.notifications.sending import Transports, send_email_row, send_sms_row
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,12 @@ class Outcome:
 
 
 def process_due(*, limit: int | None = None, now: datetime | None = None) -> Outcome:
-    """Recover expired leases, then claim and send due rows in batches until none are due or
-    `limit` rows were claimed: the cron endpoint's and the in-process dispatcher's whole job."""
+    """Recover expired leases (and, hourly, purge done messages past their retention), then claim
+    and send due rows in batches until none are due or `limit` rows were claimed: the cron
+    endpoint's and the in-process dispatcher's whole job."""
     outcome = Outcome()
     outcome.recovered = recover_expired(now=now)
+    purge_expired(now=now)
     batch = current_app.config["NOTIFICATIONS_BATCH_SIZE"]
     remaining = limit
     while remaining is None or remaining > 0:
