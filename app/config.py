@@ -108,7 +108,13 @@ class Config:
         self.NOTIFICATIONS_LEASE_SECONDS = _int("NOTIFICATIONS_LEASE_SECONDS", 300)
         self.NOTIFICATIONS_DISPATCH_SECONDS = _float("NOTIFICATIONS_DISPATCH_SECONDS", 5.0)  # how often to look
         self.NOTIFICATIONS_BACKOFF_SECONDS = _int("NOTIFICATIONS_BACKOFF_SECONDS", 60)  # first retry; doubles
-        self.NOTIFICATIONS_BACKOFF_MAX_SECONDS = _int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", 6 * 3600)
+        self.NOTIFICATIONS_BACKOFF_MAX_SECONDS = _int("NOTIFICATIONS_BACKOFF_MAX_SECONDS", 1800)
+        # A message that fails for a while (an SMTP or Twilio outage) is retried for as long as it is
+        # useful: a reminder until its booking starts, anything else this many hours (and never
+        # after the booking starts); then it shows as failed.
+        self.NOTIFICATIONS_RETRY_HOURS = _int("NOTIFICATIONS_RETRY_HOURS", 24)
+        # Sends a crashing sender may start before the message is failed (a message that kills its
+        # sender cannot loop for ever); temporary provider failures are bounded by the above instead.
         self.NOTIFICATIONS_MAX_ATTEMPTS = _int("NOTIFICATIONS_MAX_ATTEMPTS", 5)
         # Sent, skipped and cancelled messages (and file-outbox files) older than this many days are
         # deleted; failed ones stay. 0 keeps everything.

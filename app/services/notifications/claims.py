@@ -22,8 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.database import begin_serialized_transaction
 from app.extensions import db
-from app.models import Notification
+from app.models import Booking, Notification
 from app.services.notifications.clock import Clock, utcnow
+from app.services.notifications.messages import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -181,14 +182,32 @@ def finish_failed(row: Notification, token: str, reason: str) -> str:
     return finish(row, token, "failed", reason[:2000])
 
 
+def useful_until(row: Notification) -> datetime:
+    """Until when a message is worth sending: a booking's messages until the booking starts (a
+    reminder or a confirmation after that helps nobody), and any message that is not a reminder
+    at most NOTIFICATIONS_RETRY_HOURS after it was written."""
+    limit = row.created_at + timedelta(hours=current_app.config["NOTIFICATIONS_RETRY_HOURS"])
+    start = db.session.scalar(select(Booking.start_at).where(Booking.id == row.booking_id)) \
+        if row.booking_id else None
+    kind = KINDS.get(row.template)
+    if kind is not None and kind.reminder and start is not None:
+        return start
+    return min(limit, start) if start is not None else limit
+
+
 def retry_or_fail(row: Notification, token: str, reason: str, clock: Clock) -> str:
-    """A temporary failure: back to pending after a backoff, or failed once attempts are used up."""
-    if row.attempts >= row.max_attempts:
-        return finish_failed(row, token, f"gave up after {row.attempts} attempts: {reason}")
-    delay = backoff_seconds(row.attempts)
+    """A temporary failure: pending again after a backoff (exponential, capped) for as long as the
+    message is still useful (`useful_until`) — an outage of hours loses nothing — then failed, with
+    the reason, where staff see it."""
+    now = clock()
+    next_at = now + timedelta(seconds=backoff_seconds(row.attempts))
+    deadline = useful_until(row)
+    if next_at > deadline:
+        until = deadline.strftime("%d %b %H:%M UTC")
+        return finish_failed(row, token, f"gave up after {row.attempts} attempts (no longer useful after {until}): "
+                                         f"{reason}")
     ok = fenced(row, token, durable=False, status="pending", claim_token=None, handed_off_at=None,
-                enqueued_at=None, send_at=clock() + timedelta(seconds=delay),
-                last_error=f"attempt {row.attempts}: {reason}"[:2000])
+                enqueued_at=None, send_at=next_at, last_error=f"attempt {row.attempts}: {reason}"[:2000])
     return "retried" if ok else "lost"
 
 

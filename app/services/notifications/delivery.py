@@ -2,7 +2,8 @@
 hand it over — one row's failure never stops the others.
 
 Failures are classified: permanent ones (bad address, refused recipient, opted out) fail at once;
-temporary ones go back to pending with exponential backoff until `max_attempts`. Reminders (and
+temporary ones go back to pending with capped exponential backoff for as long as the message is
+useful (claims.useful_until), then fail where staff see them. Reminders (and
 superseded updates) are checked at send time: a changed booking sequence or a cancelled booking
 means `skipped`, never a stale message.
 """

@@ -72,32 +72,40 @@ def test_smtp_down_then_back_delivers_each_message_exactly_once(book, smtp, rows
     assert all(r.attempts == 2 for r in rows(status="sent"))
 
 
-def test_backoff_doubles_and_gives_up_after_max_attempts_then_retry_sends(book, smtp, rows, world, make_user, app):
+def test_backoff_doubles_and_gives_up_when_no_longer_useful_then_retry_sends(book, smtp, rows, world, make_user, app):
+    """Issue 15, defect 6: a temporary failure is retried with capped exponential backoff for as long
+    as the message is useful (here NOTIFICATIONS_RETRY_HOURS = 2), then fails where staff see it."""
     from notification_helpers import sign_in
 
+    app.config["NOTIFICATIONS_RETRY_HOURS"] = 2
+    app.config["NOTIFICATIONS_BACKOFF_MAX_SECONDS"] = 600
     book()
+    written = rows(template="booking_confirmation")[0].created_at
     smtp.stop()
     now = utcnow()
     delays = []
-    for _ in range(3):  # NOTIFICATIONS_MAX_ATTEMPTS is 3 in these tests
+    while rows(template="booking_confirmation")[0].status == "pending" and len(delays) < 100:
         notifications.process_due(now=now)
         row = rows(template="booking_confirmation")[0]
         delays.append((row.send_at - now).total_seconds())
         now = row.send_at + timedelta(seconds=1)
     assert 27 <= delays[0] <= 33 and 54 <= delays[1] <= 66  # 30 s, then 60 s (±10 %)
+    assert max(delays) <= 660  # capped at 10 minutes
     row = rows(template="booking_confirmation")[0]
-    assert row.status == "failed" and row.attempts == 3
-    assert row.last_error == "gave up after 3 attempts: cannot reach the SMTP server: connection refused"
+    assert row.status == "failed" and 12 <= row.attempts <= 25  # retried for the two hours, not 3 times
+    assert now - written >= timedelta(hours=1, minutes=45)
+    assert row.last_error.startswith(f"gave up after {row.attempts} attempts (no longer useful after ")
+    assert row.last_error.endswith("cannot reach the SMTP server: connection refused")
 
     smtp.start()
     owner = make_user(org=world.org, role="owner", email="owner@atlas.example", password="owner password 1")
     client, token = sign_in(app, owner.email, "owner password 1")
     listing = client.get("/dashboard/outbox?status=failed").get_data(as_text=True)
-    assert "gave up after 3 attempts" in listing and f"/dashboard/outbox/{row.id}/retry" in listing
+    assert "no longer useful after" in listing and f"/dashboard/outbox/{row.id}/retry" in listing
     response = client.post(f"/dashboard/outbox/{row.id}/retry", data={"csrf_token": token})
     assert response.status_code == 303
     row = rows(template="booking_confirmation")[0]
-    assert row.status == "pending" and row.max_attempts == 6
+    assert row.status == "pending"
     notifications.process_due()
     assert rows(template="booking_confirmation")[0].status == "sent"
     assert len(smtp.inbox.to("ann@example.com")) == 1
@@ -330,3 +338,21 @@ def test_a_failed_write_of_sent_after_twilio_accepted_is_settled_by_asking_twili
     [message] = twilio.to(number)
     assert row.status == "sent" and row.provider_message_id == message["sid"] and row.delivery_status == "recovered"
     assert twilio.posts == 1
+
+
+def test_a_twenty_minute_smtp_outage_loses_nothing(book, smtp, rows):
+    """Issue 15, defect 6: with the old five attempts (60 + 120 + 240 + 480 s) a 20-minute outage
+    failed the confirmation for good. Every message goes out once SMTP is back, each once."""
+    book()
+    smtp.stop()
+    start = utcnow()
+    for minute in range(0, 21):
+        notifications.process_due(now=start + timedelta(minutes=minute))
+    assert rows(status="failed") == []
+    smtp.start()
+    for minute in range(21, 60):
+        notifications.process_due(now=start + timedelta(minutes=minute))
+    sent = rows(status="sent")
+    assert {r.template for r in sent} == {"booking_confirmation", "staff_booking_created"}
+    ids = message_ids(smtp)
+    assert len(ids) == 2 and set(ids.values()) == {1}
