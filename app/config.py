@@ -100,6 +100,9 @@ class Config:
         # Seconds one call to Twilio may take; empty base URL = Twilio's own (set for a stand-in).
         self.TWILIO_TIMEOUT = _float("TWILIO_TIMEOUT", 15.0)
         self.TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL") or None
+        # Off (Twilio's default): Twilio itself answers STOP/START/HELP, so the inbound webhook only
+        # records them. On: the account turned on Advanced Opt-Out without Twilio replies, and we answer.
+        self.TWILIO_ADVANCED_OPT_OUT = _bool("TWILIO_ADVANCED_OPT_OUT", False)
 
         # The notification outbox (docs/notifications.md): how it is emptied and how it retries.
         self.NOTIFICATIONS_QUEUE = os.environ.get("NOTIFICATIONS_QUEUE") or "notifications"  # RQ queue

@@ -205,7 +205,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(twilio.twilio_inbound, "post", "Twilio", security=[{"twilioSignature": []}],
               body_type="application/x-www-form-urlencoded",
               body={"type": "object", "properties": {"From": {"type": "string"}, "Body": {"type": "string"}}},
-              ok={200: ("TwiML: the HELP text, or nothing (STOP and START are recorded).", TWIML)},
+              ok={200: ("TwiML: a message that is exactly STOP/START (or another of Twilio's keywords) is "
+                        "recorded and answered by Twilio itself (by us only under TWILIO_ADVANCED_OPT_OUT); any "
+                        "other text gets one fixed reply pointing to the link in the booking confirmation.",
+                        TWIML)},
               errors=("Invalid", "Forbidden", "TooLarge")),
 )
 

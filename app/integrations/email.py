@@ -57,6 +57,9 @@ SMTP_POLICY = MESSAGE_POLICY.clone(linesep="\r\n")
 # Bodies as quoted-printable (readable in the raw message), not base64 as utf-8 defaults to.
 _UTF8_QP = email_charset.Charset("utf-8")
 _UTF8_QP.body_encoding = email_charset.QP
+# On every email the portal sends (RFC 3834): none is written by a person, so vacation responders
+# and other auto-repliers leave them alone instead of answering (and bouncing) back.
+AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-generated"}
 
 
 def send_email(to: str | list[str], subject: str, text: str, html: str | None = None) -> str | None:
@@ -65,7 +68,8 @@ def send_email(to: str | list[str], subject: str, text: str, html: str | None = 
     recipients = [to] if isinstance(to, str) else list(to)
     sender = _sender()
     if current_app.config["SMTP_HOST"]:
-        mail.send(Message(subject=subject, recipients=recipients, body=text, html=html, sender=sender))
+        mail.send(Message(subject=subject, recipients=recipients, body=text, html=html, sender=sender,
+                          extra_headers=dict(AUTOMATIC_HEADERS)))
         return None
     return _write_to_outbox(recipients, subject, text, html, sender)
 
@@ -77,6 +81,8 @@ def _write_to_outbox(recipients: list[str], subject: str, text: str, html: str |
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
     message["Message-ID"] = make_msgid(domain="atlas-booking.local")
+    for name, value in AUTOMATIC_HEADERS.items():
+        message[name] = value
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
@@ -119,6 +125,9 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
     a text/calendar part with the METHOD parameter among the alternatives, and the same calendar
     attached as invite.ics — also text/calendar with the method parameter.
 
+    Every message says it was sent automatically (AUTOMATIC_HEADERS); `headers` adds others
+    (List-Unsubscribe, Reply-To), each a single line.
+
     Built with the classic email.mime classes, as Flask-Mail does: the modern EmailMessage API
     parses every header it is given, which cost more per message than rendering and sending it.
     """
@@ -145,7 +154,9 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
     message["Subject"] = Header(subject, "utf-8") if not subject.isascii() else subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
     message["Message-ID"] = message_id
-    for name, value in (headers or {}).items():
+    for name, value in {**AUTOMATIC_HEADERS, **(headers or {})}.items():
+        if "\r" in value or "\n" in value:  # a line break would start a header of its own
+            raise ValueError(f"header {name} holds a line break")
         message[name] = value
     return message
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from email_validator import EmailNotValidError, validate_email
 from flask import render_template
 
 from app.integrations import email as email_integration
@@ -87,10 +88,26 @@ def render(row: Notification, booking: Booking | None, org: Organization, staff:
                                         manage_link=context["manage_url"] if kind.calendar_method != "CANCEL" else None)
         rendered.calendar = calendar.to_ical()
         rendered.calendar_method = kind.calendar_method
+    reply_to = reply_to_address(org.contact_email) if kind.audience == "attendee" else None
+    if reply_to:  # a customer's reply reaches the gym's desk, not the portal's sending address
+        rendered.headers["Reply-To"] = reply_to
     if kind.reminder and context.get("unsubscribe_url"):  # what unsubscribing stops: reminders
         rendered.headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
         rendered.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return rendered
+
+
+def reply_to_address(value: str | None) -> str | None:
+    """The gym's contact address fit for a Reply-To header, or None: when it has none, or the value
+    is not one plain valid address (a line break in it would add headers of its own; a display
+    name, or non-ASCII before the @, which needs SMTPUTF8, is not taken either)."""
+    if not value or "\r" in value or "\n" in value:
+        return None
+    try:
+        address = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        return None
+    return address.ascii_email
 
 
 SMS_REPLACEMENTS = {"\u2013": "-", "\u2014": "-", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
@@ -200,9 +217,15 @@ def when_short(start: datetime, tz: str) -> str:
 
 
 def date_short(start: datetime, tz: str) -> str:
-    """"Mon 7 Jan at 10:00" (subjects)."""
+    """"Mon 7 Jan at 10:00 GMT" (subjects): always with the zone, as the body and the SMS have it.
+    A bare time in a subject is read in whatever zone the reader is in; the zone in which it is
+    written (the attendee's, or a trainer's own) is often not the gym's, and no reader can tell
+    which from the subject alone. Zones whose abbreviation is only an offset ("+03") are named
+    as in the body: "Istanbul time"."""
     local = start.astimezone(ZoneInfo(tz))
-    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"
+    abbreviation = local.tzname() or ""
+    zone = abbreviation if abbreviation.isalpha() else zone_label(tz)
+    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M} {zone}"
 
 
 def lead_time_text(minutes: int) -> str:

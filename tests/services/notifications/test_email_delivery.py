@@ -33,7 +33,7 @@ def test_the_confirmation_arrives_complete(book, smtp, world, client):
     outcome = notifications.process_due()
     assert outcome.sent == 2 and outcome.failed == 0  # attendee confirmation + trainer notice
     [message] = smtp.inbox.to("ann@example.com")
-    assert message["Subject"] == "Confirmed: PT Session with Terry Trainer, Mon 6 Jan at 05:00"
+    assert message["Subject"] == "Confirmed: PT Session with Terry Trainer, Mon 6 Jan at 05:00 EST"
     assert message["To"] == "ann@example.com"
     assert message["From"] == "Atlas Fitness <hello@atlas.example>"
     text, html = bodies(message)
@@ -79,7 +79,7 @@ def test_a_move_sends_the_same_uid_with_a_higher_sequence_and_a_cancel_cancels_i
     cancel_booking(result.booking.id, actor=Actor("attendee"), reason="Away that week")
     notifications.process_due()
     confirmation, update, cancellation = smtp.inbox.to("ann@example.com")
-    assert update["Subject"] == "Moved: PT Session with Terry Trainer is now Tue 7 Jan at 05:00"
+    assert update["Subject"] == "Moved: PT Session with Terry Trainer is now Tue 7 Jan at 05:00 EST"
     method, _, moved = invitation(update)
     assert method == "REQUEST" and int(moved["SEQUENCE"]) == 1
     assert moved.decoded("DTSTART") == new_start
@@ -92,7 +92,7 @@ def test_a_move_sends_the_same_uid_with_a_higher_sequence_and_a_cancel_cancels_i
     assert method == "CANCEL" and calendar["METHOD"] == "CANCEL"
     assert int(cancelled["SEQUENCE"]) == 2 and str(cancelled["STATUS"]) == "CANCELLED"
     assert str(cancelled["UID"]) == str(moved["UID"])
-    assert cancellation["Subject"] == "Cancelled: PT Session with Terry Trainer, Tue 7 Jan at 05:00"
+    assert cancellation["Subject"] == "Cancelled: PT Session with Terry Trainer, Tue 7 Jan at 05:00 EST"
     text, _ = bodies(cancellation)
     assert "Reason: Away that week" in text and "Book another time: http://localhost/book/" in text
 
@@ -101,7 +101,7 @@ def test_the_trainer_gets_a_notice_in_their_own_time_zone(book, smtp, world):
     book(name="Ann <b>Attendee</b>")
     notifications.process_due()
     [notice] = smtp.inbox.to(world.trainer.email)
-    assert notice["Subject"] == "New booking: Ann <b>Attendee</b>, PT Session, Mon 6 Jan at 10:00"
+    assert notice["Subject"] == "New booking: Ann <b>Attendee</b>, PT Session, Mon 6 Jan at 10:00 GMT"
     text, html = bodies(notice)
     assert "Monday 6 January 2031, 10:00\u201311:00 London time (GMT)" in text
     assert "Ann &lt;b&gt;Attendee&lt;/b&gt;" in html and "<b>Attendee</b>" not in html  # escaped

@@ -23,7 +23,7 @@ def test_a_reminder_goes_at_its_time_not_before(book, smtp, rows):
     assert notifications.process_due(now=DAY_BEFORE - timedelta(minutes=1)).claimed == 0
     assert notifications.process_due(now=DAY_BEFORE).sent == 1
     reminder = smtp.inbox.to("ann@example.com")[-1]
-    assert reminder["Subject"] == "Reminder: PT Session with Terry Trainer tomorrow, Mon 6 Jan at 05:00"
+    assert reminder["Subject"] == "Reminder: PT Session with Terry Trainer tomorrow, Mon 6 Jan at 05:00 EST"
     text = reminder.get_body(("plain",)).get_content()
     assert "Monday 6 January 2031, 05:00\u201306:00 New York time (EST)" in text
     assert f"http://localhost/booking/manage/{result.manage_token}" in text
