@@ -22,6 +22,8 @@ TEMPLATE_LABELS = {
     "staff_booking_created": "Trainer: new booking",
     "staff_booking_rescheduled": "Trainer: booking moved",
     "staff_booking_cancelled": "Trainer: booking cancelled",
+    "staff_booking_assigned": "Trainer: booking moved to them",
+    "staff_booking_unassigned": "Trainer: booking moved to a colleague",
     "staff_calendar_reconnect": "Trainer: reconnect Google Calendar",
     "staff_calendar_write_failures": "Trainer: bookings not in Google Calendar",
 }

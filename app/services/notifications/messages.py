@@ -49,6 +49,10 @@ KINDS = {
     "staff_booking_created": Kind("staff"),
     "staff_booking_rescheduled": Kind("staff", stale_on_sequence=True),
     "staff_booking_cancelled": Kind("staff"),
+    # A booking moved from one trainer to another: the new one is told it is theirs, the old one
+    # that it is not any more (not "booking moved" to someone who never had it).
+    "staff_booking_assigned": Kind("staff", stale_on_sequence=True),
+    "staff_booking_unassigned": Kind("staff", stale_on_sequence=True),
     "staff_calendar_reconnect": Kind("staff", about_booking=False),
     "staff_calendar_write_failures": Kind("staff", about_booking=False),
 }
@@ -154,6 +158,7 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
         "when_short": when_short(booking.start_at, tz),
         "date_short": date_short(booking.start_at, tz),
         "previous_when": when_text(previous_start, previous_end, tz) if previous_start and previous_end else None,
+        "previous_staff_name": ctx.get("previous_staff_name"),
         "timezone": tz,
         "reason": booking.cancellation_reason,
         "manage_url": urls.manage_url(token) if token else None,

@@ -61,16 +61,26 @@ def schedule_booking_rescheduled(booking: Booking, group: list[Booking] | None =
     with db.session.no_autoflush:
         org = db.session.get(Organization, lead.organization_id)
         _cancel_pending(lead.id, ["booking_reminder"], "moved: the booking was rescheduled", now)
-        _cancel_pending(lead.id, ["booking_update", "staff_booking_rescheduled"],
-                        "superseded by a later change", now)
+        _cancel_pending(lead.id, ["booking_update", *STAFF_CHANGE_NOTICES], "superseded by a later change", now)
         context = _manage_context(lead.id)
         if previous:
             context.update({k: previous.get(k) for k in ("start_at", "end_at", "staff_id") if previous.get(k)})
         staff = _staff_by_id([row.staff_id for row in (group or [lead])])
         rows = _attendee_messages(lead, "booking_update", lead.sequence, now, context)
-        rows += [_row(lead, "email", "staff_booking_rescheduled", member.email, now, lead.sequence,
-                      {"staff_id": str(member.id), **{k: v for k, v in context.items() if k != "manage"}},
-                      key_extra=str(member.id)) for member in staff]
+        notice = {k: v for k, v in context.items() if k != "manage"}
+        before = (previous or {}).get("staff_id")
+        if before and before != str(lead.staff_id) and not (group and len(group) > 1):
+            # Reassigned: the new trainer gets it as theirs, the old one is told it is not any more.
+            [was] = _staff_by_id([uuid.UUID(before)]) or [None]
+            if was is not None:
+                notice["previous_staff_name"] = was.name
+                rows.append(_row(lead, "email", "staff_booking_unassigned", was.email, now, lead.sequence,
+                                 {"staff_id": str(was.id), **notice}, key_extra=str(was.id)))
+            template = "staff_booking_assigned"
+        else:
+            template = "staff_booking_rescheduled"
+        rows += [_row(lead, "email", template, member.email, now, lead.sequence,
+                      {"staff_id": str(member.id), **notice}, key_extra=str(member.id)) for member in staff]
         rows += _reminders(lead, org.reminder_offsets_minutes, lead.sequence, now, _manage_context(lead.id))
     return _add(rows)
 
@@ -83,7 +93,7 @@ def schedule_booking_cancelled(booking: Booking, group: list[Booking] | None = N
     lead = _lead(booking, group)
     with db.session.no_autoflush:
         _cancel_pending(lead.id, ["booking_reminder"], "the booking was cancelled", now)
-        _cancel_pending(lead.id, ["booking_update", "staff_booking_rescheduled"], "the booking was cancelled", now)
+        _cancel_pending(lead.id, ["booking_update", *STAFF_CHANGE_NOTICES], "the booking was cancelled", now)
         staff = _staff_by_id([row.staff_id for row in (group or [lead])])
         rows = _attendee_messages(lead, "booking_cancellation", lead.sequence, now, {})
         rows += [_row(lead, "email", "staff_booking_cancelled", member.email, now, lead.sequence,
@@ -133,14 +143,23 @@ def _attendee_messages(booking: Booking, template: str, sequence: int, now: date
     return rows
 
 
+# What a trainer is told of a change: superseded by the next change, dropped by a cancellation.
+STAFF_CHANGE_NOTICES = ("staff_booking_rescheduled", "staff_booking_assigned", "staff_booking_unassigned")
+
+# A reminder due this soon after the confirmation (or the update of a move) is not written: booked
+# 2 h 01 min ahead, the 2-hour reminder would follow the confirmation by a minute.
+REMINDER_GAP = timedelta(minutes=30)
+
+
 def _reminders(booking: Booking, offsets, sequence: int, now: datetime, context: dict) -> list:
-    """The reminders at these offsets (minutes before the start; None: the default offsets) still ahead."""
+    """The reminders at these offsets (minutes before the start; None: the default offsets) still to
+    come, and not due within REMINDER_GAP of now."""
     offsets = offsets if offsets is not None else DEFAULT_REMINDER_OFFSETS_MINUTES
     rows = []
     for offset in sorted({int(o) for o in offsets if int(o) > 0}, reverse=True):
         send_at = booking.start_at - timedelta(minutes=offset)
-        if send_at <= now:  # a reminder that would already be late says nothing the confirmation didn't
-            continue
+        if send_at < now + REMINDER_GAP:
+            continue  # late, or just after the confirmation (or update): it would say nothing new
         extra = {**context, "offset_minutes": offset}
         rows.append(_row(booking, "email", "booking_reminder", booking.attendee_email, send_at, sequence, dict(extra),
                          key_extra=f"{offset}m"))

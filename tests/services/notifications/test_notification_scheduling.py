@@ -61,6 +61,18 @@ def test_reminders_already_in_the_past_are_not_written(book, rows):
     assert [r.send_at for r in rows(template="booking_reminder")] == [START - timedelta(hours=2)]
 
 
+@pytest.mark.parametrize("ahead, expected", [
+    (timedelta(hours=2, minutes=1), []),  # the 2-hour reminder would follow the confirmation by a minute
+    (timedelta(hours=2, minutes=29), []),
+    (timedelta(hours=2, minutes=30), [START - timedelta(hours=2)]),
+    (timedelta(hours=24, minutes=10), [START - timedelta(hours=2)]),
+])
+def test_a_reminder_just_after_the_confirmation_is_not_written(book, rows, ahead, expected):
+    """Issue 15, defect 15."""
+    book(now=START - ahead)
+    assert sorted({r.send_at for r in rows(template="booking_reminder")}) == expected
+
+
 def test_a_refused_booking_writes_nothing(book, db):
     book()
     before = db.session.scalar(select(func.count()).select_from(Notification))
@@ -129,3 +141,29 @@ def test_collective_bookings_notify_every_trainer_once_and_the_attendee_once(db,
     cancel_booking(group[1].id, actor=Actor("staff"))  # cancelling through the other row of the group
     assert len(rows(template="booking_cancellation")) == 1
     assert {r.status for r in rows(template="booking_reminder")} == {"cancelled"}
+
+
+def test_a_reassignment_tells_the_old_trainer_it_is_gone_and_the_new_one_it_is_theirs(
+        db, make_trainer, world, make_link, rows, smtp):
+    """Issue 15, defect 7: the first trainer was never told, and the new one got "Booking moved" for
+    a booking they never had."""
+    from app.services import notifications
+    from app.services.bookings import create_booking
+
+    second = make_trainer(org=world.org, name="Sam Second", email="sam@atlas.example")
+    team = make_link([world.trainer, second], [world.atype], type="round_robin")
+    result = create_booking(link_slug=team.slug, start_time=START, attendee_name="Ann Attendee",
+                            attendee_email="ann@example.com", actor=Actor("attendee"), staff_id=str(world.trainer.id))
+    assert result.booking.staff_id == world.trainer.id
+    notifications.process_due()
+    reschedule_booking(result.booking.id, start_time=START + timedelta(hours=2), staff_id=str(second.id),
+                       actor=Actor("staff"))
+    notices = {(r.template, r.recipient) for r in rows() if r.template.startswith("staff_") and r.status == "pending"}
+    assert notices == {("staff_booking_unassigned", world.trainer.email), ("staff_booking_assigned", second.email)}
+    notifications.process_due()
+    [gone] = smtp.inbox.to(world.trainer.email)[-1:]
+    [theirs] = smtp.inbox.to(second.email)
+    assert gone["Subject"].startswith("Booking moved to Sam Second: Ann Attendee")
+    assert "no longer with you" in gone.get_body(("plain",)).get_content()
+    assert theirs["Subject"].startswith("Booking moved to you: Ann Attendee")
+    assert "which was with Terry Trainer, is now with you" in theirs.get_body(("plain",)).get_content()
