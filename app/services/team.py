@@ -25,7 +25,7 @@ from app.extensions import db
 from app.integrations.email import send_email
 from app.models import ACTIVE_STATUSES, Booking, Organization, User
 from app.models.staff import ROLES
-from app.services import background
+from app.services import background, notifications
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.scoping import org_row, parse_id
 from app.services.urls import password_reset_url
@@ -297,6 +297,9 @@ def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str |
     org.timezone = require_zone(timezone_name)
     org.name = name
     org.cancellation_cutoff_minutes = cancellation_cutoff_minutes
+    if list(reminder_offsets_minutes) != list(org.reminder_offsets_minutes or []):
+        # Upcoming bookings' reminders follow: none at an offset that was removed, one at a new one.
+        notifications.reminder_settings_changed(org.id, list(reminder_offsets_minutes))
     org.reminder_offsets_minutes = list(reminder_offsets_minutes)
     if frame_origins is not None:
         org.settings = {**(org.settings or {}), "frame_origins": list(frame_origins)}

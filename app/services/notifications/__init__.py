@@ -54,6 +54,7 @@ from app.services.notifications.retention import purge_expired
 from app.services.notifications.scheduling import (
     schedule_booking_cancelled,
     schedule_booking_created,
+    reminder_settings_changed,
     schedule_booking_rescheduled,
     schedule_staff_message,
 )
@@ -62,6 +63,6 @@ __all__ = [
     "MAX_PROCESS_LIMIT", "check_limit", "deliver", "get_notification", "outbox_file", "outbox_page", "process_due",
     "purge_expired", "queue_health",
     "read_unsubscribe_token", "record_sms_opt_in", "record_sms_opt_out", "record_sms_status", "recover_expired",
-    "release_queued", "retry_notification", "schedule_booking_cancelled", "schedule_booking_created",
-    "schedule_booking_rescheduled", "schedule_staff_message", "take_due_for_queue", "unsubscribe_email",
+    "release_queued", "reminder_settings_changed", "retry_notification", "schedule_booking_cancelled",
+    "schedule_booking_created", "schedule_booking_rescheduled", "schedule_staff_message", "take_due_for_queue", "unsubscribe_email",
 ]

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Booking, Notification, Organization, User
+from app.models import ACTIVE_STATUSES, Booking, Notification, Organization, User
 from app.models.organizations import DEFAULT_REMINDER_OFFSETS_MINUTES
 from app.services import background
 from app.services.notifications.clock import utcnow
@@ -99,6 +99,38 @@ def schedule_booking_cancelled(booking: Booking, group: list[Booking] | None = N
         rows += [_row(lead, "email", "staff_booking_cancelled", member.email, now, lead.sequence,
                       {"staff_id": str(member.id)}, key_extra=str(member.id)) for member in staff]
     return _add(rows)
+
+
+def reminder_settings_changed(organization_id, offsets: Sequence[int] | None, *,
+                              now: datetime | None = None) -> int:
+    """The organization's reminder offsets changed: every upcoming booking's reminders follow (no
+    commit). A reminder for an offset no longer wanted is cancelled; one for a new offset is written
+    (or, if it was cancelled before, pending again); the others are left as they are. Reminders
+    already sent stay sent. Returns how many bookings were looked at."""
+    now = now or utcnow()
+    leads = db.session.scalars(select(Booking).where(
+        Booking.organization_id == organization_id, Booking.status.in_(ACTIVE_STATUSES), Booking.start_at > now,
+        Booking.id.in_(select(Notification.booking_id).where(Notification.organization_id == organization_id,
+                                                             Notification.template == "booking_confirmation")))).all()
+    with db.session.no_autoflush:
+        for lead in leads:
+            wanted = {row.idempotency_key: row for row in
+                      _reminders(lead, offsets, lead.sequence, now, _manage_context(lead.id))}
+            existing = {row.idempotency_key: row for row in db.session.scalars(select(Notification).where(
+                Notification.booking_id == lead.id, Notification.template == "booking_reminder",
+                Notification.booking_sequence == lead.sequence))}
+            for key, row in existing.items():
+                if key not in wanted and row.status == "pending":
+                    row.status, row.last_error, row.updated_at = "cancelled", "the reminder settings changed", now
+            for key, row in wanted.items():
+                found = existing.get(key)
+                if found is None:
+                    _add([row])
+                elif found.status == "cancelled":
+                    found.status, found.send_at, found.last_error, found.attempts = "pending", row.send_at, None, 0
+                    found.claim_token = found.handed_off_at = found.enqueued_at = None
+                    background.kick_after_commit("notifications")
+    return len(leads)
 
 
 def schedule_staff_message(member: User, template: str, *, key: str, context: dict | None = None,

@@ -167,3 +167,29 @@ def test_a_reassignment_tells_the_old_trainer_it_is_gone_and_the_new_one_it_is_t
     assert "no longer with you" in gone.get_body(("plain",)).get_content()
     assert theirs["Subject"].startswith("Booking moved to you: Ann Attendee")
     assert "which was with Terry Trainer, is now with you" in theirs.get_body(("plain",)).get_content()
+
+
+def test_changing_the_reminder_settings_changes_the_reminders_already_scheduled(db, book, rows, world):
+    """Issue 15, defect 9: turning reminders off or changing the offsets left the old rows to go out."""
+    from app.services import team
+
+    def pending():
+        return sorted({(r.send_at, r.channel) for r in rows(template="booking_reminder", status="pending")})
+
+    def settings(offsets):
+        team.update_settings(world.org.id, name=world.org.name, timezone_name=world.org.timezone,
+                             cancellation_cutoff_minutes=world.org.cancellation_cutoff_minutes or 0,
+                             reminder_offsets_minutes=offsets)
+
+    book(phone="+447700900123")
+    day, two_hours = START - timedelta(hours=24), START - timedelta(hours=2)
+    assert pending() == [(day, "email"), (day, "sms"), (two_hours, "email"), (two_hours, "sms")]
+    settings([48 * 60, 120])  # the day-before reminder becomes two days before
+    two_days = START - timedelta(hours=48)
+    assert pending() == [(two_days, "email"), (two_days, "sms"), (two_hours, "email"), (two_hours, "sms")]
+    settings([24 * 60])  # back to the day before (its cancelled rows come back), no 2-hour one
+    assert pending() == [(day, "email"), (day, "sms")]
+    settings([])  # reminders off
+    assert pending() == []
+    keys = [r.idempotency_key for r in rows()]
+    assert len(keys) == len(set(keys))
