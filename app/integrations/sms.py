@@ -42,6 +42,12 @@ PERMANENT_CODES = {
     21614: "the number is not a mobile number",
     OPTED_OUT: "the number has opted out (replied STOP)",
 }
+# Refusals that pass: the sending number's queue at Twilio is full for now.
+TRANSIENT_CODES = {
+    21611: "the sending number has too many messages waiting at Twilio",
+}
+# How long Twilio may keep a message queued before dropping it (validity_period: 1 s to 10 hours).
+VALIDITY_MAX_SECONDS = 36_000
 
 
 class SmsDeliveryError(DeliveryError):
@@ -71,13 +77,17 @@ class TwilioTransport:
         self.from_number = from_number
         self.status_callback = status_callback
 
-    def send(self, *, to: str, body: str, on_handoff: Callable[[], bool], key: str) -> tuple[str, str] | None:
-        """(message sid, Twilio status), or None when `on_handoff()` said no and nothing was sent."""
+    def send(self, *, to: str, body: str, on_handoff: Callable[[], bool], key: str,
+             valid_for: float | None = None) -> tuple[str, str] | None:
+        """(message sid, Twilio status), or None when `on_handoff()` said no and nothing was sent.
+        `valid_for`: seconds the message is worth delivering; Twilio drops it if it is still queued
+        then (validity_period, 1 s to 10 hours), so a reminder never arrives after its class."""
         if not on_handoff():
             return None
+        extra = {"validity_period": max(1, min(VALIDITY_MAX_SECONDS, int(valid_for)))} if valid_for else {}
         try:
             message = self.client.messages.create(to=to, from_=self.from_number, body=body,
-                                                  status_callback=self.status_callback)
+                                                  status_callback=self.status_callback, **extra)
         except TwilioRestException as exc:
             raise _classify(exc) from None
         except requests.exceptions.ConnectionError as exc:
@@ -124,7 +134,8 @@ class OutboxSmsTransport(FileOutbox):
     def __init__(self, folder) -> None:
         super().__init__(folder, SMS_SUFFIX)
 
-    def send(self, *, to: str, body: str, on_handoff: Callable[[], bool], key: str) -> tuple[str, str] | None:
+    def send(self, *, to: str, body: str, on_handoff: Callable[[], bool], key: str,
+             valid_for: float | None = None) -> tuple[str, str] | None:
         try:
             reference = self.write(key, f"To: {to}\n\n{body}\n".encode(), on_handoff)
         except OSError as exc:
@@ -155,6 +166,8 @@ def _classify(exc: TwilioRestException) -> SmsDeliveryError:
     code = exc.code
     if code in PERMANENT_CODES:
         return SmsDeliveryError("permanent", f"Twilio error {code}: {PERMANENT_CODES[code]}", code)
+    if code in TRANSIENT_CODES:
+        return SmsDeliveryError("temporary", f"Twilio error {code}: {TRANSIENT_CODES[code]}", code)
     if exc.status == 429 or exc.status >= 500:
         return SmsDeliveryError("temporary", f"Twilio answered {exc.status}: {exc.msg}", code)
     # Any other 4xx: the request itself is wrong (credentials, parameters); retrying cannot help.

@@ -24,6 +24,7 @@ from app.services.notifications.claims import (
     finish_failed,
     finish_sent,
     retry_or_fail,
+    useful_until,
 )
 from app.services.notifications.clock import Clock
 from app.services.notifications.messages import Rendered
@@ -84,8 +85,10 @@ def send_sms_row(row: Notification, token: str, message: Rendered, transports: T
     """Send the SMS of `row`; what became of the row (sent, failed, retried, skipped, unsettled, lost)."""
     transport = transports["sms"]
     handoff = _handoff(row, token, clock, via=transport.name, digest=sms_integration.body_digest(message.sms))
+    valid_for = (useful_until(row) - clock()).total_seconds()
     try:
-        result = transport.send(to=row.recipient, body=message.sms, on_handoff=handoff, key=str(row.id))
+        result = transport.send(to=row.recipient, body=message.sms, on_handoff=handoff, key=str(row.id),
+                                valid_for=max(valid_for, 1))
     except sms_integration.SmsDeliveryError as exc:
         if exc.code == sms_integration.OPTED_OUT:
             add_opt_out(row.organization_id, "sms", row.recipient, "twilio_21610")

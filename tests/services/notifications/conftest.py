@@ -117,6 +117,9 @@ def smtp():
 
 # --- Twilio ----------------------------------------------------------------------------------------
 
+HIDDEN = ("status_callback", "validity_period")  # request parameters, not fields of Twilio's Message
+
+
 @dataclass
 class TwilioStandIn:
     """The part of Twilio's REST API the portal uses: create and list Messages."""
@@ -156,6 +159,9 @@ class TwilioStandIn:
         if to in self.errors:
             status, code, text = self.errors[to]
             return self.error(status, code, text)
+        validity = form.get("ValidityPeriod")
+        if validity is not None and not (validity.isdigit() and 1 <= int(validity) <= 36000):
+            return self.error(400, 21624, "Validity period can only be set to integers between 1 and 36,000 seconds")
         now = datetime.now(timezone.utc)
         message = {
             "sid": "SM" + uuid.uuid4().hex, "account_sid": TWILIO_SID, "to": to, "from": form.get("From"),
@@ -163,13 +169,14 @@ class TwilioStandIn:
             "date_created": email.utils.format_datetime(now), "date_updated": email.utils.format_datetime(now),
             "date_sent": None, "price": None, "error_code": None, "error_message": None, "api_version": "2010-04-01",
             "uri": f"/2010-04-01/Accounts/{TWILIO_SID}/Messages/x.json", "status_callback": form.get("StatusCallback"),
+            "validity_period": int(validity) if validity is not None else None,
         }
         with self.lock:
             message["uri"] = message["uri"].replace("x.json", f"{message['sid']}.json")
             self.messages.append(message)
         if to in self.stall:
             time.sleep(self.stall[to])  # accepted, but the client gives up waiting
-        return Response(json.dumps({k: v for k, v in message.items() if k != "status_callback"}), status=201,
+        return Response(json.dumps({k: v for k, v in message.items() if k not in HIDDEN}), status=201,
                         mimetype="application/json")
 
     def list(self, request: Request) -> Response:
@@ -178,7 +185,7 @@ class TwilioStandIn:
             found = [m for m in reversed(self.messages)
                      if (not to or m["to"] == to) and (not sender or m["from"] == sender)]
         size = int(request.args.get("PageSize", 50))
-        body = {"messages": [{k: v for k, v in m.items() if k != "status_callback"} for m in found[:size]],
+        body = {"messages": [{k: v for k, v in m.items() if k not in HIDDEN} for m in found[:size]],
                 "first_page_uri": request.full_path, "next_page_uri": None, "previous_page_uri": None,
                 "page": 0, "page_size": size, "start": 0, "end": min(size, len(found)), "uri": request.full_path}
         return Response(json.dumps(body), mimetype="application/json")

@@ -162,3 +162,30 @@ def test_a_handed_off_sms_twilio_never_got_is_sent_again_once(book, twilio, rows
     notifications.process_due(now=later)
     assert len(twilio.to(NUMBER)) == 1
     assert rows(channel="sms", template="booking_confirmation")[0].status == "sent"
+
+
+def test_a_full_twilio_queue_is_retried_not_failed(book, twilio, rows):
+    """Issue 15, defect 11: 21611 (the number's queue is full) passes; it was taken as permanent."""
+    twilio.errors[NUMBER] = (400, 21611, "This 'From' number has exceeded the maximum number of queued messages")
+    book(phone=NUMBER)
+    notifications.process_due()
+    [row] = rows(template="booking_confirmation", channel="sms")
+    assert row.status == "pending" and "21611" in row.last_error
+    del twilio.errors[NUMBER]
+    notifications.process_due(now=row.send_at + timedelta(seconds=1))
+    [row] = rows(template="booking_confirmation", channel="sms")
+    assert row.status == "sent" and len(twilio.to(NUMBER)) == 1
+
+
+def test_every_sms_says_how_long_it_is_worth_delivering(book, twilio, rows):
+    """Issue 15, defect 11: a validity period matching the message's use, so Twilio drops a reminder
+    still queued when the class starts instead of delivering it late."""
+    book(phone=NUMBER)
+    notifications.process_due()
+    [confirmation] = twilio.to(NUMBER)
+    assert confirmation["validity_period"] == 36_000  # days ahead: Twilio's longest, 10 hours
+    two_hours_before = START - timedelta(hours=2)
+    notifications.process_due(now=two_hours_before)
+    reminder = twilio.to(NUMBER)[-1]
+    assert "reminder" in rows(template="booking_reminder", channel="sms", status="sent")[0].template
+    assert 2 * 3600 - 120 <= reminder["validity_period"] <= 2 * 3600  # until the session starts
