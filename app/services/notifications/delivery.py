@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -31,6 +31,7 @@ from app.models import (
     Organization,
     User,
 )
+from app.models.organizations import DEFAULT_REMINDER_OFFSETS_MINUTES
 from app.services.notifications.claims import (
     FRESH,
     after_internal_error,
@@ -167,7 +168,7 @@ def _send_one(row: Notification, token: str, batch: _Batch, transports: Transpor
     org = batch.orgs.get(row.organization_id)
     if kind is None:
         return finish_failed(row, token, f"unknown template {row.template!r}")
-    reason = stale_reason(row, kind, booking, clock())
+    reason = stale_reason(row, kind, booking, clock(), org=org)
     if reason:
         return finish(row, token, "skipped", reason)
     problem = recipient_problem(row.channel, row.recipient)
@@ -178,14 +179,16 @@ def _send_one(row: Notification, token: str, batch: _Batch, transports: Transpor
     if kind.reminder and row.channel == "email" and (row.organization_id, row.recipient.lower()) in batch.email_opt_outs:
         return finish(row, token, "skipped", "the recipient unsubscribed from reminder emails")
 
-    message = render(row, booking, org, batch.staff)
+    message = render(row, booking, org, batch.staff, now=clock())
     if row.channel == "email":
         return send_email_row(row, token, message, transports, clock)
     return send_sms_row(row, token, message, transports, clock)
 
 
-def stale_reason(row: Notification, kind: Kind, booking: Booking | None, now: datetime) -> str | None:
-    """Why this message must not go out now (the booking changed under it), or None."""
+def stale_reason(row: Notification, kind: Kind, booking: Booking | None, now: datetime, *,
+                 org: Organization | None = None) -> str | None:
+    """Why this message must not go out now (the booking changed under it, or a reminder's moment
+    is long gone), or None."""
     if not kind.about_booking:
         return None
     if booking is None:
@@ -199,6 +202,26 @@ def stale_reason(row: Notification, kind: Kind, booking: Booking | None, now: da
         return "the booking was cancelled before this went out"
     if kind.reminder and booking.start_at <= now:
         return "the booking has already started"
+    if kind.reminder:
+        return late_reminder(row, booking, now, org)
+    return None
+
+
+def late_reminder(row: Notification, booking: Booking, now: datetime, org: Organization | None) -> str | None:
+    """A reminder sent late (the worker was down, a long outage) goes only while it still fits:
+    not once a later reminder of the booking is due (that one goes instead, so a customer never gets
+    "tomorrow" and "in 2 hours" together), and not with less than half its lead time left (a 2-hour
+    reminder with 40 minutes to go is dropped: the confirmation already said when)."""
+    offset = (row.context or {}).get("offset_minutes")
+    if not isinstance(offset, int) or offset <= 0:
+        return None
+    offsets = org.reminder_offsets_minutes if org is not None and org.reminder_offsets_minutes is not None \
+        else DEFAULT_REMINDER_OFFSETS_MINUTES
+    left = booking.start_at - now
+    if any(0 < int(o) < offset and left <= timedelta(minutes=int(o)) for o in offsets):
+        return "late: a later reminder of this booking is due, and goes instead"
+    if left < timedelta(minutes=offset) / 2:
+        return f"late: less than half of its {offset} minutes' notice was left"
     return None
 
 

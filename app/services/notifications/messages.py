@@ -73,11 +73,13 @@ class Rendered:
     headers: dict = field(default_factory=dict)
 
 
-def render(row: Notification, booking: Booking | None, org: Organization, staff: dict) -> Rendered:
+def render(row: Notification, booking: Booking | None, org: Organization, staff: dict, *,
+           now: datetime | None = None) -> Rendered:
     """The message for `row`, from its template and the booking as it is now (None for a message
     about no booking)."""
     kind = KINDS[row.template]
-    context = message_context(row, booking, org, staff) if kind.about_booking else staff_context(row, org, staff)
+    context = message_context(row, booking, org, staff, now=now) if kind.about_booking \
+        else staff_context(row, org, staff)
     name = f"notifications/{row.template}"
     if row.channel == "sms":
         return Rendered(sms=sms_text(render_template(f"{name}.sms.txt", **context)))
@@ -126,8 +128,9 @@ def sms_text(text: str) -> str:
     return text
 
 
-def message_context(row: Notification, booking: Booking, org: Organization, staff: dict) -> dict:
-    """What every template can use."""
+def message_context(row: Notification, booking: Booking, org: Organization, staff: dict, *,
+                    now: datetime | None = None) -> dict:
+    """What every template can use (`now`: when it is sent, for how far ahead the booking is)."""
     ctx = row.context or {}
     is_staff = KINDS[row.template].audience == "staff"
     member = staff.get(uuid.UUID(ctx["staff_id"])) if ctx.get("staff_id") else None
@@ -165,7 +168,7 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
         "book_url": book_url,
         "dashboard_url": urls.dashboard_booking_url(booking.id),
         "unsubscribe_url": unsubscribe_link(org.id, row.recipient) if not is_staff and row.channel == "email" else None,
-        "lead_time": lead_time_text(offset) if offset else None,
+        "lead_time": lead_time_text(booking.start_at, now or datetime.now(timezone.utc), tz) if offset else None,
         "reminder_offsets": offset,
         "contact_email": org.contact_email,
     }
@@ -233,10 +236,21 @@ def date_short(start: datetime, tz: str) -> str:
     return f"{local:%a} {local.day} {local:%b} at {local:%H:%M} {zone}"
 
 
-def lead_time_text(minutes: int) -> str:
-    """How far ahead a reminder is: "tomorrow", "in 2 days", "in 2 hours", "in 90 minutes" (spans are
-    written as everywhere else in the portal: app/timeformat.py)."""
-    return "tomorrow" if minutes == 24 * 60 else f"in {duration_text(minutes)}"
+def lead_time_text(start: datetime, now: datetime, tz: str) -> str:
+    """How far ahead the booking is as the reminder goes, from the real time left — not the
+    reminder's nominal offset, so a late one says what is true: "in 3 days", "tomorrow" (the next
+    local day, at least 6 hours away), "in 5 hours", "in 90 minutes" (spans are written as everywhere
+    else in the portal: app/timeformat.py)."""
+    zone = ZoneInfo(tz)
+    days = (start.astimezone(zone).date() - now.astimezone(zone).date()).days
+    minutes = max(0, int((start - now).total_seconds() // 60))
+    if days >= 2:
+        return f"in {days} days"
+    if days == 1 and minutes >= 6 * 60:
+        return "tomorrow"
+    if minutes >= 180:
+        return f"in {duration_text(round(minutes / 60) * 60)}"
+    return f"in {duration_text(max(5, 5 * round(minutes / 5)))}"
 
 
 def _parse_instant(value) -> datetime | None:

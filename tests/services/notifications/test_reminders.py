@@ -94,7 +94,8 @@ def test_the_unsubscribe_link_stops_reminders_but_not_confirmations_or_cancellat
     [opt_out] = db.session.scalars(select(NotificationOptOut)).all()
     assert (opt_out.channel, opt_out.address, opt_out.source) == ("email", "ann@example.com", "unsubscribe_link")
 
-    assert notifications.process_due(now=TWO_HOURS).skipped == 2
+    assert notifications.process_due(now=DAY_BEFORE).skipped == 1
+    assert notifications.process_due(now=TWO_HOURS).skipped == 1
     assert {r.last_error for r in rows(template="booking_reminder")} == {
         "the recipient unsubscribed from reminder emails"}
     cancel_booking(result.booking.id, actor=Actor("staff"))
@@ -138,3 +139,36 @@ def test_rfc8058_one_click_post_unsubscribes(client, book, smtp, db):
     response = client.post(url, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert db.session.scalars(select(NotificationOptOut.address)).all() == ["ann@example.com"]
+
+
+def test_after_a_long_outage_only_the_reminder_that_still_fits_goes_and_says_the_real_time(book, smtp, rows):
+    """Issue 15, defect 2: with the worker down from the day before until 90 minutes before, the
+    'tomorrow' reminder and the 2-hour one went out together. Now the day-before one is superseded,
+    and the 2-hour one says how long is really left."""
+    book()
+    notifications.process_due(now=DAY_BEFORE - timedelta(hours=1))  # the confirmation
+    outcome = notifications.process_due(now=START - timedelta(minutes=90))
+    assert outcome.sent == 1 and outcome.skipped == 1
+    [reminder] = [m for m in smtp.inbox.to("ann@example.com") if m["Subject"].startswith("Reminder")]
+    assert reminder["Subject"].startswith("Reminder: PT Session with Terry Trainer in 90 minutes")
+    assert "tomorrow" not in reminder.get_body(("plain",)).get_content()
+    skipped = [r for r in rows(template="booking_reminder") if r.status == "skipped"]
+    assert [r.context["offset_minutes"] for r in skipped] == [24 * 60]
+    assert "a later reminder of this booking is due" in skipped[0].last_error
+
+
+def test_a_reminder_with_less_than_half_its_notice_left_is_dropped(book, smtp, rows):
+    book()
+    notifications.process_due(now=DAY_BEFORE - timedelta(hours=1))
+    outcome = notifications.process_due(now=START - timedelta(minutes=40))  # the worker was down until now
+    assert outcome.sent == 0 and outcome.skipped == 2
+    assert not [m for m in smtp.inbox.to("ann@example.com") if m["Subject"].startswith("Reminder")]
+    assert {r.last_error.split(":")[0] for r in rows(template="booking_reminder")} == {"late"}
+
+
+def test_a_day_before_reminder_a_few_hours_late_still_says_tomorrow_or_the_hours_left(book, smtp, rows):
+    book()
+    notifications.process_due(now=DAY_BEFORE - timedelta(hours=1))
+    assert notifications.process_due(now=DAY_BEFORE + timedelta(hours=3)).sent == 1  # 21 hours left: still fits
+    subject = smtp.inbox.to("ann@example.com")[-1]["Subject"]
+    assert subject.startswith("Reminder: PT Session with Terry Trainer tomorrow")  # 05:00 EST tomorrow

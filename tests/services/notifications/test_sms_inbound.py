@@ -54,6 +54,7 @@ def test_a_sentence_that_starts_with_cancel_is_not_an_opt_out(book, twilio, clie
     db.session.expire_all()
     assert db.session.get(Booking, result.booking.id).status == "confirmed"  # nothing was cancelled either
     # The number still gets its texts: both SMS reminders go when due.
+    notifications.process_due(now=START - timedelta(hours=24))
     notifications.process_due(now=START - timedelta(hours=2))
     assert {r.status for r in rows(template="booking_reminder", channel="sms")} == {"sent"}
     assert len(twilio.to(NUMBER)) == 3
