@@ -133,6 +133,16 @@ def _mark(column, connection_id: uuid.UUID, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def _tell_once(column, connection_id: uuid.UUID, member: User, template: str, context: dict,
+               now: datetime) -> bool:
+    """Queue the email and set its "told at" column in one transaction, if nobody has told them yet."""
+    told = _mark(column, connection_id, now)
+    if told:
+        schedule_staff_message(member, template, key=f"{connection_id}:{now.isoformat()}", context=context, now=now)
+    db.session.commit()
+    return told
+
+
 def tell_reconnect_needed(now: datetime, errors: list[str]) -> int:
     """Email each active trainer whose connection needs reconnecting, once. Reconnecting
     (`finish_connect`) clears the mark, so losing access again is told again. Returns how many."""
@@ -144,12 +154,9 @@ def tell_reconnect_needed(now: datetime, errors: list[str]) -> int:
     told = 0
     for connection_id, account_email, member in due:
         try:
-            if _mark(CalendarConnection.reconnect_emailed_at, connection_id, now):
-                withheld = current_app.config["GOOGLE_UNREACHABLE_POLICY"] == "withhold"
-                schedule_staff_message(member, "staff_calendar_reconnect", key=f"{connection_id}:{now.isoformat()}",
-                                       context={"account_email": account_email, "withheld": withheld}, now=now)
-                told += 1
-            db.session.commit()
+            withheld = current_app.config["GOOGLE_UNREACHABLE_POLICY"] == "withhold"
+            told += _tell_once(CalendarConnection.reconnect_emailed_at, connection_id, member,
+                               "staff_calendar_reconnect", {"account_email": account_email, "withheld": withheld}, now)
         except Exception as exc:  # noqa: BLE001 (one trainer's trouble must not stop the others)
             db.session.rollback()
             log.exception("calendar connection %s: the reconnect email could not be queued", connection_id)
@@ -192,12 +199,9 @@ def tell_write_failures(now: datetime, errors: list[str]) -> int:
             connection = next((c for c in members if c.id == destination), members[0])
             if member is None or not member.active or connection.status == "needs_reconnect":
                 continue
-            if _mark(CalendarConnection.write_failures_emailed_at, connection.id, now):
-                schedule_staff_message(member, "staff_calendar_write_failures",
-                                       key=f"{connection.id}:{now.isoformat()}",
-                                       context={"account_email": connection.account_email, "failed": count}, now=now)
-                told += 1
-            db.session.commit()
+            told += _tell_once(CalendarConnection.write_failures_emailed_at, connection.id, member,
+                               "staff_calendar_write_failures",
+                               {"account_email": connection.account_email, "failed": count}, now)
         except Exception as exc:  # noqa: BLE001 (one trainer's trouble must not stop the others)
             db.session.rollback()
             log.exception("trainer %s: the write-back failure email could not be queued", user_id)
