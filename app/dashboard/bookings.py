@@ -30,7 +30,7 @@ from app.dashboard.forms import (
 )
 from app.extensions import htmx
 from app.htmx import BOOKING_CHANGED, apply_errors, render, see_other
-from app.services import reports
+from app.services import notifications, reports
 from app.services.bookings import (
     SlotTaken,
     cancel_booking,
@@ -154,6 +154,7 @@ def detail(booking, *, status: int = 200, notice: str | None = None, notice_kind
     return render(
         "dashboard/booking.html", ["booking_detail"], status=status, trigger=trigger, booking=booking, tz=tz,
         audit=reports.audit_trail(booking, tz), can_act=is_admin(), active=active, started=started,
+        failed_messages=notifications.failed_for_booking(booking.organization_id, booking.id),
         cancel_form=cancel_form or CancelForm(formdata=None), notice=notice, notice_kind=notice_kind,
     )
 

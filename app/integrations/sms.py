@@ -46,6 +46,36 @@ PERMANENT_CODES = {
 TRANSIENT_CODES = {
     21611: "the sending number has too many messages waiting at Twilio",
 }
+# Status callbacks (https://www.twilio.com/docs/messaging/guides/track-outbound-message-status):
+# a message moves queued → sending → sent → delivered | undelivered | failed, but the callbacks can
+# arrive in any order, so each status has a rank and only a higher one is applied.
+STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
+               "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}
+NOT_DELIVERED = frozenset({"undelivered", "failed"})
+# Why Twilio could not deliver a message it had accepted (the ErrorCode of an undelivered/failed
+# callback), in three kinds. The number cannot take SMS — no more texts to it:
+UNREACHABLE_CODES = {
+    30004: "the recipient's number blocks these messages",
+    30005: "the number does not exist (unknown handset)",
+    30006: "the number is a landline or its carrier cannot take SMS",
+}
+# Passing trouble on the way — worth sending again while the message is still useful:
+REDELIVERABLE_CODES = {
+    30001: "Twilio's queue for the sending number overflowed",
+    30003: "the phone was switched off or out of coverage",
+    30008: "an unknown error on the way to the phone",
+    30009: "a part of the message went missing on the way",
+    30017: "the carrier's network was congested",
+    30410: "the carrier did not answer in time",
+}
+# Anything else (30007 filtered as spam, 30002 account suspended, 30034 unregistered sender…) fails
+# the message as it is, with Twilio's code for a person to look up.
+UNDELIVERED_CODES = {
+    30002: "the Twilio account is suspended",
+    30007: "the carrier filtered it (spam or content rules)",
+    30010: "the message price exceeded the limit set",
+    30034: "the sending number is not registered for A2P 10DLC",
+}
 # How long Twilio may keep a message queued before dropping it (validity_period: 1 s to 10 hours).
 VALIDITY_MAX_SECONDS = 36_000
 

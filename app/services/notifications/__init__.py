@@ -19,8 +19,8 @@ What it exports (code outside the package imports these names from here, and not
   email to a member of staff about no booking (calendar sync trouble);
 * delivery, for the dispatcher, the RQ jobs and the cron endpoint: `process_due`, `deliver`,
   `recover_expired`, `purge_expired`, `take_due_for_queue`, `release_queued`;
-* the outbox page and health: `outbox_page`, `get_notification`, `retry_notification`,
-  `outbox_file`, `queue_health`, `check_limit`;
+* the outbox page and health: `outbox_page`, `failed_for_booking`, `get_notification`,
+  `retry_notification`, `outbox_file`, `queue_health`, `check_limit`;
 * opt-outs: `unsubscribe_email`, `read_unsubscribe_token`, `record_sms_opt_out`,
   `record_sms_opt_in`, `record_sms_status`.
 
@@ -28,8 +28,8 @@ Inside, one module per concern (each imports the others directly, never through 
 scheduling (rows a booking change writes), claims (claiming, and writes fenced by a claim),
 delivery (passes over due rows: check, render, send), sending (one row to its provider),
 recovery (rows whose sender died), messages (kinds, rendering, time text), opt_outs (opt-outs,
-unsubscribe tokens, SMS statuses, the sealed manage token), outbox (the page and health queries),
-clock (utcnow).
+unsubscribe tokens, the sealed manage token), sms_status (Twilio's status callbacks: delivered,
+undelivered), outbox (the page and health queries), retention (purging old rows), clock (utcnow).
 """
 from app.services.notifications.claims import release_queued, take_due_for_queue
 from app.services.notifications.delivery import deliver, process_due
@@ -37,12 +37,12 @@ from app.services.notifications.opt_outs import (
     read_unsubscribe_token,
     record_sms_opt_in,
     record_sms_opt_out,
-    record_sms_status,
     unsubscribe_email,
 )
 from app.services.notifications.outbox import (
     MAX_PROCESS_LIMIT,
     check_limit,
+    failed_for_booking,
     get_notification,
     outbox_file,
     outbox_page,
@@ -52,16 +52,17 @@ from app.services.notifications.outbox import (
 from app.services.notifications.recovery import recover_expired
 from app.services.notifications.retention import purge_expired
 from app.services.notifications.scheduling import (
+    reminder_settings_changed,
     schedule_booking_cancelled,
     schedule_booking_created,
-    reminder_settings_changed,
     schedule_booking_rescheduled,
     schedule_staff_message,
 )
+from app.services.notifications.sms_status import record_sms_status
 
 __all__ = [
-    "MAX_PROCESS_LIMIT", "check_limit", "deliver", "get_notification", "outbox_file", "outbox_page", "process_due",
-    "purge_expired", "queue_health",
+    "MAX_PROCESS_LIMIT", "check_limit", "deliver", "failed_for_booking", "get_notification", "outbox_file",
+    "outbox_page", "process_due", "purge_expired", "queue_health",
     "read_unsubscribe_token", "record_sms_opt_in", "record_sms_opt_out", "record_sms_status", "recover_expired",
     "release_queued", "reminder_settings_changed", "retry_notification", "schedule_booking_cancelled",
     "schedule_booking_created", "schedule_booking_rescheduled", "schedule_staff_message", "take_due_for_queue", "unsubscribe_email",

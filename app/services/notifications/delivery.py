@@ -45,6 +45,7 @@ from app.services.notifications.messages import KINDS, Kind, render
 from app.services.notifications.recovery import recover_expired
 from app.services.notifications.retention import purge_expired
 from app.services.notifications.sending import Transports, send_email_row, send_sms_row
+from app.services.notifications.sms_status import unreachable_reason
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class _Batch:
     bookings: dict
     orgs: dict
     staff: dict
-    sms_opt_outs: set
+    sms_opt_outs: dict    # number → source of its opt-out (STOP, or a number that cannot take SMS)
     email_opt_outs: set
 
 
@@ -152,8 +153,8 @@ def _load_batch(ids: list[uuid.UUID]) -> _Batch:
     staff_ids = {uuid.UUID(n.context["staff_id"]) for n in rows.values() if (n.context or {}).get("staff_id")}
     staff = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(staff_ids)))} if staff_ids else {}
     numbers = {n.recipient for n in rows.values() if n.channel == "sms"}
-    sms_opt_outs = set(db.session.scalars(select(NotificationOptOut.address).where(
-        NotificationOptOut.channel == "sms", NotificationOptOut.address.in_(numbers)))) if numbers else set()
+    sms_opt_outs = dict(db.session.execute(select(NotificationOptOut.address, NotificationOptOut.source).where(
+        NotificationOptOut.channel == "sms", NotificationOptOut.address.in_(numbers))).all()) if numbers else {}
     addresses = {n.recipient.lower() for n in rows.values() if n.channel == "email"}
     email_opt_outs = {(o, a) for o, a in db.session.execute(select(
         NotificationOptOut.organization_id, NotificationOptOut.address).where(
@@ -175,7 +176,7 @@ def _send_one(row: Notification, token: str, batch: _Batch, transports: Transpor
     if problem:
         return finish_failed(row, token, problem)
     if row.channel == "sms" and row.recipient in batch.sms_opt_outs:
-        return finish(row, token, "skipped", "the number has opted out of SMS (replied STOP)")
+        return finish(row, token, "skipped", unreachable_reason(batch.sms_opt_outs[row.recipient]))
     if kind.reminder and row.channel == "email" and (row.organization_id, row.recipient.lower()) in batch.email_opt_outs:
         return finish(row, token, "skipped", "the recipient unsubscribed from reminder emails")
 

@@ -1,5 +1,5 @@
-"""Who does not want what, and the secrets messages carry: opt-outs, unsubscribe links, SMS
-delivery statuses, and the manage link sealed at rest.
+"""Who does not want what, and the secrets messages carry: opt-outs, unsubscribe links, and the
+manage link sealed at rest (SMS delivery statuses: sms_status).
 
 * Email: every attendee email carries a signed unsubscribe link (per organization and address);
   unsubscribing stops that organization's *reminders* — confirmations and cancellations still go.
@@ -20,7 +20,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.integrations import sms as sms_integration
 from app.models import Notification, NotificationOptOut, Organization
 from app.services import urls
 from app.services.errors import NotFound
@@ -124,17 +123,3 @@ def record_sms_opt_in(number: str) -> int:
         NotificationOptOut.channel == "sms", NotificationOptOut.address == number))
     db.session.commit()
     return result.rowcount or 0
-
-
-def record_sms_status(message_sid: str, status: str, error_code: str | None = None) -> bool:
-    """Twilio's status callback: remember the delivery status of the message `message_sid`."""
-    row = db.session.scalars(select(Notification).where(Notification.provider_message_id == message_sid)).first()
-    if row is None:
-        return False
-    row.delivery_status = (status or "")[:32] or None
-    if error_code:
-        row.last_error = f"Twilio reported {status} (error {error_code})"
-        if str(error_code) == str(sms_integration.OPTED_OUT):
-            add_opt_out(row.organization_id, "sms", row.recipient, "twilio_21610")
-    db.session.commit()
-    return True

@@ -38,6 +38,14 @@ def outbox_page(organization_id: uuid.UUID, *, status: str | None = None, channe
     return list(rows), total, counts
 
 
+def failed_for_booking(organization_id: uuid.UUID, booking_id: uuid.UUID) -> list[Notification]:
+    """The booking's messages that failed (an SMS the carrier could not deliver, an address that
+    refused), newest first: the booking's page lists them beside the contact details."""
+    return list(db.session.scalars(select(Notification).where(
+        Notification.organization_id == organization_id, Notification.booking_id == booking_id,
+        Notification.status == "failed").order_by(Notification.updated_at.desc()).limit(20)))
+
+
 def get_notification(organization_id: uuid.UUID, notification_id) -> Notification:
     """One of this organization's notifications, or NotFound (also for another organization's)."""
     return org_row(Notification, organization_id, notification_id, "notification")

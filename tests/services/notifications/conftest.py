@@ -190,6 +190,27 @@ class TwilioStandIn:
                 "page": 0, "page_size": size, "start": 0, "end": min(size, len(found)), "uri": request.full_path}
         return Response(json.dumps(body), mimetype="application/json")
 
+    def report(self, client, sid: str, status: str, *, error_code: int | None = None):
+        """Twilio's status callback for message `sid` moving to `status`: the form Twilio POSTs to
+        the message's StatusCallback, signed as Twilio signs it, posted through the app's `client`.
+        Tests call it in whatever order callbacks arrive (Twilio does not promise their order)."""
+        from urllib.parse import urlsplit
+
+        from twilio.request_validator import RequestValidator
+
+        with self.lock:
+            message = next(m for m in self.messages if m["sid"] == sid)
+            message["status"] = status
+            if error_code is not None:
+                message["error_code"] = error_code
+        form = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
+                "AccountSid": TWILIO_SID, "From": message["from"], "To": message["to"], "ApiVersion": "2010-04-01"}
+        if error_code is not None:
+            form["ErrorCode"] = str(error_code)
+        url = message["status_callback"]
+        signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
+        return client.post(urlsplit(url).path, data=form, headers={"X-Twilio-Signature": signature})
+
     @staticmethod
     def error(status: int, code: int, message: str) -> Response:
         return Response(json.dumps({"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
