@@ -14,9 +14,20 @@ def event_uid(booking) -> str:
     return f"booking-{booking.id}@atlas-booking"
 
 
-def booking_calendar(booking, *, method: str | None = None, organizer_email: str | None = None,
-                     manage_link: str | None = None) -> Calendar:
-    """A VCALENDAR holding the booking as one VEVENT (METHOD set for email invitations)."""
+# How calendar files travel by email: METHOD:PUBLISH, an event to add, not an invitation to answer.
+# Nothing reads replies (an iTIP REPLY from "Yes"/"No" would go to an address no one processes, and
+# Outlook removes the event on "No" while the booking stays), so no client is offered RSVP buttons:
+# the file carries an ORGANIZER (the gym, with its contact address) and no ATTENDEE (RFC 5546
+# §3.2.1), and a change or a cancellation is the same UID with a higher SEQUENCE (STATUS:CANCELLED
+# for a cancellation). Changing or cancelling is done with the manage link the file carries.
+EMAIL_METHOD = "PUBLISH"
+
+
+def booking_calendar(booking, *, method: str | None = None, cancelled: bool = False,
+                     organizer: tuple[str, str] | None = None, manage_link: str | None = None) -> Calendar:
+    """A VCALENDAR holding the booking as one VEVENT: with `method` (EMAIL_METHOD) for an email,
+    without for a file to download. `organizer`: (name, address) of who the event is from — the
+    gym; `cancelled`: the event as cancelled (also when the booking is)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -38,17 +49,13 @@ def booking_calendar(booking, *, method: str | None = None, organizer_email: str
     location = booking.location_details or (booking.appointment_type.location if booking.appointment_type else None)
     if location:
         event.add("location", location)
-    cancelled = booking.status == "cancelled" or method == "CANCEL"
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    if organizer_email:
-        organizer = vCalAddress(f"mailto:{organizer_email}")
-        organizer.params["cn"] = vText(booking.staff.name if booking.staff else "Atlas Booking")
-        event.add("organizer", organizer)
-    attendee = vCalAddress(f"mailto:{booking.attendee_email}")
-    attendee.params["cn"] = vText(booking.attendee_name)
-    attendee.params["role"] = vText("REQ-PARTICIPANT")
-    attendee.params["partstat"] = vText("ACCEPTED")
-    event.add("attendee", attendee)
+    event.add("status", "CANCELLED" if cancelled or booking.status == "cancelled" else "CONFIRMED")
+    if organizer:
+        name, address = organizer
+        who = vCalAddress(f"mailto:{address}")
+        who.params["cn"] = vText(name)
+        event.add("organizer", who)
+    event.add("transp", "OPAQUE")
     cal.add_component(event)
     return cal
 

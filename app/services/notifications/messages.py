@@ -31,7 +31,9 @@ class Kind:
     """Who a template is for, and when its message must not go out any more."""
 
     audience: str                     # attendee | staff
-    calendar_method: str | None = None
+    # The booking's calendar file attached: "event" (as it is now) or "cancelled" (docs/notifications.md,
+    # "Calendar files": always METHOD:PUBLISH, so no client offers a Yes/No nobody would read).
+    calendar: str | None = None
     # Skip when the booking's sequence moved on since the row was written.
     stale_on_sequence: bool = False
     # Skip when the booking is no longer active (cancelled, finished).
@@ -42,9 +44,9 @@ class Kind:
 
 
 KINDS = {
-    "booking_confirmation": Kind("attendee", calendar_method="REQUEST"),
-    "booking_update": Kind("attendee", calendar_method="REQUEST", stale_on_sequence=True),
-    "booking_cancellation": Kind("attendee", calendar_method="CANCEL"),
+    "booking_confirmation": Kind("attendee", calendar="event"),
+    "booking_update": Kind("attendee", calendar="event", stale_on_sequence=True),
+    "booking_cancellation": Kind("attendee", calendar="cancelled"),
     "booking_reminder": Kind("attendee", stale_on_sequence=True, needs_active=True, reminder=True),
     "staff_booking_created": Kind("staff"),
     "staff_booking_rescheduled": Kind("staff", stale_on_sequence=True),
@@ -88,13 +90,14 @@ def render(row: Notification, booking: Booking | None, org: Organization, staff:
         text=render_template(f"{name}.txt", **context).strip() + "\n",
         html=render_template(f"{name}.html", **context),
     )
-    if kind.calendar_method:
-        calendar = ics.booking_calendar(booking, method=kind.calendar_method,
-                                        organizer_email=email_integration.sender_address(),
-                                        manage_link=context["manage_url"] if kind.calendar_method != "CANCEL" else None)
-        rendered.calendar = calendar.to_ical()
-        rendered.calendar_method = kind.calendar_method
     reply_to = reply_to_address(org.contact_email) if kind.audience == "attendee" else None
+    if kind.calendar:
+        cancelled = kind.calendar == "cancelled"
+        calendar = ics.booking_calendar(booking, method=ics.EMAIL_METHOD, cancelled=cancelled,
+                                        organizer=(org.name, reply_to or email_integration.sender_address()),
+                                        manage_link=None if cancelled else context["manage_url"])
+        rendered.calendar = calendar.to_ical()
+        rendered.calendar_method = ics.EMAIL_METHOD
     if reply_to:  # a customer's reply reaches the gym's desk, not the portal's sending address
         rendered.headers["Reply-To"] = reply_to
     if kind.reminder and context.get("unsubscribe_url"):  # what unsubscribing stops: reminders

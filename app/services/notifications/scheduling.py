@@ -87,8 +87,8 @@ def schedule_booking_rescheduled(booking: Booking, group: list[Booking] | None =
 
 def schedule_booking_cancelled(booking: Booking, group: list[Booking] | None = None, *,
                                now: datetime | None = None) -> list[Notification]:
-    """Queue the cancellation (email with METHOD:CANCEL, SMS when there is a phone) and the trainer
-    notices, and cancel every pending reminder of the booking (no commit)."""
+    """Queue the cancellation (email with the event marked cancelled, SMS when there is a phone) and
+    the trainer notices, and cancel every pending reminder of the booking (no commit)."""
     now = now or utcnow()
     lead = _lead(booking, group)
     with db.session.no_autoflush:

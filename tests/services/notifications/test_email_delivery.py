@@ -53,21 +53,35 @@ def test_the_confirmation_arrives_complete(book, smtp, world, client):
     assert message["List-Unsubscribe"] is None
 
 
-def test_the_invitation_is_a_request_with_organizer_and_attendee(book, smtp, world):
+def test_the_calendar_file_is_published_by_the_gym_with_nothing_to_answer(book, smtp, world):
+    """METHOD:PUBLISH with the gym as ORGANIZER and no ATTENDEE: Gmail, Outlook and Apple Mail offer
+    "Add to calendar", not Yes/No/Maybe whose replies nobody would read (docs/notifications.md)."""
     result = book()
     notifications.process_due()
     [message] = smtp.inbox.to("ann@example.com")
     method, calendar, event = invitation(message)
-    assert method == "REQUEST" and calendar["METHOD"] == "REQUEST"
+    assert method == "PUBLISH" and calendar["METHOD"] == "PUBLISH"
     assert str(event["UID"]) == f"booking-{result.booking.id}@atlas-booking"
     assert int(event["SEQUENCE"]) == 0
     assert event.decoded("DTSTART") == START and event.decoded("DTEND") == START + timedelta(hours=1)
-    assert str(event["ORGANIZER"]) == "mailto:hello@atlas.example"
-    assert str(event["ATTENDEE"]) == "mailto:ann@example.com"
+    assert str(event["ORGANIZER"]) == "mailto:desk@atlas.example"
+    assert str(event["ORGANIZER"].params["CN"]) == "Atlas Fitness"
+    assert "ATTENDEE" not in event and "RSVP" not in calendar.to_ical().decode()
     assert str(event["STATUS"]) == "CONFIRMED"
-    # Also offered among the alternatives, which is where mail clients look for invitations.
+    assert f"/booking/manage/{result.manage_token}" in str(event["DESCRIPTION"])  # how to change it instead
+    # Also offered among the alternatives, which is where mail clients look for calendar parts.
     inline = [p for p in message.walk() if p.get_content_type() == "text/calendar" and not p.get_filename()]
-    assert inline and inline[0].get_param("method") == "REQUEST"
+    assert inline and inline[0].get_param("method") == "PUBLISH"
+
+
+def test_without_a_contact_address_the_organizer_is_the_sending_address(book, smtp, world, db):
+    world.org.contact_email = None
+    db.session.commit()
+    book()
+    notifications.process_due()
+    [message] = smtp.inbox.to("ann@example.com")
+    _, _, event = invitation(message)
+    assert str(event["ORGANIZER"]) == "mailto:hello@atlas.example" and "ATTENDEE" not in event
 
 
 def test_a_move_sends_the_same_uid_with_a_higher_sequence_and_a_cancel_cancels_it(book, smtp):
@@ -81,7 +95,7 @@ def test_a_move_sends_the_same_uid_with_a_higher_sequence_and_a_cancel_cancels_i
     confirmation, update, cancellation = smtp.inbox.to("ann@example.com")
     assert update["Subject"] == "Moved: PT Session with Terry Trainer is now Tue 7 Jan at 05:00 EST"
     method, _, moved = invitation(update)
-    assert method == "REQUEST" and int(moved["SEQUENCE"]) == 1
+    assert method == "PUBLISH" and int(moved["SEQUENCE"]) == 1 and str(moved["STATUS"]) == "CONFIRMED"
     assert moved.decoded("DTSTART") == new_start
     assert str(moved["UID"]) == str(invitation(confirmation)[2]["UID"])
     text, html = bodies(update)
@@ -89,7 +103,8 @@ def test_a_move_sends_the_same_uid_with_a_higher_sequence_and_a_cancel_cancels_i
     assert "Was:      Monday 6 January 2031, 05:00\u201306:00 New York time (EST)" in text
     assert f"/booking/manage/{result.manage_token}" in text  # later messages keep the manage link
     method, calendar, cancelled = invitation(cancellation)
-    assert method == "CANCEL" and calendar["METHOD"] == "CANCEL"
+    assert method == "PUBLISH" and calendar["METHOD"] == "PUBLISH"
+    assert "DESCRIPTION" not in cancelled or "/booking/manage/" not in str(cancelled["DESCRIPTION"])
     assert int(cancelled["SEQUENCE"]) == 2 and str(cancelled["STATUS"]) == "CANCELLED"
     assert str(cancelled["UID"]) == str(moved["UID"])
     assert cancellation["Subject"] == "Cancelled: PT Session with Terry Trainer, Tue 7 Jan at 05:00 EST"
@@ -135,7 +150,7 @@ def test_without_smtp_the_file_outbox_gets_each_message_once(make_app, app_confi
     assert {p.name for p in emails} == {f"{r.id}.eml" for r in rows if r.channel == "email"}
     message = message_from_bytes(Path(emails[0]).read_bytes(), policy=email_policy)
     assert message["Subject"].startswith(("Confirmed:", "New booking:"))
-    assert "Reply STOP to opt out." in texts[0].read_text()
+    assert texts[0].read_text().rstrip().endswith("STOP to opt out.")  # the SMS, one segment long
 
 
 def test_the_dashboard_shows_what_the_file_outbox_holds(make_app, app_config, tmp_path, world, book, make_user):
