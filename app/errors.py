@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 # Secrets that travel in URLs (manage links, password resets, unsubscribe links, ?token=): never written
 # to a log as they are.
-_SECRET_IN_URL = re.compile(r"(/booking/manage/|/auth/reset/|/api/notifications/unsubscribe/)[^/?#\s\"']+"
+_SECRET_IN_URL = re.compile(r"(/booking/manage/|/m/|/auth/reset/|/api/notifications/unsubscribe/)[^/?#\s\"']+"
                             r"|([?&]token=)[^&#\s\"']+")
 
 

@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from app.services.phones import international
+
 
 def format_local(value: datetime | None, tz: str, fmt: str = "%a %d %b %Y, %H:%M") -> str:
     """A UTC datetime shown as wall-clock time in `tz`."""
@@ -16,6 +18,7 @@ def format_local(value: datetime | None, tz: str, fmt: str = "%a %d %b %Y, %H:%M
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["local"] = format_local
+    app.jinja_env.filters["phone"] = international  # +1 781-234-5678: a stored number as people read it
 
     @app.context_processor
     def inject_globals():

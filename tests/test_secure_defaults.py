@@ -30,6 +30,7 @@ def test_a_strong_key_starts_a_public_portal(app_config):
 
 @pytest.mark.parametrize("line,kept", [
     ('"GET /booking/manage/Xy12_ab-CD/reschedule HTTP/1.1" 200', '/booking/manage/…/reschedule'),
+    ('"GET /m/Xy12_ab-CD HTTP/1.1" 302', '/m/…'),
     ('"GET /api/booking/manage?token=Xy12_ab-CD HTTP/1.1" 404', '?token=…'),
     ('"GET /auth/reset/eyJ1Ijo.abc.def HTTP/1.1" 200', '/auth/reset/…'),
     ('"GET /api/notifications/unsubscribe/eyJv.xyz HTTP/1.1" 200', '/unsubscribe/…'),

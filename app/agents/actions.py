@@ -122,7 +122,8 @@ def book_slot(args: BookSlotInput, principal: Principal, now: dt.datetime) -> di
         result = bookings.create_booking(
             link_slug=page.slug, start_time=args.start_time, end_time=args.end_time,
             attendee_name=args.attendee_name, attendee_email=args.attendee_email,
-            attendee_phone=args.attendee_phone, attendee_timezone=args.attendee_timezone,
+            attendee_phone=args.attendee_phone, attendee_phone_country=args.attendee_phone_country,
+            attendee_timezone=args.attendee_timezone,
             appointment_type_id=str(args.appointment_type_id) if args.appointment_type_id else None,
             staff_id=staff_id, description=args.description, location_details=args.location_details,
             idempotency_key=args.idempotency_key, actor=principal.actor, source="ai", now=now,

@@ -269,7 +269,8 @@ def system_prompt(context: dict, now: dt.datetime) -> str:
             f"- Search and book with bookingLinkSlug {page['slug']!r} unless the person asks for something "
             "this page does not offer.",
             "- To look up, move or cancel a booking you need its manage link, from the confirmation email "
-            "(…/booking/manage/<token>): pass the token part as manageToken. Without it, explain that they "
+            "(…/booking/manage/<token>) or a text message (…/m/<token>): pass the token part as manageToken. "
+            "Without it, explain that they "
             "can find it in that email. Never show or repeat a manage link other than the one they gave or "
             "the one book_slot returned for the booking you just made.",
             "- After booking, give the manage link book_slot returned so they can change or cancel later.",

@@ -69,7 +69,13 @@ class BookSlotInput(ToolInput):
         None, description="The service (a slot's appointmentTypeId). Required unless bookingLinkSlug is given.")
     end_time: IsoDateTime | None = Field(None, description="End; if given it must equal start + the duration.")
     attendee_phone: str | None = Field(
-        None, max_length=40, description="Phone with country code, e.g. +44 7700 900123 (for SMS reminders).")
+        None, max_length=40,
+        description="Phone for SMS reminders, best with its country code, e.g. +44 7700 900123. Without one it is "
+                    "read as a number of attendeePhoneCountry and refused unless valid there.")
+    attendee_phone_country: str | None = Field(
+        None, min_length=2, max_length=2,
+        description="ISO 3166 alpha-2 country (e.g. US) of an attendeePhone given without its country code. "
+                    "Default: the gym's. Ask the customer rather than guess.")
     attendee_timezone: str | None = Field(None, max_length=64,
                                           description="The customer's IANA zone for their messages.")
     description: str | None = Field(None, max_length=2000, description="Notes for the trainer.")

@@ -116,7 +116,15 @@ class CreateBookingBody(BaseModel):
     end_time: dt.datetime | None = None
     attendee_name: str = Field(min_length=1, max_length=200)
     attendee_email: str = Field(min_length=3, max_length=254)
-    attendee_phone: str | None = Field(None, max_length=40)
+    attendee_phone: str | None = Field(
+        None, max_length=40,
+        description="For SMS. Stored in E.164. With its country code (+1 781 234 5678, 00 1 …) it is that country's; "
+                    "without, it is read as a number of attendee_phone_country and refused (400, "
+                    "`fields.attendee_phone`) unless valid there — never read as another country's.")
+    attendee_phone_country: str | None = Field(
+        None, min_length=2, max_length=2, examples=["GB", "US"],
+        description="ISO 3166 alpha-2 country of an attendee_phone written without its country code. Default: the "
+                    "organization's phone region (GB unless it chose another).")
     attendee_timezone: str | None = Field(None, max_length=64)
     description: str | None = Field(None, max_length=2000)
     location_details: str | None = Field(None, max_length=500)
@@ -181,7 +189,8 @@ def create():
         result = create_booking(
             link_slug=body.link_slug, start_time=body.start_time, end_time=body.end_time,
             attendee_name=body.attendee_name, attendee_email=body.attendee_email,
-            attendee_phone=body.attendee_phone, attendee_timezone=body.attendee_timezone,
+            attendee_phone=body.attendee_phone, attendee_phone_country=body.attendee_phone_country,
+            attendee_timezone=body.attendee_timezone,
             appointment_type_id=str(body.appointment_type_id) if body.appointment_type_id else None,
             staff_id=str(body.staff_id) if body.staff_id else None, description=body.description,
             location_details=body.location_details, idempotency_key=request.headers.get("Idempotency-Key"),

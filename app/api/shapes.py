@@ -171,6 +171,7 @@ class ProcessOutcome(Closed):
     lost: int
     unsettled: int
     recovered: int
+    held: int = Field(description="Reminders that came due inside quiet hours, moved to their end.")
 
 
 class ProcessResponse(Closed):

@@ -28,6 +28,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.services.phones import region_choices
 from app.services.scheduling.schedules import DAY_NAMES, DISPLAY_DAY_ORDER
 
 
@@ -176,6 +177,9 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
+QUIET_MODES = choices([("sms", "Hold text reminders"), ("all", "Hold text and email reminders"), ("off", "No quiet hours")])
+
+
 class SettingsForm(FlaskForm):
     name = StringField("Gym name", validators=[DataRequired("Enter the gym's name."), Length(max=200)])
     timezone = StringField("Time zone", validators=[DataRequired("Choose a time zone.")],
@@ -184,8 +188,19 @@ class SettingsForm(FlaskForm):
     cancellation_cutoff_hours = FiniteDecimalField("Cancellation cutoff (hours)", places=2,
                                              validators=[InputRequired("Enter a number of hours."), NumberRange(0, 336)],
                                              description="Customers can't cancel or move a booking online this close to its start.")
+    # Checked by the service (a value that is not a country gets its message there); a POST without it
+    # leaves the setting as it is.
+    phone_region = SelectField("Country of customers' phone numbers", choices=region_choices, validate_choice=False,
+                               description="A number typed without its country code is read as this country's. "
+                                           "The booking form starts with it; customers can choose another.")
     reminder_offsets = StringField("Reminders before the start", validators=[Optional(), Length(max=100)],
                                    description="Comma-separated, e.g. 24h, 2h (m = minutes, h = hours, d = days).")
+    # Quiet hours (app/services/quiet_hours.py). A POST without `quiet_mode` leaves them as they are.
+    quiet_mode = SelectField("Quiet hours", choices=QUIET_MODES, validate_choice=False,
+                             description="No reminder reaches a customer in these hours, in their own time "
+                                         "zone: it goes just before or just after them. Confirmations are never held.")
+    quiet_start = TimeField("Quiet from", validators=[Optional()])
+    quiet_end = TimeField("Quiet until", validators=[Optional()])
     frame_origins = TextAreaField("Websites that may embed your booking pages", validators=[Optional(), Length(max=1000)],
                                   description="One per line, e.g. https://www.yourgym.com. Leave empty if you "
                                               "link to the booking pages rather than embed them.")

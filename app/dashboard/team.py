@@ -14,6 +14,9 @@ from app.extensions import htmx
 from app.htmx import apply_errors, render, see_other
 from app.services import team as team_service
 from app.services.errors import Conflict, InvalidRequest
+from app.services.phones import organization_region
+from app.services.quiet_hours import DEFAULT as QUIET_DEFAULT
+from app.services.quiet_hours import QuietHours, organization_quiet_hours
 
 ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/")))
 
@@ -121,12 +124,30 @@ def _hours(minutes: int) -> str:
     return f"{minutes // 1440}d" if minutes % 1440 == 0 else f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
+def _quiet_hours(form: SettingsForm, org):
+    """The quiet hours the form asks for: a QuietHours, None (off), or UNCHANGED when the form did
+    not carry them; a time left empty keeps the one in force (or the default's)."""
+    mode = form.quiet_mode.data
+    if not mode:
+        return team_service.UNCHANGED
+    if mode not in ("sms", "all", "off"):
+        raise InvalidRequest("Please correct the highlighted fields.", fields={"quiet_mode": "choose one from the list"})
+    if mode == "off":
+        return None
+    current = organization_quiet_hours(org.settings) or QUIET_DEFAULT
+    return QuietHours(form.quiet_start.data or current.start, form.quiet_end.data or current.end, email=mode == "all")
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @admin_required
 def settings():
     org = current_user.organization
     if request.method == "GET":
+        quiet = organization_quiet_hours(org.settings)
         form = SettingsForm(formdata=None, name=org.name, timezone=org.timezone,
+                            phone_region=organization_region(org.settings),
+                            quiet_mode="off" if quiet is None else "all" if quiet.email else "sms",
+                            quiet_start=(quiet or QUIET_DEFAULT).start, quiet_end=(quiet or QUIET_DEFAULT).end,
                             cancellation_cutoff_hours=Decimal(org.cancellation_cutoff_minutes) / 60,
                             reminder_offsets=", ".join(_hours(m) for m in org.reminder_offsets_minutes or []),
                             frame_origins="\n".join((org.settings or {}).get("frame_origins", [])))
@@ -139,9 +160,10 @@ def settings():
             team_service.update_settings(
                 org_id(), name=form.name.data, timezone_name=form.timezone.data,
                 cancellation_cutoff_minutes=int((form.cancellation_cutoff_hours.data * 60).to_integral_value()),
-                reminder_offsets_minutes=offsets, frame_origins=origins)
+                reminder_offsets_minutes=offsets, frame_origins=origins, phone_region=form.phone_region.data or None,
+                quiet_hours=_quiet_hours(form, org))
         except InvalidRequest as exc:
-            apply_errors(form, exc, {"cancellation_cutoff": "cancellation_cutoff_hours"})
+            apply_errors(form, exc, {"cancellation_cutoff": "cancellation_cutoff_hours", "quiet_hours": "quiet_end"})
         else:
             flash("Settings saved.", "success")
             return see_other(url_for("dashboard.settings"))

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField, TelField, TextAreaField
+from wtforms import EmailField, HiddenField, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
+
+from app.services.phones import region_choices
 
 
 class BookingDetailsForm(FlaskForm):
@@ -14,9 +16,14 @@ class BookingDetailsForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("We need an email address to send your confirmation."),
                                             Email("That doesn't look like an email address."), Length(max=254)],
                        render_kw={"autocomplete": "email", "spellcheck": "false"})
-    phone = TelField("Phone (optional)", validators=[Optional(), Length(max=32)],
-                     description="For a text reminder. Include the country code if you're not in the UK.",
+    # The number and the country it is read in (the gym's, until the visitor chooses): a number without
+    # its country code is never read as another country's (normalise_phone refuses it instead).
+    phone = TelField("Number", validators=[Optional(), Length(max=40)],
+                     description="For a text reminder. Choose the number's country, or start with + and the "
+                                 "country code.",
                      render_kw={"autocomplete": "tel"})
+    # Checked by the booking service (one rule for every path), so a tampered value gets its message.
+    phone_country = SelectField("Country", choices=region_choices, validate_choice=False)
     notes = TextAreaField("Anything we should know? (optional)", validators=[Optional(), Length(max=2000)],
                           description="Injuries, goals, or questions for your trainer.", render_kw={"rows": 3})
     # "<start ISO UTC>|<staff id>": the alternatives offered after a lost race are radios of the same name.
@@ -28,6 +35,7 @@ class BookingDetailsForm(FlaskForm):
 
     # Field names of the booking service → fields of this form, for errors it reports.
     SERVICE_FIELDS = {"attendee_name": "name", "attendee_email": "email", "attendee_phone": "phone",
+                      "attendee_phone_country": "phone_country",
                       "description": "notes", "start_time": "slot", "end_time": "slot"}
 
 

@@ -36,9 +36,11 @@ from app.services.bookings import (
     get_booking_by_token,
     google_calendar_url,
     manage_url,
+    normalise_phone,
 )
 from app.services.branding import Palette, palette, safe_logo_url
-from app.services.errors import NotFound
+from app.services.errors import InvalidRequest, NotFound
+from app.services.phones import international, organization_region
 from app.services.scheduling import get_public_link
 from app.services.zones import valid_zone
 
@@ -115,6 +117,26 @@ def alternatives_from(exc: SlotTaken, show_staff: bool) -> list[Alternative]:
                         staff_name=slot.staff_name if show_staff else None) for slot in exc.alternatives]
 
 
+@dataclass(frozen=True)
+class PhoneHint:
+    """Under the phone field: the number as it will be used (+1 781-234-5678), or why it can't be."""
+
+    number: str | None = None
+    problem: str | None = None
+
+
+def phone_hint(value: str | None, country: str | None) -> PhoneHint | None:
+    """What `value` read in `country` will be texted as, by the booking's own rule (normalise_phone);
+    None when nothing was typed."""
+    if not (value or "").strip():
+        return None
+    try:
+        number = normalise_phone(value, country)
+    except InvalidRequest as exc:
+        return PhoneHint(problem=exc.message)
+    return PhoneHint(number=international(number))
+
+
 @dataclass
 class Step:
     """What the step panel shows: choose a day, a day's slots, or the form for a chosen slot."""
@@ -126,6 +148,7 @@ class Step:
     alternatives: list[Alternative] = field(default_factory=list)
     notice: str | None = None
     notice_kind: str = "warn"
+    phone_hint: PhoneHint | None = None
 
 
 @dataclass
@@ -178,7 +201,7 @@ def staff_name(link: BookingLink, staff_id: str | None) -> str | None:
 def details_form(page: BookPage, chosen: Chosen) -> BookingDetailsForm:
     return BookingDetailsForm(formdata=None, data={
         "slot": chosen.value, "appointment_type": str(page.atype.id), "timezone": page.tz,
-        "idempotency_key": uuid.uuid4().hex,
+        "idempotency_key": uuid.uuid4().hex, "phone_country": organization_region(page.org.settings),
     })
 
 

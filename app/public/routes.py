@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import (
     abort,
@@ -16,6 +16,7 @@ from flask import (
     flash,
     jsonify,
     make_response,
+    redirect,
     render_template,
     request,
     url_for,
@@ -35,6 +36,7 @@ from app.public.pages import (
     book_step,
     booking_or_404,
     manage_page,
+    phone_hint,
     reschedule_context,
     show_staff_on,
     split_slot_value,
@@ -58,6 +60,8 @@ from app.services.bookings import (
 )
 from app.services.bookings import booking_ics as build_booking_ics
 from app.services.errors import Conflict, InvalidRequest, NotFound
+from app.services.phones import organization_region, valid_region
+from app.services.scheduling import app_cache, link_info
 from app.services.zones import valid_zone
 from app.timeformat import duration_text
 
@@ -167,14 +171,17 @@ def book_submit(slug: str):
                              staff_id=staff_id, staff_name=staff_name(page.link, staff_id))
     elif not form.slot.errors:
         form.slot.errors.append("That time isn't valid any more. Please choose a time again.")
+    # The country a number without its code is read in: the visitor's choice, else the gym's.
+    gym_region = organization_region(page.org.settings)
+    country = form.phone_country.data or gym_region
 
     if valid and start is not None:
         try:
             result = create_booking(
                 link_slug=page.link.slug, start_time=start, attendee_name=form.name.data,
                 attendee_email=form.email.data, attendee_phone=form.phone.data or None,
-                attendee_timezone=page.tz, description=(form.notes.data or "").strip() or None,
-                appointment_type_id=str(page.atype.id),
+                attendee_phone_country=country, attendee_timezone=page.tz,
+                description=(form.notes.data or "").strip() or None, appointment_type_id=str(page.atype.id),
                 # Only an individual link lets the visitor pick the person; team links are assigned.
                 staff_id=staff_id if page.link.type == "individual" else None,
                 idempotency_key=form.idempotency_key.data or None, actor=actor_for(),
@@ -209,8 +216,36 @@ def book_submit(slug: str):
             return see_other(url_for("public.manage", token=result.manage_token, created=1))
     if step.alternatives and not any(a.value == form.slot.data for a in step.alternatives):
         form.slot.data = step.alternatives[0].value
+    # The country stays as chosen (one that is not a country shows the gym's, under its error). Without
+    # JavaScript the hint says what the number will be texted as before it is confirmed again; a number
+    # that can't be used is a mistake shown with the others, not only once they are put right.
+    form.phone_country.data = valid_region(country) or gym_region
+    if not form.phone.errors and not form.phone_country.errors:
+        hint = phone_hint(form.phone.data, form.phone_country.data)
+        if hint is not None and hint.problem:
+            form.phone.errors = [*form.phone.errors, hint.problem]
+        else:
+            step.phone_hint = hint
     return render("public/book.html", block=fragment("step"), status=422, page=page, picker=page.picker,
                        calendar=page.calendar, step=step, tz=page.tz, brand=page.brand)
+
+
+@bp.post("/book/<slug>/phone")
+@limiter.limit(lambda: current_app.config["RATELIMIT_AVAILABILITY"])
+def phone_check(slug: str):
+    """The hint under the phone field, for htmx as the visitor types or changes the country: the number
+    as it will be texted, or — once they leave the field (not while `typing`) — why it can't be.
+    A POST, so the number stays out of URLs; it changes nothing."""
+    try:
+        gym_region = link_info(slug, now=datetime.now(UTC), cache=app_cache()).phone_region
+    except NotFound:
+        abort(404)
+    hint = phone_hint(request.form.get("phone", "")[:100], request.form.get("phone_country") or gym_region)
+    if hint is not None and hint.problem and request.form.get("typing"):
+        hint = None  # a number half typed is not a mistake yet
+    response = render("public/book.html", block="phone_hint", step=Step(kind="details", phone_hint=hint))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- the manage pages ----------------------------------------------------------------------------
@@ -219,6 +254,15 @@ def manage(token: str):
     """The booking (what, who, when, where, status) and what can be done with it now."""
     page = manage_page(token)
     return private(render("public/manage.html", block=fragment("actions"), page=page, tz=page.tz, brand=page.brand))
+
+
+@bp.get("/m/<token>")
+def short_manage(token: str):
+    """The manage page's short address, as SMS carry it (urls.short_manage_url): the same lookup and
+    the same 404 for a wrong token as the page, then on to the page. 302, not 301: a browser must
+    not remember where a token led (the booking may be gone next time)."""
+    booking_or_404(token)
+    return private(redirect(url_for("public.manage", token=token), code=302))
 
 
 @bp.get("/booking/manage/<token>/booking.ics")

@@ -27,6 +27,9 @@ from app.models import ACTIVE_STATUSES, Booking, Organization, User
 from app.models.staff import ROLES
 from app.services import background, notifications
 from app.services.errors import Conflict, InvalidRequest, NotFound
+from app.services.phones import valid_region
+from app.services.quiet_hours import QuietHours, organization_quiet_hours
+from app.services.quiet_hours import setting as quiet_hours_setting
 from app.services.scoping import org_row, parse_id
 from app.services.urls import password_reset_url
 from app.services.zones import require_zone
@@ -280,11 +283,17 @@ def parse_reminder_offsets(text: str | None) -> list[int]:
     return sorted(offsets, reverse=True)
 
 
+UNCHANGED = object()  # update_settings: leave the quiet hours as they are
+
+
 def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str | None,
                     cancellation_cutoff_minutes: int | None, reminder_offsets_minutes: list[int],
-                    frame_origins: list[str] | None = None) -> Organization:
+                    frame_origins: list[str] | None = None, phone_region: str | None = None,
+                    quiet_hours=UNCHANGED) -> Organization:
     """The organization's name, IANA time zone, cancellation cutoff, reminder offsets and (when given)
-    the websites allowed to embed its booking pages."""
+    the websites allowed to embed its booking pages and the country its customers' phone numbers are
+    read in when written without a country code (an ISO 3166 alpha-2 code phonenumbers knows), and
+    its quiet hours for reminders (a QuietHours, or None for none; app/services/quiet_hours.py)."""
     org = db.session.get(Organization, org_id)
     if org is None:
         raise NotFound("No such organization.")
@@ -292,17 +301,31 @@ def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str |
     name = _clean_name(name, fields)
     if cancellation_cutoff_minutes is None or not 0 <= cancellation_cutoff_minutes <= CUTOFF_MAX_MINUTES:
         fields["cancellation_cutoff"] = "between 0 and 14 days"
+    if phone_region is not None and valid_region(phone_region) is None:
+        fields["phone_region"] = "choose a country from the list"
+    if isinstance(quiet_hours, QuietHours) and quiet_hours.start == quiet_hours.end:
+        fields["quiet_hours"] = "quiet hours must end at another time than they start"
     if fields:
         raise InvalidRequest("Please correct the highlighted fields.", fields=fields)
-    org.timezone = require_zone(timezone_name)
+    zone = require_zone(timezone_name)
+    quiet_before = organization_quiet_hours(org.settings)
+    quiet = quiet_before if quiet_hours is UNCHANGED else quiet_hours
+    zone_changed = zone != org.timezone
+    org.timezone = zone
     org.name = name
     org.cancellation_cutoff_minutes = cancellation_cutoff_minutes
-    if list(reminder_offsets_minutes) != list(org.reminder_offsets_minutes or []):
-        # Upcoming bookings' reminders follow: none at an offset that was removed, one at a new one.
-        notifications.reminder_settings_changed(org.id, list(reminder_offsets_minutes))
+    if quiet_hours is not UNCHANGED:
+        org.settings = {**(org.settings or {}), "quiet_hours": quiet_hours_setting(quiet)}
+    if list(reminder_offsets_minutes) != list(org.reminder_offsets_minutes or []) or quiet != quiet_before \
+            or (zone_changed and quiet is not None):
+        # Upcoming bookings' reminders follow: none at an offset that was removed, one at a new one,
+        # and each placed around the quiet hours (in the gym's zone for customers with none).
+        notifications.reminder_settings_changed(org.id, list(reminder_offsets_minutes), quiet)
     org.reminder_offsets_minutes = list(reminder_offsets_minutes)
     if frame_origins is not None:
         org.settings = {**(org.settings or {}), "frame_origins": list(frame_origins)}
+    if phone_region is not None:
+        org.settings = {**(org.settings or {}), "phone_region": valid_region(phone_region)}
     commit_or_rollback()
     return org
 

@@ -15,6 +15,12 @@ def manage_url(token: str) -> str:
     return f"{app_url()}/booking/manage/{token}"
 
 
+def short_manage_url(token: str) -> str:
+    """The same page by its short address (/m/<token>, which redirects to it), for SMS: a link
+    25 characters shorter keeps a confirmation or a reminder in one segment."""
+    return f"{app_url()}/m/{token}"
+
+
 def book_url(slug: str) -> str:
     """A public booking page."""
     return f"{app_url()}/book/{slug}"

@@ -88,11 +88,29 @@ def test_book_then_reschedule_then_cancel_with_javascript(chromium, server, gym,
     screenshot(page, "js-04-field-errors")
 
     page.fill("#email", "jane@example.com")
-    page.fill("#phone", "+44 7700 900123")
+    # A US number on a UK gym's form: the hint says it isn't a UK number once the field is left, and
+    # what will be texted once its country is chosen (issue 15, defect 14).
+    expect(page.locator("#phone_country")).to_have_value("GB")
+    page.fill("#phone", "(781) 234-5678")
+    expect(page.locator("#phone-preview")).to_be_empty()  # while typing, no verdict
+    page.locator("#phone").blur()
+    expect(page.locator("#phone-preview")).to_contain_text("This is not a valid United Kingdom number.")
+    page.locator("#phone_country").focus()
+    page.select_option("#phone_country", "US")
+    expect(page.locator("#phone-preview")).to_have_text("We will text +1 781-234-5678.")
+    expect(page.locator("#phone_country")).to_be_focused()  # the swap leaves focus alone
+    page.locator("#phone").focus()
+    page.keyboard.press("End")
+    page.keyboard.press("Backspace")
+    expect(page.locator("#phone-preview")).to_be_empty()  # "(781) 234-567": not a number yet, and not a mistake
+    page.keyboard.type("8")
+    expect(page.locator("#phone-preview")).to_have_text("We will text +1 781-234-5678.")
+    screenshot(page, "js-04b-phone-country")
     page.fill("#notes", "First session, a bit nervous!")
     page.click("button:has-text('Confirm booking')")
     page.wait_for_url(re.compile(r"/booking/manage/[\w-]+\?created=1$"))
     expect(page.locator(".confirmation")).to_contain_text("You're booked!")
+    expect(page.locator(".booking-card")).to_contain_text("Texts to +1 781-234-5678")
     expect(page.locator(".booking-card")).to_contain_text(f"{slot_time}–")
     expect(page.locator(".booking-card")).to_contain_text("(America/New_York)")
     ics = page.locator("a:has-text('Download .ics')").get_attribute("href")
@@ -105,7 +123,7 @@ def test_book_then_reschedule_then_cancel_with_javascript(chromium, server, gym,
 
     booking = db.session.scalars(select(Booking)).one()
     first_start = booking.start_at
-    assert booking.attendee_timezone == "America/New_York"
+    assert booking.attendee_timezone == "America/New_York" and booking.attendee_phone == "+17812345678"
 
     # Reschedule from the manage link, through the same picker.
     page.goto(manage_link)
@@ -205,10 +223,25 @@ def test_book_without_javascript_on_a_phone(chromium, server, gym, db, screensho
 
     page.fill("#name", "Kenji Sato")
     page.fill("#email", "kenji@example.com")
+    # A Japanese mobile, written as at home: read as the UK's (the gym's) it is a premium-rate number,
+    # refused; booked once Japan is chosen.
+    page.fill("#phone", "090-1234-5678")
+    page.click("button:has-text('Confirm booking')")
+    expect(page.locator("#phone-error")).to_contain_text("+44 901 234 5678 is a United Kingdom service number")
+    expect(page.locator("#phone-error")).to_contain_text("choose that country")
+    expect(page.locator("#phone")).to_have_value("090-1234-5678")
+    screenshot(page, "nojs-03b-phone-refused")
+    page.select_option("#phone_country", "JP")
+    page.fill("#email", "")  # one more mistake: the form comes back with the country kept and the number shown
+    page.click("button:has-text('Confirm booking')")
+    expect(page.locator("#phone_country")).to_have_value("JP")
+    expect(page.locator("#phone-preview")).to_have_text("We will text +81 90-1234-5678.")
+    page.fill("#email", "kenji@example.com")
     page.click("button:has-text('Confirm booking')")
     page.wait_for_url(re.compile(r"/booking/manage/[\w-]+\?created=1$"))
     expect(page.locator(".confirmation")).to_contain_text("You're booked!")
     expect(page.locator(".booking-card")).to_contain_text("(America/New_York)")
+    expect(page.locator(".booking-card")).to_contain_text("Texts to +81 90-1234-5678")
     screenshot(page, "nojs-04-confirmation")
 
     # Cancel without script: a page to confirm, a POST, a redirect back.
@@ -221,6 +254,7 @@ def test_book_without_javascript_on_a_phone(chromium, server, gym, db, screensho
     db.session.rollback()
     booking = db.session.scalars(select(Booking)).one()
     assert booking.status == "cancelled" and booking.attendee_name == "Kenji Sato"
+    assert booking.attendee_phone == "+819012345678"
     assert watch.problems == []
     context.close()
 

@@ -81,6 +81,12 @@ def form_fields(response, action_contains: str = "") -> tuple[str, dict]:
             fields[attrs["name"]] = html.unescape(attrs.get("value", ""))
         for area in re.finditer(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', body, re.S):
             fields[area.group(1)] = html.unescape(area.group(2)).lstrip("\r\n")
+        for select in re.finditer(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', body, re.DOTALL):
+            # As a browser sends it: the selected option, else the first.
+            options = re.findall(r'<option([^>]*)value="([^"]*)"([^>]*)>', select.group(2))
+            chosen = next((value for before, value, after in options if "selected" in before + after),
+                          options[0][1] if options else "")
+            fields[select.group(1)] = html.unescape(chosen)
         return action, fields
     raise AssertionError(f"no POST form with action containing {action_contains!r}")
 

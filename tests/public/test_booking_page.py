@@ -267,7 +267,7 @@ def test_errors_found_by_the_service_land_on_their_field(client, db, link, pages
     response = client.post(action, data=fill(fields, phone="12"))
     assert response.status_code == 422
     page = pages.text(response)
-    assert 'id="phone-error"' in page and "phone number is not valid" in page
+    assert 'id="phone-error"' in page and "This is not a valid United Kingdom number." in page
     assert 'value="Jane Smith"' in page
     assert db.session.scalar(select(func.count()).select_from(Booking)) == 0
 

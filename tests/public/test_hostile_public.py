@@ -13,7 +13,7 @@ def test_edge_values_in_the_booking_page_query_are_ignored(client, link, query):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/book/a%00b", "/booking/manage/a%00b", "/book/{slug}?tz=Europe%00London"])
+@pytest.mark.parametrize("path", ["/book/a%00b", "/booking/manage/a%00b", "/m/a%00b", "/book/{slug}?tz=Europe%00London"])
 def test_a_nul_character_in_a_public_url_is_a_400_page(client, link, path):
     response = client.get(path.format(slug=link.slug))
     assert response.status_code == 400

@@ -52,6 +52,45 @@ def test_an_unknown_token_is_a_404_page(client, booked, pages):
     assert "couldn&#39;t find a booking for this link" in pages.text(client.get("/booking/manage/nope"))
 
 
+def test_the_short_link_leads_to_the_manage_page(client, booked, pages):
+    """/m/<token> is what SMS carry (one segment): the same page, by a redirect nobody caches."""
+    _, token = booked()
+    response = client.get(f"/m/{token}")
+    assert response.status_code == 302 and response.headers["Location"] == f"/booking/manage/{token}"
+    assert response.headers["Cache-Control"] == "no-store" and response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Robots-Tag"] == "noindex" and response.headers["X-Frame-Options"] == "DENY"
+    page = client.get(f"/m/{token}", follow_redirects=True)
+    assert page.status_code == 200 and page.request.path == f"/booking/manage/{token}"
+    assert "Personal Training" in pages.text(page) and "Jane Smith" in pages.text(page)
+
+
+def test_a_wrong_short_link_is_the_manage_pages_404(client, booked, pages):
+    booked()
+    page_404 = client.get("/booking/manage/not-a-real-token")
+    for token in ("not-a-real-token", "x" * 22, "x" * 129, "x" * 5000, "..", "%2e%2e"):
+        response = client.get(f"/m/{token}")
+        assert response.status_code == page_404.status_code == 404, token
+        assert response.mimetype == page_404.mimetype == "text/html" and "Location" not in response.headers
+        assert "couldn&#39;t find a booking for this link" in pages.text(response)
+        assert response.headers.get("Referrer-Policy") == page_404.headers.get("Referrer-Policy")
+
+
+def test_a_longer_token_made_before_tokens_were_shortened_still_works(client, booked, db):
+    """Tokens were 32 characters (192 bits) before SMS needed short links; those links keep working."""
+    import secrets
+
+    from app.services.bookings import hash_token
+
+    booking, token = booked()
+    assert len(token) == 22
+    old = secrets.token_urlsafe(24)
+    booking.manage_token_hash = hash_token(old)
+    db.session.commit()
+    assert client.get(f"/booking/manage/{old}").status_code == 200
+    assert client.get(f"/m/{old}", follow_redirects=True).status_code == 200
+    assert client.get(f"/m/{token}").status_code == 404  # the booking has the other token now
+
+
 def test_the_calendar_file_downloads(client, booked):
     booking, token = booked()
     response = client.get(f"/booking/manage/{token}/booking.ics")

@@ -85,6 +85,7 @@ def create_booking(
     staff_id: str | None = None,
     end_time: datetime | None = None,
     attendee_phone: str | None = None,
+    attendee_phone_country: str | None = None,
     attendee_timezone: str | None = None,
     description: str | None = None,
     location_details: str | None = None,
@@ -92,12 +93,15 @@ def create_booking(
     source: str = "public",
     now: datetime | None = None,
 ) -> BookingResult:
-    """Book `start_time` on a public link, or raise (see the module docstring for the promises)."""
+    """Book `start_time` on a public link, or raise (see the module docstring for the promises).
+
+    `attendee_phone` without a country code is read as a number of `attendee_phone_country` (ISO
+    3166 alpha-2; default: the gym's phone region) and refused unless valid there (normalise_phone)."""
     now = now or datetime.now(timezone.utc)
     link = link_info(link_slug, now=now, cache=app_cache())
     request = _checked(link, start_time=start_time, end_time=end_time, attendee_name=attendee_name,
                        attendee_email=attendee_email, attendee_phone=attendee_phone,
-                       attendee_timezone=attendee_timezone, appointment_type_id=appointment_type_id,
+                       attendee_phone_country=attendee_phone_country, attendee_timezone=attendee_timezone, appointment_type_id=appointment_type_id,
                        staff_id=staff_id, description=description, location_details=location_details,
                        idempotency_key=idempotency_key, actor=actor, source=source)
     _refresh_calendar_busy(request, now)
@@ -124,12 +128,12 @@ def create_booking(
 
 
 def _checked(link: LinkInfo, *, start_time, end_time, attendee_name, attendee_email, attendee_phone,
-             attendee_timezone, appointment_type_id, staff_id, description, location_details, idempotency_key,
+             attendee_phone_country, attendee_timezone, appointment_type_id, staff_id, description, location_details, idempotency_key,
              actor, source) -> NewBooking:
     """The request's details checked and normalised (no database work): InvalidRequest names the field."""
     name = normalise_name(attendee_name)
     email = normalise_email(attendee_email)
-    phone = normalise_phone(attendee_phone, link.phone_region)
+    phone = normalise_phone(attendee_phone, attendee_phone_country or link.phone_region)
     tz = require_zone(attendee_timezone, field="attendee_timezone", default=link.org_timezone)
     start = require_aware(start_time, "start_time")
     atype = choose_appointment_type(list(link.types), appointment_type_id, None)
@@ -190,7 +194,8 @@ def _insert(request: NewBooking, now: datetime) -> BookingResult:
     lead = rows[0]
     staff = {str(member.id): member for member in candidates}
     notifications.schedule_booking_created(lead, manage_token=token, staff=[staff[i] for i in participants],
-                                           reminder_offsets=link.reminder_offsets, now=now)
+                                           reminder_offsets=link.reminder_offsets, quiet_hours=link.quiet_hours,
+                                           org_timezone=link.org_timezone, now=now)
     calendar_writes = calendar.mark_bookings_changed(rows, now=now, destinations=link.destination_staff)
     db.session.commit()
     calendar.after_commit(calendar_writes)

@@ -1,7 +1,8 @@
 """Manage links: the secret that lets a customer see, move or cancel their own booking.
 
-The token is random (192 bits), shown once (in the confirmation and the answer that made the
-booking) and stored only as its SHA-256. A lookup compares in constant time and answers the same
+The token is random (128 bits: 22 characters, short enough for a one-segment SMS), shown once (in
+the confirmation and the answer that made the booking) and stored only as its SHA-256. Tokens made
+before were 192 bits (32 characters); they are looked up the same way and keep working. A lookup compares in constant time and answers the same
 NotFound for any wrong token, so a link reveals nothing about other bookings.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from app.services.calendar_files import google_calendar_url  # never carries the
 from app.services.errors import NotFound
 from app.services.urls import manage_url
 
-TOKEN_BYTES = 24  # 192 bits
+TOKEN_BYTES = 16  # 128 bits: beyond guessing, even at millions of tries a second
 TOKEN_MAX_LENGTH = 128
 
 __all__ = ["booking_ics", "get_booking_by_token", "google_calendar_url", "hash_token", "manage_url",

@@ -7,9 +7,12 @@ What the package promises (docs/notifications.md has the long form):
   not at all, and making a booking never talks to Redis or a provider.
 * Each row is sent by whoever claims it, and handed to a provider at most once per claim; a row is
   claimed again only when the previous claim provably never handed it over, or the provider
-  (Twilio, the file outbox) provably does not have it, or a person presses Retry.
-* Failures retry with backoff or fail for good with a reason a person can read.
-* Messages are rendered at send time and never stale: reminders follow the booking.
+  (Twilio, the file outbox) provably does not have it, or Twilio reports the carrier could not
+  deliver it (for a passing reason, at most twice), or a person presses Retry.
+* Failures retry with backoff while the message is useful, or fail for good with a reason a person
+  can read; a number that cannot take SMS is not texted again.
+* Messages are rendered at send time and never stale: reminders follow the booking, and never
+  reach a phone inside the organization's quiet hours (app/services/quiet_hours.py).
 * Opt-outs are honoured: SMS STOP for every organization, the unsubscribe link for reminder emails.
 
 What it exports (code outside the package imports these names from here, and nothing else):
@@ -27,7 +30,8 @@ What it exports (code outside the package imports these names from here, and not
 Inside, one module per concern (each imports the others directly, never through this file):
 scheduling (rows a booking change writes), claims (claiming, and writes fenced by a claim),
 delivery (passes over due rows: check, render, send), sending (one row to its provider),
-recovery (rows whose sender died), messages (kinds, rendering, time text), opt_outs (opt-outs,
+recovery (rows whose sender died), messages (kinds, rendering, time text, an SMS fitted into one
+segment), gsm (the GSM-7 alphabet: SMS length, transliteration), opt_outs (opt-outs,
 unsubscribe tokens, the sealed manage token), sms_status (Twilio's status callbacks: delivered,
 undelivered), outbox (the page and health queries), retention (purging old rows), clock (utcnow).
 """

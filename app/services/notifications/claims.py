@@ -211,6 +211,14 @@ def retry_or_fail(row: Notification, token: str, reason: str, clock: Clock) -> s
     return "retried" if ok else "lost"
 
 
+def postpone(row: Notification, token: str, when: datetime, reason: str) -> str:
+    """Not now (quiet hours): pending again, due `when`, the claim given up. Not an attempt that
+    failed: the attempt count is given back."""
+    ok = fenced(row, token, durable=False, status="pending", claim_token=None, handed_off_at=None, enqueued_at=None,
+                send_at=when, attempts=max(0, row.attempts - 1), last_error=reason[:2000])
+    return "held" if ok else "lost"
+
+
 def after_internal_error(row: Notification, token: str, reason: str, clock: Clock) -> str:
     """What an unexpected failure while sending `row` leaves (a bug, or the database failing just
     after the provider took the message: a dropped connection, a failover, "database is locked").

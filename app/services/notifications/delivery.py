@@ -39,6 +39,7 @@ from app.services.notifications.claims import (
     claim_ids,
     finish,
     finish_failed,
+    postpone,
 )
 from app.services.notifications.clock import Clock
 from app.services.notifications.messages import KINDS, Kind, render
@@ -46,6 +47,8 @@ from app.services.notifications.recovery import recover_expired
 from app.services.notifications.retention import purge_expired
 from app.services.notifications.sending import Transports, send_email_row, send_sms_row
 from app.services.notifications.sms_status import unreachable_reason
+from app.services.quiet_hours import organization_quiet_hours
+from app.services.zones import valid_zone
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +64,22 @@ class Outcome:
     lost: int = 0         # claims taken back before we could act (another sender owns the row now)
     unsettled: int = 0    # handed off, outcome unknown, left for recovery to settle with the provider
     recovered: int = 0    # rows recovered from an expired lease in this pass
+    held: int = 0         # reminders that came due inside quiet hours, moved to their end
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: Outcome) -> None:
-        for name in ("sent", "failed", "retried", "skipped", "lost", "unsettled", "recovered"):
+        for name in ("sent", "failed", "retried", "skipped", "lost", "unsettled", "recovered", "held"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
     @property
     def claimed(self) -> int:
-        return self.sent + self.failed + self.retried + self.skipped + self.lost + self.unsettled
+        return self.sent + self.failed + self.retried + self.skipped + self.lost + self.unsettled + self.held
 
     def as_dict(self) -> dict:
         return {"claimed": self.claimed, "sent": self.sent, "failed": self.failed, "retried": self.retried,
                 "skipped": self.skipped, "lost": self.lost, "unsettled": self.unsettled,
-                "recovered": self.recovered}
+                "recovered": self.recovered, "held": self.held}
 
 
 def process_due(*, limit: int | None = None, now: datetime | None = None) -> Outcome:
@@ -179,6 +183,11 @@ def _send_one(row: Notification, token: str, batch: _Batch, transports: Transpor
         return finish(row, token, "skipped", unreachable_reason(batch.sms_opt_outs[row.recipient]))
     if kind.reminder and row.channel == "email" and (row.organization_id, row.recipient.lower()) in batch.email_opt_outs:
         return finish(row, token, "skipped", "the recipient unsubscribed from reminder emails")
+    if kind.reminder:
+        held = quiet_hold(row, booking, org, clock())
+        if held is not None:
+            when, reason = held
+            return postpone(row, token, when, reason) if when else finish(row, token, "skipped", reason)
 
     message = render(row, booking, org, batch.staff, now=clock())
     if row.channel == "email":
@@ -224,6 +233,27 @@ def late_reminder(row: Notification, booking: Booking, now: datetime, org: Organ
     if left < timedelta(minutes=offset) / 2:
         return f"late: less than half of its {offset} minutes' notice was left"
     return None
+
+
+def quiet_hold(row: Notification, booking: Booking, org: Organization, now: datetime) \
+        -> tuple[datetime | None, str] | None:
+    """A reminder that comes due inside the organization's quiet hours (in the customer's zone):
+    (their end, why) to hold it until then when that still leaves half its notice, (None, why) to
+    skip it; None to send it now. Reminders are placed around quiet hours when written; this
+    catches those that arrive in them anyway (the worker was down, the settings changed)."""
+    quiet = organization_quiet_hours(org.settings) if org is not None else None
+    if quiet is None or not quiet.applies_to(row.channel):
+        return None
+    offset = (row.context or {}).get("offset_minutes")
+    notice = timedelta(minutes=offset if isinstance(offset, int) and offset > 0 else 0)
+    tz = valid_zone(booking.attendee_timezone) or valid_zone(org.timezone) or "UTC"
+    until = quiet.hold(now, booking.start_at, notice, tz)
+    if until is None:
+        return None
+    why = f"quiet hours ({quiet.label()} {tz})"
+    if until >= booking.start_at:
+        return None, f"{why}: after them too little notice would be left"
+    return until, f"held: {why}"
 
 
 def recipient_problem(channel: str, recipient: str) -> str | None:

@@ -3,7 +3,8 @@ text helpers its templates use.
 
 Messages are rendered at send time from the booking as it is then (templates/notifications/
 <template>.subject.txt, .txt, .html for email; .sms.txt for SMS). Times are written in the
-attendee's zone with the zone named (trainers see their own); SMS text is kept to GSM characters.
+attendee's zone with the zone named (trainers see their own); an SMS is GSM-7 text fitted into one
+segment (sms_message).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from app.models import Booking, Notification, Organization
 from app.services import calendar_files as ics
 from app.services import urls
 from app.services.branding import palette, safe_logo_url
+from app.services.notifications import gsm
 from app.services.notifications.opt_outs import unseal, unsubscribe_link
 from app.services.zones import valid_zone
 from app.timeformat import duration_text
@@ -84,7 +86,7 @@ def render(row: Notification, booking: Booking | None, org: Organization, staff:
         else staff_context(row, org, staff)
     name = f"notifications/{row.template}"
     if row.channel == "sms":
-        return Rendered(sms=sms_text(render_template(f"{name}.sms.txt", **context)))
+        return Rendered(sms=sms_message(f"{name}.sms.txt", context))
     rendered = Rendered(
         subject=" ".join(render_template(f"{name}.subject.txt", **context).split()),
         text=render_template(f"{name}.txt", **context).strip() + "\n",
@@ -119,16 +121,112 @@ def reply_to_address(value: str | None) -> str | None:
     return address.ascii_email
 
 
-SMS_REPLACEMENTS = {"\u2013": "-", "\u2014": "-", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
-                    "\u2026": "...", "\u00a0": " "}
+# --- SMS: one GSM-7 segment ----------------------------------------------------------------------
+
+SMS_SEPTETS = gsm.SINGLE_SEGMENT["GSM-7"]
+OPT_OUT, OPT_OUT_SHORT = "Reply STOP to opt out.", "STOP to opt out."
 
 
 def sms_text(text: str) -> str:
-    """One line of GSM-friendly text: curly quotes and dashes would switch the SMS to UCS-2 (70 chars)."""
-    text = " ".join(text.split())
-    for old, new in SMS_REPLACEMENTS.items():
-        text = text.replace(old, new)
+    """One line of GSM-7 text: "ë", curly quotes or an emoji would send the whole SMS as UCS-2
+    (70 characters a segment), so they are transliterated or left out (gsm.to_gsm)."""
+    return " ".join(gsm.to_gsm(text).split())
+
+
+def sms_message(template: str, context: dict) -> str:
+    """The SMS `template` says, in one GSM-7 segment (160 septets) whenever it can be.
+
+    The names in it are transliterated first (a name with nothing left — all emoji or CJK — is
+    left out; a service then reads "Appointment"). The message is rendered as written and, while
+    it is too long, changed in this order until it fits (SMS_FITTING): the opt-out says "STOP to
+    opt out." (as clear, 6 septets shorter); the trainer's name goes (the manage page has it); the
+    service and the gym's name are shortened (the longer first, ending "...") to no less than 24
+    septets; the template's compact wording is used (`compact` 1), then without the link's label
+    ("Change:", `compact` 2); the names go down to 6 septets. Room a step freed beyond what was
+    needed goes back to the names. The time, the link and the opt-out are never cut: with an
+    address too long for all that (an APP_URL of 80 characters) the message goes whole, in two
+    segments."""
+    names = {"org_name": sms_text(context.get("org_name") or "") or None,
+             "service": sms_text(context.get("service") or "") or "Appointment",
+             "trainer": sms_text(context.get("trainer") or "") or None}
+    context = {**context, **names, "opt_out": OPT_OUT, "compact": 0}
+    text = _render_sms(template, context)
+    for change in SMS_FITTING:
+        excess = gsm.sms_length(text).units - SMS_SEPTETS
+        if excess <= 0:
+            break
+        context.update(change(context, names, excess))
+        text = _render_sms(template, context)
+    room = SMS_SEPTETS - gsm.sms_length(text).units
+    if room > 0 and any(context[key] != names[key] for key in NAMES_SHORTENED):
+        wider = _render_sms(template, {**context, **_names_widened(context, names, room)})
+        if gsm.sms_length(wider).units <= SMS_SEPTETS:
+            text = wider
     return text
+
+
+def _render_sms(template: str, context: dict) -> str:
+    return sms_text(render_template(template, **context))
+
+
+def _without_trainer(context: dict, names: dict, excess: int) -> dict:
+    return {"trainer": None}
+
+
+def _short_opt_out(context: dict, names: dict, excess: int) -> dict:
+    return {"opt_out": OPT_OUT_SHORT}
+
+
+def _compact_wording(level: int):
+    def compact(context: dict, names: dict, excess: int) -> dict:
+        return {"compact": level}
+    return compact
+
+
+def _names_shortened(floor: int):
+    def shorten(context: dict, names: dict, excess: int) -> dict:
+        return _names_resized(context, names, excess, floor=floor)
+    return shorten
+
+
+NAMES_SHORTENED = ("service", "org_name")
+
+
+def _names_resized(context: dict, names: dict, excess: int, *, floor: int) -> dict:
+    """The service and the gym's name, `excess` septets shorter together: one septet at a time off
+    whichever is longer now, neither going below `floor`, so the two end up as even as they can
+    be; each is cut afresh from its full form."""
+    keys = [key for key in NAMES_SHORTENED if context[key]]
+    size = {key: gsm.sms_length(context[key]).units for key in keys}
+    for _ in range(excess):
+        key = max(keys, key=size.get, default=None)
+        if key is None or size[key] <= floor:
+            break
+        size[key] -= 1
+    return {key: gsm.shorten(names[key], size[key]) for key in keys}
+
+
+def _names_widened(context: dict, names: dict, room: int) -> dict:
+    """The shortened names given back up to `room` septets (a cut ends at a whole word, so a name
+    takes several septets at once or none): each time to the shorter name that a few more
+    septets lengthen."""
+    current = {key: context[key] for key in NAMES_SHORTENED if context[key]}
+    while room > 0:
+        for key in sorted(current, key=lambda k: gsm.sms_length(current[k]).units):
+            used = gsm.sms_length(current[key]).units
+            longer = next((text for text in (gsm.shorten(names[key], used + extra) for extra in range(1, room + 1))
+                           if gsm.sms_length(text).units > used), None)
+            if longer is not None:
+                room -= gsm.sms_length(longer).units - used
+                current[key] = longer
+                break
+        else:
+            break
+    return current
+
+
+SMS_FITTING = (_short_opt_out, _without_trainer, _names_shortened(24), _compact_wording(1), _compact_wording(2),
+               _names_shortened(6))
 
 
 def message_context(row: Notification, booking: Booking, org: Organization, staff: dict, *,
@@ -167,7 +265,9 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
         "previous_staff_name": ctx.get("previous_staff_name"),
         "timezone": tz,
         "reason": booking.cancellation_reason,
-        "manage_url": urls.manage_url(token) if token else None,
+        # An SMS carries the short form (/m/<token>): in one segment every character counts.
+        "manage_url": (urls.short_manage_url(token) if row.channel == "sms" else urls.manage_url(token))
+        if token else None,
         "book_url": book_url,
         "dashboard_url": urls.dashboard_booking_url(booking.id),
         "unsubscribe_url": unsubscribe_link(org.id, row.recipient) if not is_staff and row.channel == "email" else None,

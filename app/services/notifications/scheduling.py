@@ -22,24 +22,32 @@ from app.models.organizations import DEFAULT_REMINDER_OFFSETS_MINUTES
 from app.services import background
 from app.services.notifications.clock import utcnow
 from app.services.notifications.opt_outs import seal
+from app.services.quiet_hours import QuietHours, organization_quiet_hours
+from app.services.zones import valid_zone
 
 # schedule_booking_created's default: read the offsets from the organization.
 FROM_ORGANIZATION = object()
 
 
 def schedule_booking_created(booking: Booking, *, manage_token: str | None, staff: Sequence | None = None,
-                             reminder_offsets=FROM_ORGANIZATION, now: datetime | None = None) -> list[Notification]:
+                             reminder_offsets=FROM_ORGANIZATION, quiet_hours=FROM_ORGANIZATION,
+                             org_timezone: str | None = None, now: datetime | None = None) -> list[Notification]:
     """Queue the messages a new booking causes, in the caller's transaction (no commit):
     the attendee's confirmation (email with a calendar invitation, and SMS when a phone was given),
     a notice to each trainer, and the reminders at the organization's offsets that are still ahead.
 
     A caller that already knows them passes the trainers (anything with `id` and `email`; default:
-    the booking's own) and the organization's `reminder_offsets` (None: the default offsets), and
-    nothing more is read."""
+    the booking's own) and the organization's `reminder_offsets` (None: the default offsets),
+    `quiet_hours` (None: none) and `org_timezone`, and nothing more is read."""
     now = now or utcnow()
     with db.session.no_autoflush:
-        if reminder_offsets is FROM_ORGANIZATION:
-            reminder_offsets = db.session.get(Organization, booking.organization_id).reminder_offsets_minutes
+        if reminder_offsets is FROM_ORGANIZATION or quiet_hours is FROM_ORGANIZATION or org_timezone is None:
+            org = db.session.get(Organization, booking.organization_id)
+            if reminder_offsets is FROM_ORGANIZATION:
+                reminder_offsets = org.reminder_offsets_minutes
+            if quiet_hours is FROM_ORGANIZATION:
+                quiet_hours = organization_quiet_hours(org.settings)
+            org_timezone = org_timezone or org.timezone
         staff = sorted(staff, key=lambda member: str(member.id)) if staff is not None \
             else _staff_by_id([booking.staff_id])
         sequence = booking.sequence or 0
@@ -47,7 +55,7 @@ def schedule_booking_created(booking: Booking, *, manage_token: str | None, staf
         rows = _attendee_messages(booking, "booking_confirmation", sequence, now, attendee_context)
         rows += [_row(booking, "email", "staff_booking_created", member.email, now, sequence, {"staff_id": str(member.id)},
                       key_extra=str(member.id)) for member in staff]
-        rows += _reminders(booking, reminder_offsets, sequence, now, attendee_context)
+        rows += _reminders(booking, reminder_offsets, sequence, now, attendee_context, quiet_hours, org_timezone)
     return _add(rows)
 
 
@@ -81,7 +89,8 @@ def schedule_booking_rescheduled(booking: Booking, group: list[Booking] | None =
             template = "staff_booking_rescheduled"
         rows += [_row(lead, "email", template, member.email, now, lead.sequence,
                       {"staff_id": str(member.id), **notice}, key_extra=str(member.id)) for member in staff]
-        rows += _reminders(lead, org.reminder_offsets_minutes, lead.sequence, now, _manage_context(lead.id))
+        rows += _reminders(lead, org.reminder_offsets_minutes, lead.sequence, now, _manage_context(lead.id),
+                           organization_quiet_hours(org.settings), org.timezone)
     return _add(rows)
 
 
@@ -101,13 +110,15 @@ def schedule_booking_cancelled(booking: Booking, group: list[Booking] | None = N
     return _add(rows)
 
 
-def reminder_settings_changed(organization_id, offsets: Sequence[int] | None, *,
+def reminder_settings_changed(organization_id, offsets: Sequence[int] | None, quiet_hours: QuietHours | None, *,
                               now: datetime | None = None) -> int:
-    """The organization's reminder offsets changed: every upcoming booking's reminders follow (no
-    commit). A reminder for an offset no longer wanted is cancelled; one for a new offset is written
-    (or, if it was cancelled before, pending again); the others are left as they are. Reminders
-    already sent stay sent. Returns how many bookings were looked at."""
+    """The organization's reminder offsets or quiet hours changed: every upcoming booking's
+    reminders follow (no commit). A reminder no longer wanted (its offset removed, or quiet hours
+    leave it no time) is cancelled; one newly wanted is written (or, if it was cancelled before,
+    pending again); a pending one moves to its new time. Reminders already sent stay sent. Returns
+    how many bookings were looked at."""
     now = now or utcnow()
+    org_timezone = db.session.get(Organization, organization_id).timezone
     leads = db.session.scalars(select(Booking).where(
         Booking.organization_id == organization_id, Booking.status.in_(ACTIVE_STATUSES), Booking.start_at > now,
         Booking.id.in_(select(Notification.booking_id).where(Notification.organization_id == organization_id,
@@ -115,7 +126,7 @@ def reminder_settings_changed(organization_id, offsets: Sequence[int] | None, *,
     with db.session.no_autoflush:
         for lead in leads:
             wanted = {row.idempotency_key: row for row in
-                      _reminders(lead, offsets, lead.sequence, now, _manage_context(lead.id))}
+                      _reminders(lead, offsets, lead.sequence, now, _manage_context(lead.id), quiet_hours, org_timezone)}
             existing = {row.idempotency_key: row for row in db.session.scalars(select(Notification).where(
                 Notification.booking_id == lead.id, Notification.template == "booking_reminder",
                 Notification.booking_sequence == lead.sequence))}
@@ -126,6 +137,8 @@ def reminder_settings_changed(organization_id, offsets: Sequence[int] | None, *,
                 found = existing.get(key)
                 if found is None:
                     _add([row])
+                elif found.status == "pending" and found.send_at != row.send_at:
+                    found.send_at, found.enqueued_at, found.updated_at = row.send_at, None, now
                 elif found.status == "cancelled":
                     found.status, found.send_at, found.last_error, found.attempts = "pending", row.send_at, None, 0
                     found.claim_token = found.handed_off_at = found.enqueued_at = None
@@ -183,21 +196,31 @@ STAFF_CHANGE_NOTICES = ("staff_booking_rescheduled", "staff_booking_assigned", "
 REMINDER_GAP = timedelta(minutes=30)
 
 
-def _reminders(booking: Booking, offsets, sequence: int, now: datetime, context: dict) -> list:
+def _reminders(booking: Booking, offsets, sequence: int, now: datetime, context: dict,
+               quiet: QuietHours | None, org_timezone: str | None) -> list:
     """The reminders at these offsets (minutes before the start; None: the default offsets) still to
-    come, and not due within REMINDER_GAP of now."""
+    come, not due within REMINDER_GAP of now, and placed around quiet hours in the customer's zone
+    (the gym's when the booking has none; app/services/quiet_hours.py): a text reminder that would
+    fall inside them goes after them or before them, or not at all."""
     offsets = offsets if offsets is not None else DEFAULT_REMINDER_OFFSETS_MINUTES
+    tz = valid_zone(booking.attendee_timezone) or valid_zone(org_timezone) or "UTC"
+    channels = [("email", booking.attendee_email)] + ([("sms", booking.attendee_phone)] if booking.attendee_phone else [])
+    last: dict[str, datetime] = {}  # channel → when its previous (longer) reminder goes
     rows = []
     for offset in sorted({int(o) for o in offsets if int(o) > 0}, reverse=True):
-        send_at = booking.start_at - timedelta(minutes=offset)
-        if send_at < now + REMINDER_GAP:
+        due = booking.start_at - timedelta(minutes=offset)
+        if due < now + REMINDER_GAP:
             continue  # late, or just after the confirmation (or update): it would say nothing new
-        extra = {**context, "offset_minutes": offset}
-        rows.append(_row(booking, "email", "booking_reminder", booking.attendee_email, send_at, sequence, dict(extra),
-                         key_extra=f"{offset}m"))
-        if booking.attendee_phone:
-            rows.append(_row(booking, "sms", "booking_reminder", booking.attendee_phone, send_at, sequence,
-                             dict(extra), key_extra=f"{offset}m"))
+        for channel, recipient in channels:
+            send_at = due
+            if quiet is not None and quiet.applies_to(channel):
+                earliest = max(now, last.get(channel, now)) + REMINDER_GAP
+                send_at = quiet.place(due, booking.start_at, timedelta(minutes=offset), tz, earliest=earliest)
+                if send_at is None:
+                    continue  # no time outside quiet hours that would still help
+            last[channel] = send_at
+            rows.append(_row(booking, channel, "booking_reminder", recipient, send_at, sequence,
+                             {**context, "offset_minutes": offset}, key_extra=f"{offset}m"))
     return rows
 
 

@@ -18,6 +18,9 @@ from sqlalchemy.orm import noload
 from app.extensions import db
 from app.models import AppointmentType, BookingLink, Calendar, Organization, User
 from app.services.errors import InvalidRequest, NotFound
+from app.services.phones import organization_region
+from app.services.quiet_hours import DEFAULT as DEFAULT_QUIET_HOURS
+from app.services.quiet_hours import QuietHours, organization_quiet_hours
 from app.services.scheduling.cache import SlotCache
 
 
@@ -100,11 +103,12 @@ class LinkInfo:
     org_slug: str
     org_name: str
     org_timezone: str
-    phone_region: str
+    phone_region: str  # the country of numbers written without a country code (an accepted code; GB by default)
     staff: tuple[StaffInfo, ...]
     types: tuple[TypeInfo, ...]
     version: int
     reminder_offsets: tuple[int, ...] | None = None  # the organization's; None: the default offsets
+    quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS  # the organization's (None: none)
     # Staff with a connected calendar that blocks their time / that receives their bookings: the
     # others need no calendar work at all (a calendar change raises the schedule version).
     calendar_staff: frozenset[uuid.UUID] = frozenset()
@@ -133,7 +137,7 @@ def link_info(slug: str, *, now: datetime, cache: SlotCache | None = None) -> Li
         .where(Calendar.user_id.in_([m.id for m in staff]))).all() if staff else []
     info = LinkInfo(
         id=link.id, slug=link.slug, name=link.name, type=link.type, organization_id=org.id, org_slug=org.slug,
-        org_name=org.name, org_timezone=org.timezone, phone_region=(org.settings or {}).get("phone_region", "GB"),
+        org_name=org.name, org_timezone=org.timezone, phone_region=organization_region(org.settings),
         staff=tuple(StaffInfo(m.id, m.name, m.timezone, m.organization_id, m.email) for m in staff),
         types=tuple(
             TypeInfo(t.id, t.name, t.duration_minutes, t.buffer_before_minutes, t.buffer_after_minutes,
@@ -143,6 +147,7 @@ def link_info(slug: str, *, now: datetime, cache: SlotCache | None = None) -> Li
         ),
         version=version,
         reminder_offsets=tuple(org.reminder_offsets_minutes) if org.reminder_offsets_minutes is not None else None,
+        quiet_hours=organization_quiet_hours(org.settings),
         calendar_staff=frozenset(row.user_id for row in calendars if row.check_for_conflicts),
         destination_staff=frozenset(row.user_id for row in calendars if row.is_destination),
     )

@@ -1,6 +1,7 @@
 """The booking lifecycle service: create, reschedule, cancel, audit, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -48,7 +49,8 @@ def book(link="pt", start=MON_9, **kw):
 def test_create_stores_a_hashed_token_and_audits(db, world):
     result = book(attendee_phone="07700 900123", attendee_timezone="America/New_York")
     booking = result.booking
-    assert result.created and len(result.manage_token) >= 32  # 192 bits, url-safe
+    # 128 bits, url-safe: 22 characters (short enough for a one-segment SMS), all of them random
+    assert result.created and len(result.manage_token) == 22 and re.fullmatch(r"[A-Za-z0-9_-]+", result.manage_token)
     assert booking.manage_token_hash == hash_token(result.manage_token)
     assert result.manage_token not in (booking.manage_token_hash, booking.idempotency_key)
     assert booking.attendee_phone == "+447700900123"  # E.164, GB default region

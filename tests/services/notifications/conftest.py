@@ -262,7 +262,10 @@ class World:
 
 @pytest.fixture
 def world(db, make_org, make_trainer, make_appointment_type, make_link) -> World:
-    org = make_org(name="Atlas Fitness", slug=f"atlas-{uuid.uuid4().hex[:6]}", contact_email="desk@atlas.example")
+    # Quiet hours off: these tests book 05:00 New York time and follow reminders to the minute;
+    # test_quiet_hours.py turns them on.
+    org = make_org(name="Atlas Fitness", slug=f"atlas-{uuid.uuid4().hex[:6]}", contact_email="desk@atlas.example",
+                   settings={"quiet_hours": {"off": True}})
     trainer = make_trainer(org=org, name="Terry Trainer", email=f"terry-{uuid.uuid4().hex[:6]}@atlas.example")
     atype = make_appointment_type(org=org, name="PT Session", location="Studio 2")
     link = make_link([trainer], [atype])

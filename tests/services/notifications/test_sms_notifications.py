@@ -27,9 +27,10 @@ def test_the_confirmation_sms_goes_through_the_twilio_client(book, twilio, rows)
     assert outcome.sent == 3
     [message] = twilio.to(NUMBER)
     assert message["from"] == TWILIO_FROM
+    # One GSM-7 segment (test_sms_length.py): the short link, and the opt-out in its short form.
     assert message["body"] == (
         "Atlas Fitness: PT Session with Terry Trainer is booked for Mon 6 Jan, 05:00 EST. "
-        f"Change or cancel: http://localhost/booking/manage/{result.manage_token} Reply STOP to opt out.")
+        f"Change or cancel: http://localhost/m/{result.manage_token} STOP to opt out.")
     assert message["status_callback"] == "http://localhost/api/twilio/status"
     [row] = rows(template="booking_confirmation", channel="sms")
     assert row.status == "sent" and row.provider_message_id == message["sid"] and row.delivery_status == "queued"

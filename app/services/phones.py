@@ -1,0 +1,101 @@
+"""Countries of phone numbers: the one list the booking form, the API, the AI tools and the settings
+offer, and how a stored number is shown to people.
+
+A country is an ISO 3166 alpha-2 code that libphonenumber (the `phonenumbers` package) has a
+numbering plan for — the codes it calls regions: GB, US, and also JE or PR, whose numbers share a
+calling code with another country. Names come from phonenumbers' own English locale data (with
+the few it lacks or words otherwise filled in below), so no second library is needed for them.
+
+The rule for reading a number against a country is `normalise_phone` in
+app/services/bookings/attendee.py; this module only knows the countries.
+"""
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers.geodata.locale import LOCALE_DATA
+
+from app.services.errors import InvalidRequest
+
+DEFAULT_REGION = "GB"  # an organization that never chose one: the portal started with UK gyms
+
+# Regions phonenumbers has no English name for, and names it gives that read oddly or are out of date.
+_NAMES = {
+    "AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo",
+    "CD": "Congo (Democratic Republic)", "CG": "Congo (Republic)", "CZ": "Czechia", "MK": "North Macedonia",
+    "SZ": "Eswatini", "TR": "Türkiye", "VA": "Vatican City",
+}
+
+
+def _english_name(code: str) -> str:
+    if code in _NAMES:
+        return _NAMES[code]
+    names = LOCALE_DATA.get(code, {})
+    name = names.get("en", "")
+    if name.startswith("*"):  # "*xx": the name is held under language xx
+        name = names.get(name[1:], "")
+    # Its data capitalises the small words ("Isle Of Man", "Saint Kitts And Nevis").
+    return " ".join(word.lower() if word in ("Of", "And", "The") and i else word
+                    for i, word in enumerate(name.split())) or code
+
+
+def _sort_key(name: str) -> str:
+    """Åland sorts with A, Côte d'Ivoire with C."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()
+
+
+@lru_cache(maxsize=1)
+def regions() -> dict[str, str]:
+    """Every country code a number can be read against → its English name, in the order of the names."""
+    names = {code: _english_name(code) for code in phonenumbers.SUPPORTED_REGIONS}
+    return dict(sorted(names.items(), key=lambda item: _sort_key(item[1])))
+
+
+@lru_cache(maxsize=1)
+def region_choices() -> list[tuple[str, str]]:
+    """(code, "United Kingdom (+44)") for a <select>, by name."""
+    return [(code, f"{name} (+{phonenumbers.country_code_for_region(code)})") for code, name in regions().items()]
+
+
+def region_name(code: str) -> str:
+    """The English name of an accepted code ("United Kingdom")."""
+    return regions().get(code, code)
+
+
+def valid_region(code: str | None) -> str | None:
+    """`code` as an accepted country code (upper case), else None (for inputs where a bad value is ignored)."""
+    if not isinstance(code, str):
+        return None
+    code = code.strip().upper()
+    return code if code in regions() else None
+
+
+def require_region(code: str | None, *, field: str) -> str:
+    """`code` as an accepted country code, else InvalidRequest naming `field`."""
+    region = valid_region(code)
+    if region is None:
+        shown = code.strip()[:8] if isinstance(code, str) and code.strip().isprintable() else "that value"
+        raise InvalidRequest(f"{shown!r} is not a country we know: use a two-letter country code such as GB or US.",
+                             fields={field: "not a country code (ISO 3166 alpha-2, e.g. GB)"})
+    return region
+
+
+def organization_region(settings: Mapping | None) -> str:
+    """The country an organization's customers' numbers are read as by default (its `phone_region`
+    setting; GB when it never chose one, or when a stored value is not a country any more)."""
+    return valid_region((settings or {}).get("phone_region")) or DEFAULT_REGION
+
+
+def international(number: str | None) -> str:
+    """A stored (E.164) number as people write it with its country code: +1 781-234-5678. Anything
+    else is shown as stored (rows written before numbers were checked must still render)."""
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
