@@ -3,8 +3,10 @@ offer, and how a stored number is shown to people.
 
 A country is an ISO 3166 alpha-2 code that libphonenumber (the `phonenumbers` package) has a
 numbering plan for — the codes it calls regions: GB, US, and also JE or PR, whose numbers share a
-calling code with another country. Names come from phonenumbers' own English locale data (with
-the few it lacks or words otherwise filled in below), so no second library is needed for them.
+calling code with another country. Names come from pycountry (ISO 3166, its common name where it
+has one: "Bolivia", not "Bolivia, Plurinational State of"), with the few it lacks or words oddly
+filled in below, and are loaded only when a list or a name is asked for. (Not phonenumbers' own
+locale data: importing it costs ~100 MB in every process, and every RQ work-horse copies it.)
 
 The rule for reading a number against a country is `normalise_phone` in
 app/services/bookings/attendee.py; this module only knows the countries.
@@ -16,30 +18,28 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers.geodata.locale import LOCALE_DATA
+import pycountry
 
 from app.services.errors import InvalidRequest
 
 DEFAULT_REGION = "GB"  # an organization that never chose one: the portal started with UK gyms
 
-# Regions phonenumbers has no English name for, and names it gives that read oddly or are out of date.
+# Regions pycountry has no entry for (not ISO 3166 countries), and names that read oddly in a list.
 _NAMES = {
     "AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo",
-    "CD": "Congo (Democratic Republic)", "CG": "Congo (Republic)", "CZ": "Czechia", "MK": "North Macedonia",
-    "SZ": "Eswatini", "TR": "Türkiye", "VA": "Vatican City",
+    "CD": "Congo (Democratic Republic)", "CG": "Congo (Republic)", "VA": "Vatican City",
+    "FK": "Falkland Islands", "VG": "British Virgin Islands", "VI": "U.S. Virgin Islands", "PS": "Palestine",
+    "FM": "Micronesia", "BN": "Brunei", "VN": "Vietnam", "MO": "Macao", "HK": "Hong Kong", "RU": "Russia",
 }
 
 
 def _english_name(code: str) -> str:
     if code in _NAMES:
         return _NAMES[code]
-    names = LOCALE_DATA.get(code, {})
-    name = names.get("en", "")
-    if name.startswith("*"):  # "*xx": the name is held under language xx
-        name = names.get(name[1:], "")
-    # Its data capitalises the small words ("Isle Of Man", "Saint Kitts And Nevis").
-    return " ".join(word.lower() if word in ("Of", "And", "The") and i else word
-                    for i, word in enumerate(name.split())) or code
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return code
+    return getattr(country, "common_name", None) or country.name
 
 
 def _sort_key(name: str) -> str:
@@ -70,7 +70,7 @@ def valid_region(code: str | None) -> str | None:
     if not isinstance(code, str):
         return None
     code = code.strip().upper()
-    return code if code in regions() else None
+    return code if code in phonenumbers.SUPPORTED_REGIONS else None
 
 
 def require_region(code: str | None, *, field: str) -> str:
