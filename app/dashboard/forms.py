@@ -196,7 +196,7 @@ class SettingsForm(FlaskForm):
     reminder_offsets = StringField("Reminders before the start", validators=[Optional(), Length(max=100)],
                                    description="Comma-separated, e.g. 24h, 2h (m = minutes, h = hours, d = days).")
     # Quiet hours (app/services/quiet_hours.py). A POST without `quiet_mode` leaves them as they are.
-    quiet_mode = SelectField("Quiet hours", choices=QUIET_MODES, validate_choice=False,
+    quiet_mode = SelectField("Reminders held", choices=QUIET_MODES, validate_choice=False,
                              description="No reminder reaches a customer in these hours, in their own time "
                                          "zone: it goes just before or just after them. Confirmations are never held.")
     quiet_start = TimeField("Quiet from", validators=[Optional()])

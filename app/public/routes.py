@@ -60,7 +60,7 @@ from app.services.bookings import (
 )
 from app.services.bookings import booking_ics as build_booking_ics
 from app.services.errors import Conflict, InvalidRequest, NotFound
-from app.services.phones import organization_region, valid_region
+from app.services.phones import incomplete, organization_region, valid_region
 from app.services.scheduling import app_cache, link_info
 from app.services.zones import valid_zone
 from app.timeformat import duration_text
@@ -241,8 +241,9 @@ def phone_check(slug: str):
     except NotFound:
         abort(404)
     hint = phone_hint(request.form.get("phone", "")[:100], request.form.get("phone_country") or gym_region)
-    if hint is not None and hint.problem and request.form.get("typing"):
-        hint = None  # a number half typed is not a mistake yet
+    if hint is not None and hint.problem and request.form.get("typing") \
+            and incomplete(request.form.get("phone", "")[:100], request.form.get("phone_country") or gym_region):
+        hint = None  # a number half typed is not a mistake yet (one of full length is: said at once)
     response = render("public/book.html", block="phone_hint", step=Step(kind="details", phone_hint=hint))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -99,3 +99,14 @@ def international(number: str | None) -> str:
     except phonenumbers.NumberParseException:
         return number
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def incomplete(value: str, region: str | None) -> bool:
+    """Whether `value`, read in `region`, is still too short to be a whole number there (someone is
+    still typing it): the booking form's hint waits before calling it a mistake."""
+    try:
+        number = phonenumbers.parse(value, valid_region(region) or DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return True
+    return phonenumbers.is_possible_number_with_reason(number) not in (phonenumbers.ValidationResult.IS_POSSIBLE,
+                                                                        phonenumbers.ValidationResult.TOO_LONG)

@@ -161,8 +161,11 @@ def test_the_hint_shows_the_number_as_it_will_be_used(client, link, pages):
         "We will text <strong>+44 7700 900123</strong>."
 
 
-def test_the_hint_says_what_is_wrong_once_the_field_is_left_not_while_typing(client, link, pages):
-    assert pages.text(hint(client, pages, phone="(781) 234-5678", phone_country="GB", typing="1")) == ""
+def test_the_hint_says_what_is_wrong_once_the_number_is_whole_or_the_field_is_left(client, link, pages):
+    # Half typed: no mistake yet. Whole (or the field left): said, so a late preview of the typing
+    # never hides what leaving the field showed.
+    assert pages.text(hint(client, pages, phone="(781) 234-56", phone_country="GB", typing="1")) == ""
+    assert pages.text(hint(client, pages, phone="(781) 234-5678", phone_country="GB", typing="1")) == REFUSED_IN_GB
     left = pages.text(hint(client, pages, phone="(781) 234-5678", phone_country="GB"))
     assert left == REFUSED_IN_GB
     assert pages.text(hint(client, pages, phone="", phone_country="GB")) == ""
