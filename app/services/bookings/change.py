@@ -41,9 +41,22 @@ def _load_for_change(booking_id) -> tuple[Booking, list[Booking], Organization]:
     if booking.group_id is not None:
         query = (select(Booking).where(Booking.group_id == booking.group_id)
                  .with_for_update(of=Booking).execution_options(populate_existing=True))
-        group = list(db.session.scalars(query))
+        group = lead_first(list(db.session.scalars(query)))
     org = db.session.get(Organization, booking.organization_id)
     return booking, group, org
+
+
+def lead_first(group: list[Booking]) -> list[Booking]:
+    """A collective group in its defined order, the same on every database: the lead (the row made
+    for the first of the page's trainers, which carries the manage token) first, then the others in
+    the order of the page's trainers (staff no longer on it last, by id). The lead's working grid is
+    the one the page offers starts on (engine, mode collective): read in another order — PostgreSQL
+    returns rows in no promised order, and after an UPDATE often in another — a move would be
+    checked on another trainer's grid, refusing times the page offers and accepting others."""
+    link = db.session.get(BookingLink, group[0].booking_link_id) if group and group[0].booking_link_id else None
+    order = {member.id: index for index, member in enumerate(link_staff(link))} if link is not None else {}
+    return sorted(group, key=lambda row: (row.manage_token_hash is None, order.get(row.staff_id, len(order)),
+                                          str(row.staff_id)))
 
 
 def _members(booking: Booking, group: list[Booking], staff_id: str | None) -> tuple[list, str]:
