@@ -43,7 +43,8 @@ class AvailabilityParams(BaseModel):
     end_date: dt.date | None = None
     duration: int | None = Field(None, ge=1, le=1440)
     appointment_type_id: uuid.UUID | None = None
-    staff_id: uuid.UUID | None = None
+    staff_id: uuid.UUID | None = Field(None, description="Only this trainer's times (on a collective link: "
+                                                          "ignored, the times are everyone's).")
     timezone: str | None = Field(None, max_length=64)
 
 
@@ -110,7 +111,9 @@ class CreateBookingBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     link_slug: str = Field(min_length=1, max_length=80)
-    staff_id: uuid.UUID | None = None
+    staff_id: uuid.UUID | None = Field(None, description="The trainer (required on an individual link with "
+                                                          "several; on a collective link ignored: everyone is "
+                                                          "booked together).")
     appointment_type_id: uuid.UUID | None = None
     start_time: dt.datetime
     end_time: dt.datetime | None = None

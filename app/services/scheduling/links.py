@@ -207,17 +207,22 @@ def choose_appointment_type(
 def choose_staff(link_type: str, staff: Sequence, staff_id: str | None, *, booking: bool) -> tuple[list, str]:
     """Who may take a booking on a page, and how the engine chooses among them.
 
-    `staff_id` narrows the page to one person (refused when they are not on it). The mode is
-    "collective" on a collective page (everyone together), "round_robin" when several people could
-    take it (whoever is free, fairly), else "individual". When `booking`, an individual page with
-    several people needs the person named; a search on such a page lists each person's own times.
+    `staff_id` narrows the page to one person (refused when they are not on it) — except on a
+    collective page, which books everyone together whoever is named: there it may name one of the
+    page's trainers and changes nothing, as on the booking page and in the AI tools (one trainer's
+    times are not the pair's, and a booking of one of them would hold nobody else's time). The mode
+    is "collective" on a collective page, "round_robin" when several people could take it (whoever
+    is free, fairly), else "individual". When `booking`, an individual page with several people
+    needs the person named; a search on such a page lists each person's own times.
     """
     candidates = list(staff)
     if staff_id:
-        candidates = [member for member in candidates if str(member.id) == str(staff_id)]
-        if not candidates:
+        named = [member for member in candidates if str(member.id) == str(staff_id)]
+        if not named:
             raise InvalidRequest("That member of staff does not take bookings on this page.",
                                  fields={"staff_id": "not on this booking page"})
+        if link_type != "collective":
+            candidates = named
     if link_type == "collective":
         mode = "collective"
     elif link_type == "round_robin" and len(candidates) > 1:
