@@ -115,7 +115,7 @@ def book_slot(args: BookSlotInput, principal: Principal, now: dt.datetime) -> di
     """A booking through the page that offers this trainer and service; its manage link, shown once."""
     page = resolve_booking_link(principal.organization_id, staff_id=args.staff_id,
                                 appointment_type_id=args.appointment_type_id,
-                                booking_link_slug=args.booking_link_slug)
+                                booking_link_slug=args.booking_link_slug, staff_ids=args.staff_ids)
     # A collective page books every trainer on it: naming one would book that trainer alone.
     staff_id = str(args.staff_id) if args.staff_id and page.type != "collective" else None
     try:

@@ -258,7 +258,7 @@ def system_prompt(context: dict, now: dt.datetime) -> str:
         "Rules:",
         "- Every fact about free times, bookings, trainers and prices comes from the tools or from this "
         "message. Never invent times, ids, tokens, names or prices; pass ids and times exactly as a tool "
-        "gave them (a slot's startTime, staffId and appointmentTypeId go to book_slot unchanged).",
+        "gave them (a slot's startTime, staffId, staffIds, appointmentTypeId and bookingLinkSlug go to book_slot unchanged).",
         "- Before book_slot, reschedule_booking or cancel_booking, tell the person exactly what you are "
         "about to do (service, trainer, day and local time) and wait for them to confirm it in a later "
         "message. Never book a time they have not confirmed.",

@@ -54,19 +54,39 @@ def ranked_pages(pages: list[BookingPage], staff_id: str | None, type_id: str, *
 
 def resolve_booking_link(org_id: uuid.UUID, *, staff_id: uuid.UUID | str | None,
                          appointment_type_id: uuid.UUID | str | None, booking_link_slug: str | None = None,
-                         pages: list[BookingPage] | None = None) -> BookingPage:
+                         pages: list[BookingPage] | None = None, staff_ids=None) -> BookingPage:
     """The public booking page a booking of this trainer and service goes through, in this organization.
 
-    An explicit slug must name an active public page of the organization. Otherwise the page offering
-    both the trainer and the service, preferring the trainer's own page. Raises NotFound, InvalidRequest
-    or ToolError `no_booking_link` (with a hint) when there is none."""
+    An explicit slug must name an active public page of the organization. A slot of several trainers
+    together (`staff_ids`, a slot's staffIds) goes through the collective page of exactly those
+    trainers — never one trainer's own page, which would book that trainer alone. Otherwise the page
+    offering both the trainer and the service, preferring the trainer's own page. Raises NotFound,
+    InvalidRequest or ToolError `no_booking_link` (with a hint) when there is none."""
     pages = booking_pages(org_id) if pages is None else pages
+    together = frozenset(str(i) for i in staff_ids or ())
+    if staff_id and len(together) > 1 and str(staff_id) not in together:
+        raise InvalidRequest("staffId is not one of the slot's trainers (staffIds).",
+                             fields={"staff_id": "not one of staffIds"})
     if booking_link_slug:
         for page in pages:
             if page.slug == booking_link_slug:
+                if len(together) > 1 and (page.type != "collective" or page.staff_ids != together):
+                    raise InvalidRequest("That booking page does not book these trainers together: pass the "
+                                         "slot's bookingLinkSlug and staffIds unchanged.",
+                                         fields={"staff_ids": "not the trainers this page books together"})
                 return page
         raise NotFound(f"No public booking page called {booking_link_slug!r} in this organization.",
                        fields={"link": "not a public booking page of this organization"})
+    if len(together) > 1:
+        shared = [page for page in pages if page.type == "collective" and page.staff_ids == together
+                  and (appointment_type_id is None or str(appointment_type_id) in page.type_ids)]
+        if not shared:
+            raise ToolError("no_booking_link", "No public booking page books these trainers together"
+                            + (" for this service." if appointment_type_id else "."),
+                            hint=HINTS["no_booking_link"], status=409,
+                            details={"staffIds": sorted(together), "bookingPages": [
+                                {"slug": p.slug, "name": p.name, "type": p.type} for p in pages]})
+        return min(shared, key=lambda page: (page.name.casefold(), page.slug))
     if appointment_type_id is None:
         raise InvalidRequest("Say which service: appointmentTypeId (or a bookingLinkSlug).",
                              fields={"appointment_type_id": "required unless bookingLinkSlug is given"})

@@ -65,6 +65,10 @@ class BookSlotInput(ToolInput):
     attendee_email: str = Field(min_length=3, max_length=254, description="The customer's email address.")
     staff_id: uuid.UUID | None = Field(
         None, description="The trainer (a slot's staffId). Omit on a team page to have one assigned.")
+    staff_ids: list[uuid.UUID] | None = Field(
+        None, max_length=20,
+        description="All the slot's trainers (a slot's staffIds). A slot with several is booked with all of them "
+                    "together, through the page that books them together, never with one of them alone.")
     appointment_type_id: uuid.UUID | None = Field(
         None, description="The service (a slot's appointmentTypeId). Required unless bookingLinkSlug is given.")
     end_time: IsoDateTime | None = Field(None, description="End; if given it must equal start + the duration.")

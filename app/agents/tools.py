@@ -51,13 +51,14 @@ class Tool:
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("find_availability",
          "Find free times to book at the gym. Returns slots (earliest first), each with startTime, endTime, "
-         "staffId, appointmentTypeId and bookingLinkSlug: pass those to book_slot unchanged. Filter by date or "
+         "staffId, staffIds, appointmentTypeId and bookingLinkSlug: pass those to book_slot unchanged. Filter by date or "
          "startDate/endDate, duration or appointmentTypeId (the service), staffId (a trainer), or "
          "bookingLinkSlug (one booking page). Times are UTC (…Z) with local times in `timezone`.",
          FindAvailabilityInput, "availability:read", find_availability),
     Tool("book_slot",
-         "Book a free time for a customer. Use a slot from find_availability (startTime, staffId, "
-         "appointmentTypeId) and the customer's name and email. The time is checked again when booking; if it "
+         "Book a free time for a customer. Use a slot from find_availability unchanged (startTime, staffId, "
+         "staffIds, appointmentTypeId, bookingLinkSlug) and the customer's name and email: a slot of several "
+         "trainers (staffIds) is booked with all of them together. The time is checked again when booking; if it "
          "was just taken the error `slot_taken` lists the nearest free alternatives. Returns the booking and "
          "the customer's manage link. The customer is emailed a confirmation.",
          BookSlotInput, "bookings:write", book_slot, read_only=False),

@@ -446,3 +446,25 @@ def test_a_service_only_booked_together_is_searched_and_booked_on_its_collective
     assert booked.status_code == 201 and booked.get_json()["bookingLinkSlug"] == "duo"
     rows = db.session.scalars(select(Booking).where(Booking.attendee_email == "pat@example.com")).all()
     assert {row.staff_id for row in rows} == {gym.alex.id, gym.sam.id}  # both trainers' time is held
+
+
+def test_a_collective_slot_is_booked_as_offered_even_when_a_trainers_own_page_offers_the_service(
+        ai, db, gym, make_link):
+    """Alex's own page and the pair's page both offer Personal Training: the pair's slot, passed back
+    with its staffIds, books both trainers — not Alex alone on his own page (issue 16, item 3)."""
+    make_link([gym.alex, gym.sam], [gym.pt], type="collective", slug="duo", name="Train with both")
+    slot = ai("find_availability", date=MONDAY, bookingLinkSlug="duo").get_json()["slots"][0]
+    assert set(slot["staffIds"]) == {str(gym.alex.id), str(gym.sam.id)}
+    booked = ai("book_slot", staffId=slot["staffId"], staffIds=slot["staffIds"], startTime=slot["startTime"],
+                appointmentTypeId=slot["appointmentTypeId"], attendeeName="Pat Pair", attendeeEmail="pat@example.com")
+    assert booked.status_code == 201 and booked.get_json()["bookingLinkSlug"] == "duo"
+    rows = db.session.scalars(select(Booking).where(Booking.attendee_email == "pat@example.com")).all()
+    assert {row.staff_id for row in rows} == {gym.alex.id, gym.sam.id}
+    # A page that does not book those trainers together is refused, not used to book one of them.
+    wrong = ai("book_slot", staffIds=slot["staffIds"], bookingLinkSlug="alex", startTime=slot["startTime"],
+               appointmentTypeId=slot["appointmentTypeId"], attendeeName="Al One", attendeeEmail="al@example.com")
+    assert wrong.status_code == 400 and "staffIds" in error_of(wrong)["fields"]
+    stranger = ai("book_slot", staffId=str(gym.owner.id), staffIds=slot["staffIds"], startTime=slot["startTime"],
+                  appointmentTypeId=slot["appointmentTypeId"], attendeeName="Al One", attendeeEmail="al@example.com")
+    assert stranger.status_code == 400
+    assert db.session.scalar(select(Booking.id).where(Booking.attendee_email == "al@example.com")) is None

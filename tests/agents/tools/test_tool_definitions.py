@@ -39,6 +39,8 @@ def sample(prop: dict):
     """A value the property's schema allows."""
     if "enum" in prop:
         return prop["enum"][-1]
+    if prop["type"] == "array":
+        return [sample(prop["items"])]
     if prop["type"] == "integer":
         return max(prop.get("minimum", 1), min(prop.get("maximum", 30), 30))
     return {"uuid": str(uuid.uuid4()), "date": "2030-01-07", "date-time": "2030-01-07T09:00:00Z"}.get(
@@ -145,6 +147,8 @@ def test_limits_agree(name):
             example[field] = prop["maximum"] + 1
         elif "maxLength" in prop:
             example[field] = "x" * (prop["maxLength"] + 1)
+        elif "maxItems" in prop:
+            example[field] = [sample(prop["items"])] * (prop["maxItems"] + 1)
         else:
             continue
         assert not schema_accepts(name, example) and not model_accepts(name, example), field
