@@ -1,4 +1,4 @@
-"""The six tools' handlers: each takes its validated arguments, the principal and the time, calls the
+"""The tools' handlers: each takes its validated arguments, the principal and the time, calls the
 services and answers with the success payload ({"success": True, ...}).
 
 The handlers call the same services as the public booking API (`search_slots`, `create_booking`,
@@ -29,10 +29,11 @@ from app.agents.schemas import (
     FindAvailabilityInput,
     GetBookingInput,
     GetBookingsInput,
+    ListServicesInput,
     RescheduleBookingInput,
 )
 from app.extensions import db
-from app.models import AppointmentType, Booking, Organization
+from app.models import AppointmentType, Booking, Organization, User
 from app.services import bookings, reports
 from app.services.errors import InvalidRequest, NotFound
 from app.services.scheduling import search_slots
@@ -41,7 +42,11 @@ from app.timeformat import iso_utc
 
 
 def find_availability(args: FindAvailabilityInput, principal: Principal, now: dt.datetime) -> dict:
-    """Free times, each with the public page it can be booked through (times no page offers are left out)."""
+    """Free times, each with the public page it can be booked through (times no page offers are left out).
+
+    Without a service or a page, every service that can be booked online (of the `duration`, with the
+    trainer, when given) is searched, and each slot names its service: an agent can find the second
+    60-minute service as well as the first."""
     common = dict(date_=args.date, start_date=args.start_date, end_date=args.end_date, duration=args.duration,
                   staff_id=str(args.staff_id) if args.staff_id else None, timezone_name=args.timezone, now=now)
     pages = booking_pages(principal.organization_id)
@@ -50,29 +55,15 @@ def find_availability(args: FindAvailabilityInput, principal: Principal, now: dt
     if link_slug:
         resolve_booking_link(principal.organization_id, staff_id=None, appointment_type_id=None,
                              booking_link_slug=link_slug, pages=pages)
-    else:
-        staff = common["staff_id"]
-        type_id = _service_to_search(pages, type_id, args.duration, staff)
-        offered = [p for p in pages if type_id in p.type_ids and (staff is None or staff in p.staff_ids)]
-        if type_id and offered and all(p.type == "collective" for p in offered):
-            # Only a page that books its trainers together offers it: their shared times are on that page.
-            link_slug = min(offered, key=lambda p: (p.name.casefold(), p.slug)).slug
-            common["staff_id"] = None
-    if link_slug:
         search = search_slots(link_slug=link_slug, appointment_type_id=type_id, **common)
-        found = [(slot, link_slug) for slot in search.slots]
+        searches = [(search, [(slot, link_slug) for slot in search.slots])]
     else:
-        search = search_slots(org_slug=principal.organization_slug, appointment_type_id=type_id, **common)
-        route: dict[tuple[str, str], str | None] = {}
-        found = []
-        for slot in search.slots:
-            key = (slot.staff_id, slot.appointment_type_id)
-            if key not in route:
-                # One trainer's free time is not the whole collective's: offer it on their own pages.
-                ranked = ranked_pages(pages, slot.staff_id, slot.appointment_type_id, together=False)
-                route[key] = ranked[0].slug if ranked else None
-            if route[key]:  # times nobody can book online are not offered
-                found.append((slot, route[key]))
+        types = [type_id] if type_id else _services_to_search(pages, args.duration, common["staff_id"])
+        searches = [_search_service(principal, pages, one, common) for one in types or [None]]
+    search = searches[0][0]
+    found = sorted((pair for _, pairs in searches for pair in pairs),
+                   key=lambda pair: (pair[0].start, pair[0].staff_name, pair[0].staff_id, pair[0].appointment_type_id))
+    names = {s.appointment_type_id: (s.appointment_type_name, s.duration_minutes) for s, _ in searches}
     tz = search.timezone
     shown = found[:args.limit]
     payload = {
@@ -81,7 +72,9 @@ def find_availability(args: FindAvailabilityInput, principal: Principal, now: dt
         "timezone": tz, "startDate": search.start_date.isoformat(), "endDate": search.end_date.isoformat(),
         "appointmentType": {"id": search.appointment_type_id, "name": search.appointment_type_name,
                             "duration": search.duration_minutes},
-        "slots": [slot_json(slot, tz, search.duration_minutes, slug) for slot, slug in shown],
+        "appointmentTypes": [{"id": i, "name": name, "duration": minutes} for i, (name, minutes) in names.items()],
+        "slots": [slot_json(slot, tz, names[slot.appointment_type_id][1], slug,
+                            service=names[slot.appointment_type_id][0]) for slot, slug in shown],
         "totalSlots": len(found),
         "truncated": len(found) > len(shown),
     }
@@ -90,25 +83,78 @@ def find_availability(args: FindAvailabilityInput, principal: Principal, now: dt
     return payload
 
 
-def _service_to_search(pages: list[BookingPage], type_id: str | None, duration: int | None,
-                       staff_id: str | None) -> str | None:
-    """Without a page, search a service that can be booked online: the one asked for, else the first
-    (by name) of that duration, else the first of all. None: leave the choice to search_slots."""
-    if type_id:
-        return type_id
+def _search_service(principal: Principal, pages: list[BookingPage], type_id: str | None, common: dict):
+    """(the search, [(slot, the page to book it through)]) for one service across the organization."""
+    staff = common["staff_id"]
+    offered = [p for p in pages if type_id in p.type_ids and (staff is None or staff in p.staff_ids)]
+    if type_id and offered and all(p.type == "collective" for p in offered):
+        # Only a page that books its trainers together offers it: their shared times are on that page.
+        slug = min(offered, key=lambda p: (p.name.casefold(), p.slug)).slug
+        search = search_slots(link_slug=slug, appointment_type_id=type_id, **{**common, "staff_id": None})
+        return search, [(slot, slug) for slot in search.slots]
+    search = search_slots(org_slug=principal.organization_slug, appointment_type_id=type_id, **common)
+    route: dict[tuple[str, str], str | None] = {}
+    found = []
+    for slot in search.slots:
+        key = (slot.staff_id, slot.appointment_type_id)
+        if key not in route:
+            # One trainer's free time is not the whole collective's: offer it on their own pages.
+            ranked = ranked_pages(pages, slot.staff_id, slot.appointment_type_id, together=False)
+            route[key] = ranked[0].slug if ranked else None
+        if route[key]:  # times nobody can book online are not offered
+            found.append((slot, route[key]))
+    return search, found
+
+
+def _services_to_search(pages: list[BookingPage], duration: int | None, staff_id: str | None) -> list[str]:
+    """Every service that can be booked online (with the trainer, when given; of `duration`, when
+    given), by name. Empty: none of that duration (search_slots then says so)."""
+    types = bookable_services(pages, staff_id)
+    if duration:
+        types = [t for t in types if t.duration_minutes == duration]
+    return [str(t.id) for t in types]
+
+
+def bookable_services(pages: list[BookingPage], staff_id: str | None = None) -> list[AppointmentType]:
+    """The services some active public booking page offers (with the trainer, when given), by name;
+    ToolError no_booking_link when there is none."""
     bookable = {t for p in pages if p.staff_ids and (staff_id is None or staff_id in p.staff_ids)
                 for t in p.type_ids}
     if not bookable:
         where = " with this trainer." if staff_id else "."
         raise ToolError("no_booking_link", "Nothing can be booked online" + where, hint=HINTS["no_booking_link"],
                         status=409)
-    types = db.session.scalars(
+    return list(db.session.scalars(
         select(AppointmentType).where(AppointmentType.id.in_([uuid.UUID(t) for t in bookable]))
-        .order_by(AppointmentType.name, AppointmentType.id)
-    ).all()
-    if duration:
-        types = [t for t in types if t.duration_minutes == duration]
-    return str(types[0].id) if types else None
+        .order_by(AppointmentType.name, AppointmentType.id)))
+
+
+def list_services(args: ListServicesInput, principal: Principal, now: dt.datetime) -> dict:
+    """What can be booked online: each service with its trainers and the pages that book it, and each
+    trainer with their services — from the same public booking pages the other tools book through."""
+    pages = booking_pages(principal.organization_id)
+    staff = str(args.staff_id) if args.staff_id else None
+    services = bookable_services(pages, staff)
+    wanted = {str(t.id) for t in services}
+    trainer_ids = {s for p in pages if p.type_ids & wanted for s in p.staff_ids if staff is None or s == staff}
+    trainers = {str(u.id): u.name for u in db.session.scalars(
+        select(User).where(User.id.in_([uuid.UUID(i) for i in trainer_ids])).order_by(User.name, User.id))}
+    result = []
+    for service in services:
+        sid = str(service.id)
+        offering = [p for p in pages if sid in p.type_ids and p.staff_ids]
+        with_service = {s for p in offering for s in p.staff_ids if s in trainers}
+        result.append({
+            "id": sid, "name": service.name, "duration": service.duration_minutes,
+            "description": service.description or None, "price": service.price_display,
+            "trainers": [{"id": i, "name": n} for i, n in trainers.items() if i in with_service],
+            "bookingPages": [{"slug": p.slug, "name": p.name, "type": p.type}
+                             for p in sorted(offering, key=lambda p: (p.name.casefold(), p.slug))],
+        })
+    return {"success": True, "services": result,
+            "trainers": [{"id": i, "name": n, "serviceIds": [r["id"] for r in result
+                                                            if any(t["id"] == i for t in r["trainers"])]}
+                         for i, n in trainers.items()]}
 
 
 def book_slot(args: BookSlotInput, principal: Principal, now: dt.datetime) -> dict:

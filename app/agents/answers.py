@@ -33,11 +33,15 @@ def booking_json(booking: Booking, staff_name: str | None = None, type_name: str
     }
 
 
-def slot_json(slot: Slot, tz: str, duration: int, link_slug: str | None) -> dict:
-    """A free time as find_availability offers it: ready to pass to book_slot unchanged."""
-    return {
+def slot_json(slot: Slot, tz: str, duration: int, link_slug: str | None, *, service: str | None = None) -> dict:
+    """A free time as find_availability offers it: ready to pass to book_slot unchanged (`service`:
+    its service's name, when known)."""
+    answer = {
         "startTime": iso_utc(slot.start), "endTime": iso_utc(slot.end),
         "localStart": iso_local(slot.start, tz), "localEnd": iso_local(slot.end, tz), "duration": duration,
         "staffId": slot.staff_id, "staffName": slot.staff_name, "staffIds": list(slot.staff_ids),
         "appointmentTypeId": slot.appointment_type_id, "bookingLinkSlug": link_slug,
     }
+    if service is not None:
+        answer["appointmentTypeName"] = service
+    return answer

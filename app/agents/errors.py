@@ -53,7 +53,7 @@ HINTS = {
     "type_removed": "Make a new booking with book_slot and cancel this one.",
     "no_booking_link": "Pass bookingLinkSlug, or ask an admin to add this trainer and service to a public "
                        "booking page in the dashboard.",
-    "not_found": "Check the id; get_bookings lists bookings and find_availability lists trainers and services.",
+    "not_found": "Check the id; get_bookings lists bookings and list_services lists services and trainers.",
     "invalid_request": "Correct the fields named in `fields` and call again.",
 }
 # Service field names (snake_case) that differ from the tools' camelCase ones.

@@ -1,4 +1,4 @@
-"""The MCP server: the six booking tools for Claude Desktop and any other MCP client.
+"""The MCP server: the seven booking tools for Claude Desktop and any other MCP client.
 
 Built on the official `mcp` SDK's low-level Server: the tools are exactly `tool_definitions()` and
 every call goes through `run_tool()` with the principal of the key — the server's own, or the one an

@@ -46,7 +46,7 @@ class FindAvailabilityInput(ToolInput):
     end_date: IsoDate | None = Field(
         None, description="Last local date of the range, inclusive; at most 62 days (default: 7 days).")
     duration: int | None = Field(None, ge=1, le=1440,
-                                 description="Length in minutes: picks the service of that length.")
+                                 description="Length in minutes: searches the services of that length.")
     appointment_type_id: uuid.UUID | None = Field(None, description="The service (appointment type) id.")
     staff_id: uuid.UUID | None = Field(None, description="Only this trainer's free times.")
     booking_link_slug: str | None = Field(
@@ -56,6 +56,10 @@ class FindAvailabilityInput(ToolInput):
         None, max_length=64, description="IANA zone the dates are read in and local times given in "
                                          "(default: the gym's).")
     limit: int = Field(10, ge=1, le=100, description="At most this many slots, earliest first.")
+
+
+class ListServicesInput(ToolInput):
+    staff_id: uuid.UUID | None = Field(None, description="Only the services this trainer can be booked for.")
 
 
 class BookSlotInput(ToolInput):

@@ -1,4 +1,5 @@
-"""The six AI booking tools, one definition each, shared by every way an agent comes in.
+"""The AI booking tools (the spec's six, and list_services), one definition each, shared by every
+way an agent comes in.
 
 POST /api/ai/booking, GET /api/ai/tools, the MCP server and the in-app assistants all go through
 `tool_definitions()` and `run_tool()` (dispatch.py). A tool is its name, what the model is told it
@@ -20,6 +21,7 @@ from app.agents.actions import (
     find_availability,
     get_booking,
     get_bookings,
+    list_services,
     reschedule_booking,
 )
 from app.agents.principals import Principal
@@ -29,6 +31,7 @@ from app.agents.schemas import (
     FindAvailabilityInput,
     GetBookingInput,
     GetBookingsInput,
+    ListServicesInput,
     RescheduleBookingInput,
     ToolInput,
     input_fields,
@@ -51,7 +54,8 @@ class Tool:
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("find_availability",
          "Find free times to book at the gym. Returns slots (earliest first), each with startTime, endTime, "
-         "staffId, staffIds, appointmentTypeId and bookingLinkSlug: pass those to book_slot unchanged. Filter by date or "
+         "staffId, staffIds, appointmentTypeId (and its name) and bookingLinkSlug: pass those to book_slot "
+         "unchanged. Without appointmentTypeId every bookable service (of the duration, if given) is searched. Filter by date or "
          "startDate/endDate, duration or appointmentTypeId (the service), staffId (a trainer), or "
          "bookingLinkSlug (one booking page). Times are UTC (…Z) with local times in `timezone`.",
          FindAvailabilityInput, "availability:read", find_availability),
@@ -79,12 +83,17 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          "List the gym's bookings, upcoming by default, filtered by dates, status, trainer (staffId) or part "
          "of the customer's name or email (search). Paged: limit and page.",
          GetBookingsInput, "bookings:read", get_bookings),
+    Tool("list_services",
+         "List what can be booked online: every service (id, name, duration, price) with the trainers who take "
+         "it and the booking pages that book it, and every trainer with their services. Use the ids with "
+         "find_availability (appointmentTypeId, staffId).",
+         ListServicesInput, "availability:read", list_services),
 )}
 ACTIONS: tuple[str, ...] = tuple(TOOLS)
 
 
 def tool_definitions() -> list[dict]:
-    """The six tools in Claude's tool format: name, description, input_schema (JSON Schema)."""
+    """The tools in Claude's tool format: name, description, input_schema (JSON Schema)."""
     return copy.deepcopy(_definitions())
 
 

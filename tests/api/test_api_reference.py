@@ -35,7 +35,8 @@ def test_the_request_schemas_are_the_validating_models(client):
     assert schema["properties"]["attendee_name"]["maxLength"] == 200
     ai = document["paths"]["/api/ai/booking"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert {variant["properties"]["action"]["const"] for variant in ai["oneOf"]} == {
-        "find_availability", "book_slot", "reschedule_booking", "cancel_booking", "get_booking", "get_bookings"}
+        "find_availability", "book_slot", "reschedule_booking", "cancel_booking", "get_booking", "get_bookings",
+        "list_services"}
 
 
 def test_every_error_is_documented_in_the_one_error_shape(client):

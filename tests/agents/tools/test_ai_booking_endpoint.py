@@ -468,3 +468,42 @@ def test_a_collective_slot_is_booked_as_offered_even_when_a_trainers_own_page_of
                   appointmentTypeId=slot["appointmentTypeId"], attendeeName="Al One", attendeeEmail="al@example.com")
     assert stranger.status_code == 400
     assert db.session.scalar(select(Booking.id).where(Booking.attendee_email == "al@example.com")) is None
+
+
+def test_every_service_of_a_duration_is_searched_and_each_slot_names_its_service(ai, gym, make_appointment_type,
+                                                                                 make_link):
+    """Two 60-minute services: an agent asking for 60 minutes finds both, not only the first by
+    name, and each slot says which it is (issue 16, item 4)."""
+    mobility = make_appointment_type(org=gym.org, name="Mobility Clinic", duration_minutes=60,
+                                     booking_window_days=None)
+    make_link([gym.sam], [mobility], slug="sam-mobility", name="Mobility with Sam")
+    found = ai("find_availability", date=MONDAY, duration=60, limit=100).get_json()
+    services = {(s["appointmentTypeId"], s["appointmentTypeName"]) for s in found["slots"]}
+    assert services == {(str(mobility.id), "Mobility Clinic"), (str(gym.pt.id), "Personal Training")}
+    assert {t["name"] for t in found["appointmentTypes"]} == {"Mobility Clinic", "Personal Training"}
+    starts = [s["startTime"] for s in found["slots"]]
+    assert starts == sorted(starts)
+    mobility_slot = next(s for s in found["slots"] if s["appointmentTypeId"] == str(mobility.id))
+    assert mobility_slot["bookingLinkSlug"] == "sam-mobility" and mobility_slot["staffId"] == str(gym.sam.id)
+    booked = ai("book_slot", staffId=mobility_slot["staffId"], appointmentTypeId=mobility_slot["appointmentTypeId"],
+                startTime=mobility_slot["startTime"], attendeeName="Mo Bility", attendeeEmail="mo@example.com")
+    assert booked.status_code == 201 and booked.get_json()["booking"]["appointmentType"]["name"] == "Mobility Clinic"
+
+
+def test_list_services_names_every_bookable_service_with_its_trainers_and_pages(ai, gym, make_appointment_type):
+    make_appointment_type(org=gym.org, name="Not online", duration_minutes=45)  # on no page: not listed
+    answer = ai("list_services").get_json()
+    assert answer["success"] is True
+    by_name = {s["name"]: s for s in answer["services"]}
+    assert list(by_name) == ["Consultation", "Personal Training"]
+    pt = by_name["Personal Training"]
+    assert pt["id"] == str(gym.pt.id) and pt["duration"] == 60
+    assert {t["name"] for t in pt["trainers"]} == {"Alex Trainer", "Sam Trainer"}
+    assert {p["slug"] for p in pt["bookingPages"]} == {"alex", "team-pt"}
+    assert {t["name"]: sorted(t["serviceIds"]) for t in answer["trainers"]} == {
+        "Alex Trainer": sorted([str(gym.pt.id), str(gym.consult.id)]), "Sam Trainer": [str(gym.pt.id)]}
+    sams = ai("list_services", staffId=str(gym.sam.id)).get_json()
+    assert [s["name"] for s in sams["services"]] == ["Personal Training"]
+    # The not-found hint points to a listing that exists.
+    missing = ai("get_booking", bookingId=str(uuid.uuid4()))
+    assert missing.status_code == 404 and "list_services" in error_of(missing)["hint"]

@@ -74,9 +74,9 @@ def test_tools_endpoint_is_public_and_serves_the_generated_definitions(client):
     assert data["scopes"] == {name: tool.scope for name, tool in TOOLS.items()}
 
 
-def test_six_tools_in_the_specs_order():
+def test_the_specs_six_tools_in_its_order_then_list_services():
     assert ACTIONS == ("find_availability", "book_slot", "reschedule_booking", "cancel_booking", "get_booking",
-                       "get_bookings")
+                       "get_bookings", "list_services")
     assert list(DEFINITIONS) == list(ACTIONS)
 
 
