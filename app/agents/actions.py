@@ -92,10 +92,23 @@ def _search_service(principal: Principal, pages: list[BookingPage], type_id: str
         slug = min(offered, key=lambda p: (p.name.casefold(), p.slug)).slug
         search = search_slots(link_slug=slug, appointment_type_id=type_id, **{**common, "staff_id": None})
         return search, [(slot, slug) for slot in search.slots]
+    found = []
+    team: set[str] = set()
+    if staff is None and type_id:
+        # A team (round-robin) page offering the service gives its times as the page does: each start
+        # once, with the trainer the fairness rule picks — not every trainer's own times, which would
+        # let agents pile bookings on whoever sorts first. (Asked for a trainer, an agent passes
+        # staffId and gets that trainer's times.)
+        for page in sorted((p for p in offered if p.type == "round_robin" and len(p.staff_ids) > 1),
+                           key=lambda p: (p.name.casefold(), p.slug)):
+            team_search = search_slots(link_slug=page.slug, appointment_type_id=type_id, **common)
+            found += [(slot, page.slug) for slot in team_search.slots]
+            team |= page.staff_ids
     search = search_slots(org_slug=principal.organization_slug, appointment_type_id=type_id, **common)
     route: dict[tuple[str, str], str | None] = {}
-    found = []
     for slot in search.slots:
+        if slot.staff_id in team:
+            continue  # their times for this service are the team page's
         key = (slot.staff_id, slot.appointment_type_id)
         if key not in route:
             # One trainer's free time is not the whole collective's: offer it on their own pages.

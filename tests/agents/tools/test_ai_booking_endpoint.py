@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -27,15 +28,18 @@ def test_find_availability_with_the_spec_example(ai, gym):
     data = response.get_json()
     assert data["success"] is True
     assert data["appointmentType"] == {"id": str(gym.pt.id), "name": "Personal Training", "duration": 60}
-    assert len(data["slots"]) == 10 and data["truncated"] is True
-    assert data["totalSlots"] == 16  # two trainers, eight hours each
+    # Personal Training is on the Alex + Sam team page: its times as that page offers them, each
+    # start once with the trainer its round-robin rule picks (eight hours), not each trainer's own.
+    assert len(data["slots"]) == 8 and data["truncated"] is False and data["totalSlots"] == 8
     first = data["slots"][0]
     assert first["startTime"] == f"{MONDAY}T09:00:00Z" and first["endTime"] == f"{MONDAY}T10:00:00Z"
     assert first["localStart"] == f"{MONDAY}T09:00:00+00:00"
     assert first["appointmentTypeId"] == str(gym.pt.id)
-    # Each slot names the page it would be booked through: the trainer's own page first.
-    by_staff = {slot["staffId"]: slot["bookingLinkSlug"] for slot in data["slots"]}
-    assert by_staff == {str(gym.alex.id): "alex", str(gym.sam.id): "team-pt"}
+    # Each slot names the page it would be booked through.
+    assert {slot["bookingLinkSlug"] for slot in data["slots"]} == {"team-pt"}
+    # Asked for a trainer: that trainer's times, through their own page first.
+    alex = ai("find_availability", date=MONDAY, duration=60, staffId=str(gym.alex.id)).get_json()
+    assert {(slot["staffId"], slot["bookingLinkSlug"]) for slot in alex["slots"]} == {(str(gym.alex.id), "alex")}
 
 
 def test_find_availability_for_one_trainer_and_service(ai, gym):
@@ -58,8 +62,11 @@ def test_find_availability_on_a_booking_page_in_another_zone(ai, gym):
 def test_find_availability_does_not_offer_times_nobody_can_book_online(ai, gym, make_trainer, make_appointment_type):
     # A trainer on no booking page: their hours are not offered (book_slot could not book them).
     make_trainer(org=gym.org, name="Off-page Olly", email="olly@atlas.example")
-    data = ai("find_availability", date=MONDAY, duration=60, limit=100).get_json()
-    assert {s["staffName"] for s in data["slots"]} == {"Alex Trainer", "Sam Trainer"}
+    data = ai("find_availability", date=MONDAY, duration=30, limit=100).get_json()  # Consultation: Alex's page
+    assert data["slots"] and {s["staffName"] for s in data["slots"]} == {"Alex Trainer"}
+    for staff_id in (str(gym.alex.id), str(gym.sam.id)):
+        named = ai("find_availability", date=MONDAY, duration=60, staffId=staff_id, limit=100).get_json()
+        assert named["slots"] and "Off-page Olly" not in {s["staffName"] for s in named["slots"]}
 
 
 def test_find_availability_errors_name_the_field(ai, gym):
@@ -507,3 +514,28 @@ def test_list_services_names_every_bookable_service_with_its_trainers_and_pages(
     # The not-found hint points to a listing that exists.
     missing = ai("get_booking", bookingId=str(uuid.uuid4()))
     assert missing.status_code == 404 and "list_services" in error_of(missing)["hint"]
+
+
+def test_agents_booking_a_team_service_get_the_trainer_round_robin_picks(ai, db, gym):
+    """Personal Training is on Alex's own page and on the Alex + Sam team page. Thirty agents each
+    taking the first time offered used to all book Alex (his slots sort first); now the team page's
+    fairness rule spreads them (issue 16, item 5). A customer who asks for a trainer still gets them."""
+    for i in range(30):
+        found = ai("find_availability", appointmentTypeId=str(gym.pt.id), startDate=MONDAY,
+                   endDate="2030-01-18", limit=1).get_json()
+        slot = found["slots"][0]
+        assert slot["bookingLinkSlug"] == "team-pt"
+        booked = ai("book_slot", staffId=slot["staffId"], staffIds=slot["staffIds"], startTime=slot["startTime"],
+                    appointmentTypeId=slot["appointmentTypeId"], bookingLinkSlug=slot["bookingLinkSlug"],
+                    attendeeName=f"Member {i}", attendeeEmail=f"member{i}@example.com")
+        assert booked.status_code == 201, booked.get_json()
+    counts = Counter(db.session.scalars(select(Booking.staff_id).where(Booking.status == "confirmed")))
+    assert counts == {gym.alex.id: 15, gym.sam.id: 15}
+    # Asked for Sam: Sam's times, booked with Sam.
+    sams = ai("find_availability", appointmentTypeId=str(gym.pt.id), staffId=str(gym.sam.id), startDate=MONDAY,
+              endDate="2030-01-18", limit=1).get_json()["slots"][0]
+    assert sams["staffId"] == str(gym.sam.id)
+    booked = ai("book_slot", staffId=sams["staffId"], startTime=sams["startTime"],
+                appointmentTypeId=sams["appointmentTypeId"], bookingLinkSlug=sams["bookingLinkSlug"],
+                attendeeName="Asked For Sam", attendeeEmail="sam-fan@example.com")
+    assert booked.get_json()["booking"]["staff"]["id"] == str(gym.sam.id)
