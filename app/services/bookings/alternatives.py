@@ -32,11 +32,13 @@ def slot_taken(message: str, atype, staff, around: datetime, *, now: datetime, m
 
 def find_alternatives(atype, staff, around: datetime, *, now: datetime, mode: str,
                       exclude_booking_id: uuid.UUID | None = None, limit: int = ALTERNATIVES) -> list[engine.Slot]:
-    """The free slots nearest to `around` (from then on, within two weeks), in time order."""
+    """The free slots nearest to `around` (from then on, within two weeks), in time order. `atype`: an
+    appointment type, or the AppointmentSpec to search with (a move keeps its booking's length)."""
     window_start = max(around - timedelta(hours=2), now)
     window_end = window_start + timedelta(days=ALTERNATIVE_SEARCH_DAYS)
     schedules = load_schedules(staff, window_start, window_end, now=now, with_fairness=mode == "round_robin",
                                exclude_booking_id=exclude_booking_id)
-    slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now, mode=mode)
+    spec = atype if isinstance(atype, engine.AppointmentSpec) else appointment_spec(atype)
+    slots = engine.find_slots(schedules, spec, window_start, window_end, now=now, mode=mode)
     nearest = sorted(slots, key=lambda s: (abs((s.start - around).total_seconds()), s.start))[:limit]
     return sorted(nearest, key=lambda s: s.start)

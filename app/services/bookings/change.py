@@ -23,7 +23,7 @@ from app.services.bookings.attendee import check_end_time, require_aware
 from app.services.bookings.audit import Actor, record_audit, snapshot
 from app.services.bookings.policy import check_cutoff, check_still_active
 from app.services.errors import Conflict, InvalidRequest, NotFound
-from app.services.scheduling import appointment_spec, engine, link_staff, load_schedules
+from app.services.scheduling import booking_spec, engine, link_staff, load_schedules
 
 STATUS_ACTIONS = {"confirm": ("pending", "confirmed"), "complete": (None, "completed"), "no_show": (None, "no_show")}
 REASON_MAX = 500
@@ -119,7 +119,8 @@ def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: A
     if atype is None:
         raise Conflict("This booking's appointment type no longer exists; it can't be moved online.",
                        code="type_removed")
-    end = check_end_time(end_time, start, atype.duration_minutes, atype.name)
+    spec = booking_spec(booking, atype)  # the booking keeps the length and buffers it was made with
+    end = check_end_time(end_time, start, spec.duration_minutes, atype.name)
     members, mode = _members(booking, group, staff_id)
     same_staff = mode != "individual" or booking.staff_id == members[0].id
     if booking.start_at == start and same_staff:
@@ -135,8 +136,8 @@ def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: A
     moved_to = (booking.id, start, max(end, google_event_end or end)) if actor.type == "calendar" else None
     schedules = _schedules_excluding(members, group, *window, now,
                                      ignore_events=calendar.own_events(group, moved_to=moved_to))
-    if not engine.find_slot_at(schedules, appointment_spec(atype), start, now=now, mode=mode):
-        raise slot_taken("Sorry, that time is not free. Here are the nearest free times.", atype, members, start,
+    if not engine.find_slot_at(schedules, spec, start, now=now, mode=mode):
+        raise slot_taken("Sorry, that time is not free. Here are the nearest free times.", spec, members, start,
                          now=now, mode=mode, exclude_booking_id=booking.id if len(group) == 1 else None)
     for row in group:
         row.start_at, row.end_at = start, end

@@ -25,10 +25,10 @@ from app.services.scheduling.links import (
     link_info,
     link_staff,
 )
-from app.services.scheduling.loader import appointment_spec, load_schedules
+from app.services.scheduling.loader import appointment_spec, booking_spec, load_schedules
 from app.services.scheduling.search import SlotSearch, search_slots
 
 __all__ = [
-    "LinkInfo", "SlotCache", "SlotSearch", "app_cache", "appointment_spec", "choose_staff", "get_public_link",
-    "link_info", "link_staff", "load_schedules", "reuse", "search_slots",
+    "LinkInfo", "SlotCache", "SlotSearch", "app_cache", "appointment_spec", "booking_spec", "choose_staff",
+    "get_public_link", "link_info", "link_staff", "load_schedules", "reuse", "search_slots",
 ]

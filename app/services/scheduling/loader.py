@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
@@ -62,6 +63,15 @@ def appointment_spec(atype: AppointmentType) -> AppointmentSpec:
         booking_window_days=atype.booking_window_days,
         max_per_day=atype.max_per_day,
     )
+
+
+def booking_spec(booking, atype) -> AppointmentSpec:
+    """What a move of `booking` is searched and checked as: its service's rules (grid, notice,
+    window, daily cap) with the booking's own length and buffers — a service changed since (60 → 45
+    minutes, a new buffer) applies to new bookings, never silently to one a customer already has."""
+    return replace(appointment_spec(atype), duration_minutes=booking.duration_minutes,
+                   buffer_before_minutes=booking.buffer_before_minutes or 0,
+                   buffer_after_minutes=booking.buffer_after_minutes or 0)
 
 
 def load_schedules(

@@ -31,7 +31,7 @@ from app.services.scheduling.links import (
     link_staff,
     schedule_state,
 )
-from app.services.scheduling.loader import appointment_spec, load_schedules
+from app.services.scheduling.loader import appointment_spec, booking_spec, load_schedules
 from app.services.zones import require_zone
 
 MAX_RANGE_DAYS = 62
@@ -168,20 +168,23 @@ def _search(link_slug, org_slug, date_, start_date, end_date, duration, appointm
     window_start, window_end = engine.local_day_window(first, last, tz)
     # Busy times from connected calendars: cached; refreshed from Google first only when stale.
     exclude = None
+    spec = appointment_spec(atype)
     if exclude_booking_id is not None:
         own = db.session.get(Booking, exclude_booking_id)
         exclude = own_events([own]) if own is not None else None
+        if own is not None and str(own.appointment_type_id) == str(atype.id):
+            spec = booking_spec(own, atype)  # where it can move to: with its own length and buffers
     external = busy_for_staff([m.id for m in staff], window_start, window_end, now=now, refresh=True,
                               exclude=exclude).busy
     schedules = load_schedules(staff, window_start, window_end, now=now, with_fairness=mode == "round_robin",
                                external_busy=external, exclude_booking_id=exclude_booking_id, cache=cache,
                                version=version)
-    slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now, mode=mode)
+    slots = engine.find_slots(schedules, spec, window_start, window_end, now=now, mode=mode)
     return SlotSearch(
         organization_id=org_id, organization_slug=org_slug, organization_name=org_name,
         link_slug=link.slug if link else None, link_name=link.name if link else None,
         link_type=link.type if link else None, appointment_type_id=str(atype.id),
-        appointment_type_name=atype.name, duration_minutes=atype.duration_minutes,
+        appointment_type_name=atype.name, duration_minutes=spec.duration_minutes,
         min_notice_minutes=atype.min_notice_minutes, timezone=tz, start_date=first, end_date=last,
         slots=tuple(slots),
     )

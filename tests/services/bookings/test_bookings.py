@@ -253,3 +253,25 @@ def test_rescheduling_to_the_time_it_already_has_changes_nothing(db, world):
     assert same.start_at == MON_9 and same.sequence == sequence
     actions = db.session.scalars(select(BookingAudit.action).where(BookingAudit.booking_id == booking.id)).all()
     assert actions == ["created"]
+
+
+def test_a_moved_booking_keeps_the_length_and_buffers_it_was_made_with(db, world):
+    """The service changes from 60 minutes (+15 after) to 45 (+30 after) once Jane has booked: her
+    move keeps her 60 minutes and 15-minute buffer, and the times offered for the move are the ones
+    where 60 minutes fit (issue 16, item 8). New bookings take the service as it is now."""
+    from app.services.scheduling import search_slots
+
+    booking = book().booking
+    world.pt.duration_minutes, world.pt.buffer_after_minutes = 45, 30
+    db.session.commit()
+    offered = search_slots(link_slug="pt", date_=MON_9.date(), exclude_booking_id=booking.id, now=NOW,
+                           use_cache=False)
+    assert offered.duration_minutes == 60 and all(s.end - s.start == timedelta(minutes=60) for s in offered.slots)
+    moved = reschedule_booking(booking.id, start_time=MON_9 + timedelta(hours=2), actor=ATTENDEE, now=NOW)
+    assert moved.end_at - moved.start_at == timedelta(minutes=60)
+    assert (moved.buffer_before_minutes, moved.buffer_after_minutes) == (0, 15)
+    with pytest.raises(InvalidRequest):  # the end the client expects must be the booking's own
+        reschedule_booking(booking.id, start_time=MON_9 + timedelta(hours=4), actor=ATTENDEE, now=NOW,
+                           end_time=MON_9 + timedelta(hours=4, minutes=45))
+    fresh = book(start=MON_9 + timedelta(days=1), attendee_email="new@example.com").booking
+    assert fresh.end_at - fresh.start_at == timedelta(minutes=45) and fresh.buffer_after_minutes == 30
