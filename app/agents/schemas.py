@@ -6,26 +6,14 @@ staffId, startTime…), so an agent can pass a slot it was given straight back t
 """
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from app.models.bookings import BOOKING_STATUSES
-
-
-def _iso_text(value):
-    """Dates and times come as ISO 8601 text, as the schema says (pydantic alone would also read a
-    number as a Unix time: 42 would be a booking in 1970)."""
-    if isinstance(value, (str, dt.date)):
-        return value
-    raise ValueError("expected an ISO 8601 string")
-
-
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_text)]
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+from app.services.dates import IsoDate, IsoDateTime
 
 
 class ToolInput(BaseModel):

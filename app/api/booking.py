@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from typing import Annotated
 
 from flask import current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,6 +28,7 @@ from app.services.bookings import (
     reschedule_booking,
     summarize,
 )
+from app.services.dates import IsoText
 from app.services.errors import InvalidRequest, ServiceError
 from app.services.scheduling import SlotSearch, reuse, search_slots
 
@@ -115,8 +117,8 @@ class CreateBookingBody(BaseModel):
                                                           "several; on a collective link ignored: everyone is "
                                                           "booked together).")
     appointment_type_id: uuid.UUID | None = None
-    start_time: dt.datetime
-    end_time: dt.datetime | None = None
+    start_time: Annotated[dt.datetime, IsoText]
+    end_time: Annotated[dt.datetime, IsoText] | None = None
     attendee_name: str = Field(min_length=1, max_length=200)
     attendee_email: str = Field(min_length=3, max_length=254)
     attendee_phone: str | None = Field(
@@ -137,8 +139,8 @@ class RescheduleBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     token: str | None = Field(None, max_length=128)
-    start_time: dt.datetime
-    end_time: dt.datetime | None = None  # as in the create body: checked against the duration
+    start_time: Annotated[dt.datetime, IsoText]
+    end_time: Annotated[dt.datetime, IsoText] | None = None  # as in the create body: checked against the duration
     staff_id: uuid.UUID | None = None
 
 

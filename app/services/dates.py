@@ -8,6 +8,9 @@ refused with a field error naming it — never a server error.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
+from typing import Annotated
+
+from pydantic import AwareDatetime, BeforeValidator
 
 from app.services.errors import InvalidRequest
 
@@ -16,6 +19,20 @@ LAST_DATE = date(2099, 12, 31)
 FIRST_INSTANT = datetime.combine(FIRST_DATE, time(0), timezone.utc)
 LAST_INSTANT = datetime.combine(LAST_DATE, time(23, 59, 59), timezone.utc)
 RANGE_TEXT = f"between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}"
+
+
+def iso_text(value):
+    """Dates and times come in as ISO 8601 text (pydantic alone would also read a number as a Unix
+    time: 42 would be a booking in 1970, answered as a clash instead of a mistake)."""
+    if isinstance(value, (str, date)):
+        return value
+    raise ValueError("expected an ISO 8601 string, e.g. 2030-01-07T09:00:00Z")
+
+
+# Request fields (the JSON API's and the AI tools' pydantic models): text only, never a number.
+IsoText = BeforeValidator(iso_text)
+IsoDate = Annotated[date, IsoText]
+IsoDateTime = Annotated[AwareDatetime, IsoText]
 
 
 def supported(value: date | datetime | None) -> bool:

@@ -66,3 +66,16 @@ def test_a_staff_id_not_on_the_page_is_refused(client, duo):
             "link_slug": "duo", "start_time": "2030-01-07T11:00:00Z", "attendee_name": "Jane Smith",
             "attendee_email": "jane@example.com", "staff_id": str(other.id)})):
         assert response.status_code == 400 and "staff_id" in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("value", [1893488400, 0, 1.5e9, True])
+def test_a_numeric_start_time_is_a_clear_400_not_a_1970_clash(client, duo, value):
+    """pydantic alone reads a number as a Unix time (a booking in 1970, answered 409 slot_taken):
+    start_time and end_time are ISO 8601 text (issue 16, item 9)."""
+    for field in ("start_time", "end_time"):
+        body = {"link_slug": "duo", "start_time": "2030-01-07T11:00:00Z", "attendee_name": "Jane Smith",
+                "attendee_email": "jane@example.com", field: value}
+        response = client.post("/api/booking/create", json=body)
+        assert response.status_code == 400, response.get_json()
+        error = response.get_json()["error"]
+        assert error["code"] == "invalid_request" and field in error["fields"]
