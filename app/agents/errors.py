@@ -42,6 +42,10 @@ class ToolError(Exception):
 
 
 HINTS = {
+    "too_soon": "That time is inside the service's minimum notice: call find_availability for the first "
+                "times that can still be booked.",
+    "too_far_ahead": "That time is beyond the service's booking window: offer an earlier time from "
+                     "find_availability.",
     "slot_taken": "Offer the customer one of the alternatives (each can be passed to the same action as it "
                   "is), or call find_availability for other times.",
     "outside_cutoff": "Online changes are closed this close to the start: ask the customer to contact the gym "

@@ -21,7 +21,7 @@ from app.services import calendar, notifications
 from app.services.bookings.alternatives import SlotTaken, slot_taken
 from app.services.bookings.attendee import check_end_time, require_aware
 from app.services.bookings.audit import Actor, record_audit, snapshot
-from app.services.bookings.policy import check_cutoff, check_still_active
+from app.services.bookings.policy import check_cutoff, check_notice_and_window, check_still_active
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.scheduling import booking_spec, engine, link_staff, load_schedules
 
@@ -126,6 +126,7 @@ def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: A
     if booking.start_at == start and same_staff:
         db.session.commit()  # already there
         return booking
+    check_notice_and_window(spec, start, now, atype.name)
     window = (start - timedelta(days=1), end + timedelta(days=1))
     staff_ids = [member.id for member in members]
     if check_busy_cache and calendar.needs_refresh(staff_ids, *window, now=now):

@@ -30,6 +30,7 @@ from app.services.bookings.attendee import (
 )
 from app.services.bookings.audit import Actor, record_audit, snapshot
 from app.services.bookings.manage_links import new_manage_token
+from app.services.bookings.policy import check_notice_and_window
 from app.services.errors import Conflict
 from app.services.scheduling import app_cache, appointment_spec, engine, load_schedules
 from app.services.scheduling.links import (
@@ -163,6 +164,7 @@ def _insert(request: NewBooking, now: datetime) -> BookingResult:
         if replay is not None:
             db.session.rollback()
             return replay
+    check_notice_and_window(appointment_spec(atype), start, now, atype.name)
     candidates, mode = choose_staff(link.type, link.staff, request.staff_id, booking=True)
     with_calendars = any(member.id in link.calendar_staff for member in candidates)
     schedules = load_schedules(candidates, start - timedelta(days=1), end + timedelta(days=1), now=now,

@@ -1,4 +1,5 @@
-"""What may still be done with a booking: the change cutoff, and whether it is still active.
+"""What may still be done with a booking: the change cutoff, whether it is still active, and the
+service's notice and booking window (why a time is refused when it is not a clash).
 
 Customers and agents may not move or cancel a booking online within the organization's
 cancellation cutoff of its start; staff (and the trainer's own calendar) always may. One home for
@@ -40,3 +41,18 @@ def check_still_active(booking: Booking, verb: str = "changed") -> None:
                        code="booking_cancelled")
     if booking.status not in ACTIVE_STATUSES:
         raise Conflict("This booking has already taken place.", code="booking_finished")
+
+
+def check_notice_and_window(spec, start: datetime, now: datetime, what: str) -> None:
+    """Conflict `too_soon` / `too_far_ahead` when `start` is inside the service's minimum notice or
+    beyond its booking window (`spec`: an AppointmentSpec): the real reason, not `slot_taken` — the
+    time is not taken, it can't be booked yet or any more. The engine offers no such start either."""
+    notice = spec.min_notice_minutes or 0
+    if start < now + timedelta(minutes=notice):
+        raise Conflict(f"{what} needs at least {duration_text(notice)} notice: choose a later time."
+                       if notice else "That time has passed: choose a later time.",
+                       code="too_soon", min_notice_minutes=notice)
+    window = spec.booking_window_days
+    if window is not None and start >= now + timedelta(days=window):
+        raise Conflict(f"{what} can be booked at most {window} days ahead: choose an earlier time.",
+                       code="too_far_ahead", booking_window_days=window)

@@ -106,9 +106,23 @@ def test_bad_input_is_refused_and_nothing_is_written(db, world, overrides, field
     assert db.session.scalar(select(func.count()).select_from(BookingAudit)) == 0
 
 
-def test_min_notice_is_enforced(world):
-    with pytest.raises(SlotTaken):
+def test_min_notice_and_the_booking_window_are_refused_with_the_real_reason(db, world):
+    """Not `slot_taken` (nothing is taken): `too_soon` / `too_far_ahead`, for a booking and a move
+    alike (issue 16, item 9)."""
+    with pytest.raises(Conflict) as soon:
         book(start=MON_9, now=MON_9 - timedelta(minutes=30))
+    assert soon.value.code == "too_soon" and "1 hour" in soon.value.message
+    assert not isinstance(soon.value, SlotTaken)
+    world.pt.booking_window_days = 14
+    db.session.commit()
+    with pytest.raises(Conflict) as far:
+        book(start=MON_9 + timedelta(days=21))
+    assert far.value.code == "too_far_ahead" and "14 days" in far.value.message
+    booking = book().booking
+    for start, code in ((NOW + timedelta(minutes=30), "too_soon"), (MON_9 + timedelta(days=21), "too_far_ahead")):
+        with pytest.raises(Conflict) as refused:
+            reschedule_booking(booking.id, start_time=start, actor=ATTENDEE, now=NOW)
+        assert refused.value.code == code
 
 
 def test_private_link_cannot_be_booked(db, world):
