@@ -131,7 +131,8 @@ def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: A
     staff_ids = [member.id for member in members]
     if check_busy_cache and calendar.needs_refresh(staff_ids, *window, now=now):
         return staff_ids, *window
-    before = snapshot(booking)
+    befores = _snapshots(group)
+    before = befores[booking.id]
     # The booking's own events do not block it (where they are, and where a trainer just moved one
     # to in Google); everyone's other busy time does, the new trainer's on a reassignment included.
     moved_to = (booking.id, start, max(end, google_event_end or end)) if actor.type == "calendar" else None
@@ -151,10 +152,21 @@ def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: A
         if "ex_bookings_no_overlap" in str(exc.orig):
             raise SlotTaken("Sorry, that time has just been taken.", alternatives=[]) from None
         raise
-    record_audit(booking, actor, "rescheduled", before, snapshot(booking))
+    _audit_group(group, actor, "rescheduled", befores)
     notifications.schedule_booking_rescheduled(booking, group, previous=before, now=now)
     _commit_with_calendar(group, now)
     return booking
+
+
+def _snapshots(group: list[Booking]) -> dict:
+    return {row.id: snapshot(row) for row in group}
+
+
+def _audit_group(group: list[Booking], actor: Actor, action: str, befores: dict) -> None:
+    """One audit row per booking of the change: every trainer's row of a collective group has its
+    own history (each trainer's booking page in the dashboard shows it), not only the lead's."""
+    for row in group:
+        record_audit(row, actor, action, befores[row.id], snapshot(row))
 
 
 def _schedules_excluding(members, group, window_start, window_end, now, *, ignore_events):
@@ -198,14 +210,14 @@ def cancel_booking(booking_id, *, actor: Actor, reason: str | None = None, now: 
             raise Conflict("This booking is already cancelled.", code="already_cancelled")
         check_still_active(booking)
         check_cutoff(booking, org, actor.type, now, "cancelled")
-        before = snapshot(booking)
+        befores = _snapshots(group)
         for row in group:
             row.status = "cancelled"
             row.cancelled_at = now
             row.cancellation_reason = reason
             row.sequence += 1
         db.session.flush()
-        record_audit(booking, actor, "cancelled", before, snapshot(booking))
+        _audit_group(group, actor, "cancelled", befores)
         notifications.schedule_booking_cancelled(booking, group, now=now)
         _commit_with_calendar(group, now)
     except BaseException:
@@ -229,11 +241,11 @@ def set_booking_status(booking_id, *, action: str, actor: Actor, now: datetime |
             raise Conflict("Only an active booking can be marked.", code="invalid_status")
         if action in ("complete", "no_show") and now < booking.start_at:
             raise Conflict("A booking can only be marked once it has started.", code="not_started")
-        before = snapshot(booking)
+        befores = _snapshots(group)
         for row in group:
             row.status = new_status
         db.session.flush()
-        record_audit(booking, actor, action, before, snapshot(booking))
+        _audit_group(group, actor, action, befores)
         if action == "confirm":  # a confirmed booking's event stops being "tentative"
             _commit_with_calendar(group, now)
         else:

@@ -289,3 +289,21 @@ def test_a_moved_booking_keeps_the_length_and_buffers_it_was_made_with(db, world
                            end_time=MON_9 + timedelta(hours=4, minutes=45))
     fresh = book(start=MON_9 + timedelta(days=1), attendee_email="new@example.com").booking
     assert fresh.end_at - fresh.start_at == timedelta(minutes=45) and fresh.buffer_after_minutes == 30
+
+
+def test_every_trainers_row_of_a_collective_change_is_audited(db, world):
+    """A move and a cancellation of a collective booking are in each trainer's row's history, not
+    only the lead's (issue 16, item 9)."""
+    result = book(link="duo")
+    reschedule_booking(result.booking.id, start_time=MON_9 + timedelta(hours=3), actor=ATTENDEE, now=NOW)
+    cancel_booking(result.booking.id, actor=ATTENDEE, now=NOW)
+    rows = db.session.scalars(select(Booking).where(Booking.group_id == result.booking.group_id)).all()
+    assert len(rows) == 2
+    for row in rows:
+        history = db.session.execute(select(BookingAudit.action, BookingAudit.before, BookingAudit.after)
+                                     .where(BookingAudit.booking_id == row.id)
+                                     .order_by(BookingAudit.created_at)).all()
+        assert [action for action, _, _ in history] == ["created", "rescheduled", "cancelled"]
+        _, before, after = history[1]
+        assert before["start_at"].startswith("2030-01-07T09:00") and after["start_at"].startswith("2030-01-07T12:00")
+        assert before["staff_id"] == after["staff_id"] == str(row.staff_id)
