@@ -31,7 +31,7 @@ from app.services.bookings.attendee import (
 from app.services.bookings.audit import Actor, record_audit, snapshot
 from app.services.bookings.manage_links import new_manage_token
 from app.services.bookings.policy import check_notice_and_window
-from app.services.errors import Conflict
+from app.services.errors import Conflict, InvalidRequest
 from app.services.scheduling import app_cache, appointment_spec, engine, load_schedules
 from app.services.scheduling.links import (
     LinkInfo,
@@ -139,7 +139,10 @@ def _checked(link: LinkInfo, *, start_time, end_time, attendee_name, attendee_em
     start = require_aware(start_time, "start_time")
     atype = choose_appointment_type(list(link.types), appointment_type_id, None)
     end = check_end_time(end_time, start, atype.duration_minutes, atype.name)
-    key = (idempotency_key or "").strip()[:IDEMPOTENCY_KEY_MAX] or None
+    key = (idempotency_key or "").strip() or None
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:  # cut, two long keys would name one booking
+        raise InvalidRequest(f"An idempotency key is at most {IDEMPOTENCY_KEY_MAX} characters.",
+                             fields={"idempotency_key": f"at most {IDEMPOTENCY_KEY_MAX} characters"})
     return NewBooking(link=link, atype=atype, start=start, end=end, name=name, email=email, phone=phone,
                       timezone=tz, description=description or None, location=location_details or atype.location or None,
                       staff_id=str(staff_id) if staff_id else None, idempotency_key=key, actor=actor, source=source)
@@ -214,6 +217,21 @@ def _replay(request: NewBooking) -> BookingResult | None:
     ).first()
     if existing is None:
         return None
-    if existing.start_at != request.start or existing.attendee_email != request.email:
+    if not _same_request(existing, request):
         raise Conflict("This Idempotency-Key was already used for a different booking.", code="idempotency_conflict")
     return BookingResult(booking=existing, manage_token=None, created=False)
+
+
+def _same_request(existing: Booking, request: NewBooking) -> bool:
+    """Whether `request` is a retry of the one that made `existing`: every detail it sent the same
+    (page, service, time, trainer asked for, name, email, phone, notes, place). A retry learns only
+    what it sent; a key with another customer's email and time but other details is refused, and
+    reveals nothing of that booking."""
+    return (existing.booking_link_id == request.link.id and str(existing.appointment_type_id) == str(request.atype.id)
+            and existing.start_at == request.start and existing.end_at == request.end
+            and existing.attendee_email == request.email and existing.attendee_name == request.name
+            and (existing.attendee_phone or None) == request.phone
+            and (existing.description or None) == request.description
+            and (existing.location_details or None) == request.location
+            and (request.staff_id is None or request.link.type != "individual"
+                 or str(existing.staff_id) == request.staff_id))

@@ -142,6 +142,25 @@ def test_idempotency_key_returns_the_first_booking(db, world):
     assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
 
 
+def test_a_replay_must_be_the_same_request_and_a_long_key_is_refused(db, world):
+    """A key with the customer's email and time but other details is not a retry: refused, and
+    it learns nothing of the booking (issue 16, item 9). A key over the limit is refused, not cut
+    (two long keys with one beginning would name one booking)."""
+    first = book(idempotency_key="k-1", attendee_phone="+44 7700 900123", description="Knee injury")
+    same = book(idempotency_key="k-1", attendee_phone="+44 7700 900123", description="Knee injury")
+    assert same.booking.id == first.booking.id and not same.created
+    for change in ({"attendee_name": "Someone Else"}, {"attendee_phone": None}, {"description": None},
+                   {"link": "team"}, {"location_details": "Pool"}):
+        with pytest.raises(Conflict) as caught:
+            book(idempotency_key="k-1", **{"attendee_phone": "+44 7700 900123", "description": "Knee injury",
+                                           **change})
+        assert caught.value.code == "idempotency_conflict" and "Knee" not in caught.value.message
+    with pytest.raises(InvalidRequest) as long_key:
+        book(idempotency_key="x" * 256, attendee_email="other@example.com", start=MON_9 + timedelta(hours=2))
+    assert "idempotency_key" in long_key.value.fields
+    assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
+
+
 def test_round_robin_assigns_and_spreads(db, world):
     first = book(link="team")
     second = book(link="team", attendee_email="b@example.com")
