@@ -29,6 +29,12 @@ def valid_zone(name: str | None) -> str | None:
     return name if name in known_zones() else None
 
 
+def first_zone(*names: str | None) -> str:
+    """The first accepted zone among `names` (a customer's, then the gym's…), else UTC: stored data
+    written before a rule changed must still be read in some zone."""
+    return next((name for name in names if valid_zone(name)), "UTC")
+
+
 def require_zone(name: str | None, *, field: str = "timezone", default: str | None = None) -> str:
     """`name` as an accepted zone (or `default` when none was given), else InvalidRequest naming `field`."""
     name = name.strip() if isinstance(name, str) else name

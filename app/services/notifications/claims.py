@@ -182,13 +182,17 @@ def finish_failed(row: Notification, token: str, reason: str) -> str:
     return finish(row, token, "failed", reason[:2000])
 
 
-def useful_until(row: Notification) -> datetime:
+def useful_until(row: Notification, booking: Booking | None = None) -> datetime:
     """Until when a message is worth sending: a booking's messages until the booking starts (a
     reminder or a confirmation after that helps nobody), and any message that is not a reminder
-    at most NOTIFICATIONS_RETRY_HOURS after it was written."""
+    at most NOTIFICATIONS_RETRY_HOURS after it was written. `booking`: the row's, when the caller
+    has it loaded (else it is read)."""
     limit = row.created_at + timedelta(hours=current_app.config["NOTIFICATIONS_RETRY_HOURS"])
-    start = db.session.scalar(select(Booking.start_at).where(Booking.id == row.booking_id)) \
-        if row.booking_id else None
+    if booking is not None and booking.id == row.booking_id:
+        start = booking.start_at
+    else:
+        start = db.session.scalar(select(Booking.start_at).where(Booking.id == row.booking_id)) \
+            if row.booking_id else None
     kind = KINDS.get(row.template)
     if kind is not None and kind.reminder and start is not None:
         return start

@@ -48,7 +48,7 @@ from app.services.notifications.retention import purge_expired
 from app.services.notifications.sending import Transports, send_email_row, send_sms_row
 from app.services.notifications.sms_status import unreachable_reason
 from app.services.quiet_hours import organization_quiet_hours
-from app.services.zones import valid_zone
+from app.services.zones import first_zone
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def _send_one(row: Notification, token: str, batch: _Batch, transports: Transpor
     message = render(row, booking, org, batch.staff, now=clock())
     if row.channel == "email":
         return send_email_row(row, token, message, transports, clock)
-    return send_sms_row(row, token, message, transports, clock)
+    return send_sms_row(row, token, message, transports, clock, booking=booking)
 
 
 def stale_reason(row: Notification, kind: Kind, booking: Booking | None, now: datetime, *,
@@ -246,7 +246,7 @@ def quiet_hold(row: Notification, booking: Booking, org: Organization, now: date
         return None
     offset = (row.context or {}).get("offset_minutes")
     notice = timedelta(minutes=offset if isinstance(offset, int) and offset > 0 else 0)
-    tz = valid_zone(booking.attendee_timezone) or valid_zone(org.timezone) or "UTC"
+    tz = first_zone(booking.attendee_timezone, org.timezone)
     until = quiet.hold(now, booking.start_at, notice, tz)
     if until is None:
         return None

@@ -23,7 +23,7 @@ from app.services import urls
 from app.services.branding import palette, safe_logo_url
 from app.services.notifications import gsm
 from app.services.notifications.opt_outs import unseal, unsubscribe_link
-from app.services.zones import valid_zone
+from app.services.zones import first_zone
 from app.timeformat import duration_text
 
 # --- what each template is ------------------------------------------------------------------------
@@ -235,8 +235,7 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
     ctx = row.context or {}
     is_staff = KINDS[row.template].audience == "staff"
     member = staff.get(uuid.UUID(ctx["staff_id"])) if ctx.get("staff_id") else None
-    tz = (member.timezone if is_staff and member else None) or booking.attendee_timezone or org.timezone
-    tz = valid_zone(tz) or "UTC"
+    tz = first_zone(member.timezone if is_staff and member else None, booking.attendee_timezone, org.timezone)
     token = unseal(ctx.get("manage"))
     link = booking.booking_link
     book_url = urls.book_url(link.slug) if link is not None and link.is_public and link.is_active else urls.app_url()

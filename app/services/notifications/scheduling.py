@@ -23,7 +23,7 @@ from app.services import background
 from app.services.notifications.clock import utcnow
 from app.services.notifications.opt_outs import seal
 from app.services.quiet_hours import QuietHours, organization_quiet_hours
-from app.services.zones import valid_zone
+from app.services.zones import first_zone
 
 # schedule_booking_created's default: read the offsets from the organization.
 FROM_ORGANIZATION = object()
@@ -119,17 +119,29 @@ def reminder_settings_changed(organization_id, offsets: Sequence[int] | None, qu
     how many bookings were looked at."""
     now = now or utcnow()
     org_timezone = db.session.get(Organization, organization_id).timezone
-    leads = db.session.scalars(select(Booking).where(
-        Booking.organization_id == organization_id, Booking.status.in_(ACTIVE_STATUSES), Booking.start_at > now,
-        Booking.id.in_(select(Notification.booking_id).where(Notification.organization_id == organization_id,
-                                                             Notification.template == "booking_confirmation")))).all()
+    confirmed = select(Notification.booking_id).where(Notification.organization_id == organization_id,
+                                                      Notification.template == "booking_confirmation")
+    upcoming = select(Booking.id).where(Booking.organization_id == organization_id,
+                                        Booking.status.in_(ACTIVE_STATUSES), Booking.start_at > now,
+                                        Booking.id.in_(confirmed))
+    leads = db.session.scalars(select(Booking).where(Booking.id.in_(upcoming))).all()
+    # Three queries whatever the number of bookings: their manage links and their reminders, at once.
+    manage: dict = {}
+    reminders: dict = {}
+    for row in db.session.scalars(select(Notification).where(
+            Notification.booking_id.in_(upcoming),
+            Notification.template.in_(("booking_confirmation", "booking_reminder")))):
+        if row.template == "booking_confirmation":
+            if (row.context or {}).get("manage"):
+                manage.setdefault(row.booking_id, {"manage": row.context["manage"]})
+        else:
+            reminders.setdefault(row.booking_id, []).append(row)
     with db.session.no_autoflush:
         for lead in leads:
             wanted = {row.idempotency_key: row for row in
-                      _reminders(lead, offsets, lead.sequence, now, _manage_context(lead.id), quiet_hours, org_timezone)}
-            existing = {row.idempotency_key: row for row in db.session.scalars(select(Notification).where(
-                Notification.booking_id == lead.id, Notification.template == "booking_reminder",
-                Notification.booking_sequence == lead.sequence))}
+                      _reminders(lead, offsets, lead.sequence, now, manage.get(lead.id, {}), quiet_hours, org_timezone)}
+            existing = {row.idempotency_key: row for row in reminders.get(lead.id, [])
+                        if row.booking_sequence == lead.sequence}
             for key, row in existing.items():
                 if key not in wanted and row.status == "pending":
                     row.status, row.last_error, row.updated_at = "cancelled", "the reminder settings changed", now
@@ -203,7 +215,7 @@ def _reminders(booking: Booking, offsets, sequence: int, now: datetime, context:
     (the gym's when the booking has none; app/services/quiet_hours.py): a text reminder that would
     fall inside them goes after them or before them, or not at all."""
     offsets = offsets if offsets is not None else DEFAULT_REMINDER_OFFSETS_MINUTES
-    tz = valid_zone(booking.attendee_timezone) or valid_zone(org_timezone) or "UTC"
+    tz = first_zone(booking.attendee_timezone, org_timezone)
     channels = [("email", booking.attendee_email)] + ([("sms", booking.attendee_phone)] if booking.attendee_phone else [])
     last: dict[str, datetime] = {}  # channel → when its previous (longer) reminder goes
     rows = []

@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.extensions import db
 from app.integrations import email as email_integration
 from app.integrations import sms as sms_integration
-from app.models import Notification
+from app.models import Booking, Notification
 from app.services import urls
 from app.services.notifications.claims import (
     fenced,
@@ -81,11 +81,13 @@ def send_email_row(row: Notification, token: str, message: Rendered, transports:
     return finish_sent(row, token, reference, "outbox" if transport.name == "outbox" else "accepted", clock)
 
 
-def send_sms_row(row: Notification, token: str, message: Rendered, transports: Transports, clock: Clock) -> str:
-    """Send the SMS of `row`; what became of the row (sent, failed, retried, skipped, unsettled, lost)."""
+def send_sms_row(row: Notification, token: str, message: Rendered, transports: Transports, clock: Clock, *,
+                 booking: Booking | None = None) -> str:
+    """Send the SMS of `row` (`booking`: its booking, when loaded); what became of the row (sent,
+    failed, retried, skipped, unsettled, lost)."""
     transport = transports["sms"]
     handoff = _handoff(row, token, clock, via=transport.name, digest=sms_integration.body_digest(message.sms))
-    valid_for = (useful_until(row) - clock()).total_seconds()
+    valid_for = (useful_until(row, booking) - clock()).total_seconds()
     try:
         result = transport.send(to=row.recipient, body=message.sms, on_handoff=handoff, key=str(row.id),
                                 valid_for=max(valid_for, 1))
