@@ -181,6 +181,10 @@ class Config:
         self.ANTHROPIC_MAX_RETRIES = _int("ANTHROPIC_MAX_RETRIES", 1)
         # Most model calls per message the person sends (each tool round trip is one).
         self.ASSISTANT_MAX_TURNS = _int("ASSISTANT_MAX_TURNS", 6)
+        # Seconds one message may take in all (model calls, retries and tools): below the web server's
+        # request timeout (gunicorn's --timeout, 30 s by default), so the person gets an answer, not a
+        # killed worker. A model call is not started with less than 2 s of it left.
+        self.ASSISTANT_TIME_BUDGET = float(os.environ.get("ASSISTANT_TIME_BUDGET") or 25)
 
         # Admin operations (notification processing, self-test).
         self.ADMIN_API_KEY = os.environ.get("ADMIN_API_KEY") or None

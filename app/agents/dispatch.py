@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
@@ -43,7 +44,28 @@ def run_tool(name: str, arguments: dict, principal: Principal, *, now: dt.dateti
     return payload
 
 
-def _run_tool(name: str, arguments: dict, principal: Principal, now: dt.datetime) -> dict:
+def check_tool(name: str, arguments: dict, principal: Principal, *, now: dt.datetime | None = None,
+               describe: Callable[[str, ToolInput, Principal], str]) -> str:
+    """Everything `run_tool` checks before it acts — the tool, the scope, the arguments, the
+    organization — and then `describe(name, args, principal)` instead of the handler: what the call
+    would do, in words, for a person to confirm (the assistant's writes wait for that). Written to the
+    AI action log as `awaiting_confirmation` (202), or with the refusal's code; raises ToolError."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    try:
+        tool = _checked_tool(name, arguments, principal)
+        args = _checked_arguments(tool, name, arguments, principal)
+        try:
+            summary = describe(name, args, principal)
+        except ServiceError as exc:
+            raise from_service_error(exc, tool.model) from None
+    except ToolError as exc:
+        record_call(name, arguments, principal, exc.code, exc.status, None, now)
+        raise
+    record_call(name, arguments, principal, "awaiting_confirmation", 202, None, now)
+    return summary
+
+
+def _checked_tool(name: str, arguments: dict, principal: Principal) -> Tool:
     tool = TOOLS.get(name) if isinstance(name, str) else None
     if tool is None:
         raise ToolError("unknown_action", f"There is no action called {name!r}.",
@@ -51,12 +73,22 @@ def _run_tool(name: str, arguments: dict, principal: Principal, now: dt.datetime
     if not isinstance(arguments, dict):
         raise ToolError("invalid_request", f"{name}: the arguments must be a JSON object.",
                         hint=fields_hint(name, tool.model), details=field_details(tool.model))
+    return tool
+
+
+def _checked_arguments(tool: Tool, name: str, arguments: dict, principal: Principal) -> ToolInput:
     _check_scope(tool, arguments, principal)
     try:
         args = tool.model.model_validate(arguments)
     except ValidationError as exc:
         raise validation_error(name, tool.model, exc) from None
     _check_organization(args, principal)
+    return args
+
+
+def _run_tool(name: str, arguments: dict, principal: Principal, now: dt.datetime) -> dict:
+    tool = _checked_tool(name, arguments, principal)
+    args = _checked_arguments(tool, name, arguments, principal)
     try:
         payload = tool.handler(args, principal, now)
     except (ServiceError, ToolError) as exc:

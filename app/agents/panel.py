@@ -16,14 +16,21 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app.agents import turns
 from app.agents.assistant import (
+    AWAITING,
+    CONFIRMED,
     MESSAGE_CHARS,
+    WRITE_TOOLS,
     AssistantReply,
+    Conversation,
     ConversationExpired,
     converse,
     decode_conversation,
+    declined,
     encode_conversation,
     exchanges,
+    read_data,
 )
 from app.agents.principals import Principal
 
@@ -35,9 +42,13 @@ ACTION_LABELS = {
     "cancel_booking": ("Cancelled the booking", "Couldn't cancel the booking"),
     "get_booking": ("Looked up the booking", "Couldn't look up the booking"),
     "get_bookings": ("Looked through bookings", "Couldn't look through bookings"),
+    "list_services": ("Looked at the services", "Couldn't look at the services"),
 }
+WAITING = "Waiting for your confirmation"
 EXPIRED = ("This conversation had expired, so I've started a new one. If you were in the middle of "
            "something, please tell me again.")
+NOTHING_WAITING = "Nothing was waiting for your confirmation any more, so nothing was changed."
+BUSY = "That message is still being answered. Please wait a moment, then look again."
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
 
@@ -51,12 +62,14 @@ class AssistantForm(FlaskForm):
                                                         Length(max=MESSAGE_CHARS, message=f"Please keep it under "
                                                                                           f"{MESSAGE_CHARS} characters.")])
     state = HiddenField()
+    decision = HiddenField()     # the Confirm / Don't buttons: "confirm" or "decline"
 
 
 @dataclass
 class Action:
     label: str
     ok: bool
+    waiting: bool = False
 
 
 @dataclass
@@ -81,6 +94,7 @@ class Panel:
     errors: list[str] = field(default_factory=list)
     changed: bool = False                      # a booking was made, moved or cancelled
     restarted: bool = False                    # the posted conversation could not be used: a new one began
+    pending: list[dict] = field(default_factory=list)   # changes waiting for Confirm (their summaries)
 
 
 def _segments(text: str) -> list[list[tuple[str, str | None]]]:
@@ -120,7 +134,11 @@ def entries(messages: list[dict]) -> list[Entry]:
                     name = names.get(block["tool_use_id"], "")
                     ok = not block.get("is_error")
                     labels = ACTION_LABELS.get(name, (name, name))
-                    answer.actions.append(Action(labels[0] if ok else labels[1], ok))
+                    data = read_data(block["content"]) if ok and name in WRITE_TOOLS else None
+                    if isinstance(data, dict) and data.get("status") == AWAITING:
+                        answer.actions.append(Action(WAITING, ok=True, waiting=True))
+                    else:
+                        answer.actions.append(Action(labels[0] if ok else labels[1], ok))
         answer.paragraphs = [p for text in texts for p in _segments(text)]
         if answer.paragraphs or answer.actions:
             out.append(answer)
@@ -128,28 +146,72 @@ def entries(messages: list[dict]) -> list[Entry]:
 
 
 def handle(principal: Principal, *, context: dict, audience: str, action: str) -> tuple[Panel, int]:
-    """Read the posted form, answer it, and say what the panel now shows (and the status to answer with)."""
+    """Read the posted form, answer it, and say what the panel now shows (and the status to answer with).
+
+    The form carries either a typed message or a decision on the changes waiting for confirmation
+    (Confirm runs them; Don't drops them, without asking the model). Each state answers one request
+    once (turns.py): the same post again shows the same answer and does nothing."""
     form = AssistantForm()
     panel = Panel(action=action)
     try:
-        history = decode_conversation(form.state.data, audience)
+        carried = decode_conversation(form.state.data, audience)
         expired = False
     except ConversationExpired as exc:
         current_app.logger.info("assistant: conversation not picked up (%s)", exc)
-        history, expired = [], True
+        carried, expired = Conversation(), True
+    history = carried.messages
     panel.entries = entries(history)
-    panel.state = encode_conversation(history, audience)
-    if not form.validate():
+    panel.state = encode_conversation(history, audience, carried.pending)
+    panel.pending = carried.pending
+    panel.new_from = len(panel.entries)
+    decision = form.decision.data if form.decision.data in ("confirm", "decline") else None
+    if decision and not carried.pending:
+        # An old page, or a state whose changes were decided already: say so; never guess.
+        panel.entries.append(Entry("notice", _segments(EXPIRED if expired else NOTHING_WAITING)))
+        panel.restarted = expired
+        return panel, 200
+    if decision:
+        request = f"{decision}:" + ",".join(write["id"] for write in carried.pending)
+    elif not form.validate():
         panel.message = form.message.data or ""
         panel.errors = [e for errors in form.errors.values() for e in errors]
-        panel.new_from = len(panel.entries)
         return panel, 422
-    text = form.message.data.strip()
-    reply: AssistantReply = converse([*history, {"role": "user", "content": [{"type": "text", "text": text}]}],
-                                     principal, context=context)
-    panel.state = encode_conversation(reply.messages, audience)
+    else:
+        request = "message:" + form.message.data.strip()
+    claim = turns.claim(principal.organization_id, audience, carried.turn, request)
+    if claim.answer is not None:
+        return _shown_again(panel, claim.answer, audience), 200
+    if claim.busy:
+        panel.entries.append(Entry("notice", _segments(BUSY)))
+        panel.state = form.state.data or ""
+        return panel, 200
+    try:
+        if decision == "confirm":
+            said = "\n".join([CONFIRMED, *(f"• {write['summary']}" for write in carried.pending)])
+            reply = converse([*history, {"role": "user", "content": [{"type": "text", "text": said}]}],
+                             principal, context=context, confirmed=carried.pending)
+        elif decision == "decline":
+            reply = declined(history)
+        else:
+            reply = converse([*history, {"role": "user", "content": [{"type": "text", "text": request[8:]}]}],
+                             principal, context=context)
+    except BaseException:
+        turns.release(claim)
+        raise
+    _show(panel, reply, len(history), audience, expired)
+    if reply.ok or decision == "confirm":
+        turns.answered(claim, {"state": panel.state, "new_from": panel.new_from, "changed": panel.changed,
+                               "restarted": panel.restarted, "failed": bool(panel.entries and panel.entries[-1].failed)})
+    else:  # the model could not be reached and nothing was changed: the same message may try again
+        turns.release(claim)
+    return panel, 200
+
+
+def _show(panel: Panel, reply: AssistantReply, before: int, audience: str, expired: bool) -> None:
+    panel.state = encode_conversation(reply.messages, audience, reply.pending)
+    panel.pending = reply.pending
     shown = entries(reply.messages)
-    panel.new_from = 0 if expired else len(shown) - len(entries(reply.messages[len(history):]))
+    panel.new_from = 0 if expired else len(shown) - len(entries(reply.messages[before:]))
     if expired:
         shown.insert(0, Entry("notice", _segments(EXPIRED)))
     if not reply.ok and shown and shown[-1].who == "assistant":
@@ -157,7 +219,24 @@ def handle(principal: Principal, *, context: dict, audience: str, action: str) -
     panel.entries = shown
     panel.changed = reply.changed_bookings
     panel.restarted = expired
-    return panel, 200
+
+
+def _shown_again(panel: Panel, answer: dict, audience: str) -> Panel:
+    """A repeated post: the panel exactly as the first one left it (nothing is run again)."""
+    try:
+        carried = decode_conversation(answer["state"], audience)
+    except ConversationExpired:
+        carried = Conversation()
+    panel.state, panel.pending = answer["state"], carried.pending
+    panel.entries = entries(carried.messages)
+    if answer.get("restarted"):
+        panel.entries.insert(0, Entry("notice", _segments(EXPIRED)))
+    if answer.get("failed") and panel.entries and panel.entries[-1].who == "assistant":
+        panel.entries[-1].failed = True
+    panel.new_from = min(int(answer.get("new_from") or 0), len(panel.entries))
+    panel.changed = bool(answer.get("changed"))
+    panel.restarted = bool(answer.get("restarted"))
+    return panel
 
 
 def fragment_response(panel: Panel, status: int):

@@ -1,5 +1,5 @@
 """The models, one module per domain. Importing this package registers every table."""
-from app.models.api_keys import API_KEY_SCOPES, AiActionLog, ApiKey
+from app.models.api_keys import API_KEY_SCOPES, AiActionLog, ApiKey, AssistantTurn
 from app.models.bookings import ACTIVE_STATUSES, Booking, BookingAudit
 from app.models.calendars import Calendar, CalendarConnection, CalendarOAuthState
 from app.models.catalog import (
@@ -24,6 +24,7 @@ __all__ = [
     "API_KEY_SCOPES",
     "AiActionLog",
     "ApiKey",
+    "AssistantTurn",
     "AppointmentType",
     "AvailabilityOverride",
     "AvailabilityRule",

@@ -65,3 +65,21 @@ class AiActionLog(db.Model):
     booking_id: Mapped[uuid.UUID | None] = mapped_column()
     ip_address: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssistantTurn(db.Model):
+    """One message answered by an assistant, by its turn key: the same state posted twice with the
+    same request (a double click, a resent form, a replayed request) is answered from here, once.
+
+    `key_hash` is the SHA-256 of the audience, the state's turn key and the request; `answer` is what
+    the panel showed (its encrypted state and flags), None while the turn is being answered. Rows
+    older than a conversation's life (24 h) are deleted as new turns arrive."""
+
+    __tablename__ = "assistant_turns"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    answer: Mapped[dict | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

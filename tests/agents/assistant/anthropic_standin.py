@@ -77,11 +77,17 @@ def tool_results(request: dict) -> list[dict]:
 
 
 def result_json(block: dict) -> Any:
-    """A tool_result's content parsed as JSON (the app sends JSON text)."""
+    """A tool_result's content parsed as JSON: the app sends JSON text inside <tool_output …> tags
+    (marked as data for the model), and nothing else."""
     content = block["content"]
     if isinstance(content, list):
         content = "".join(part["text"] for part in content if part.get("type") == "text")
-    return json.loads(content)
+    opening, _, rest = content.partition("\n")
+    assert opening.startswith("<tool_output tool=") and opening.endswith(">"), content[:80]
+    body, _, closing = rest.rpartition("\n")
+    assert closing == "</tool_output>", content[-80:]
+    assert "<" not in body and ">" not in body, "a tool's answer must not be able to close its tags"
+    return json.loads(body)
 
 
 class AnthropicStandin:

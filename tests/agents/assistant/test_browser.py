@@ -90,10 +90,23 @@ def test_chat_and_book_with_htmx(chromium, server, standin, db):
     expect(log.locator(".assistant-msg")).to_have_count(4)
     last = log.locator(".assistant-msg--assistant").last
     expect(last).to_contain_text("✓ Checked free times")
+    expect(last).to_contain_text("… Waiting for your confirmation")
+    # Nothing is booked until the person presses Confirm under the change, described by the server.
+    confirm = page.locator(".assistant-confirm")
+    expect(confirm).to_contain_text(re.compile(r"Book Personal Training with Alex Morgan on \w+day \d+ \w+ \d{4} "
+                                               r"at \d\d:\d\d for Jane Smith \(jane@example\.com\)"))
+    shoot(page, "assistant-01-htmx-confirm")
+    db.session.rollback()
+    assert db.session.scalars(select(Booking)).all() == []
+
+    page.get_by_role("button", name="Confirm").click()
+    expect(log.locator(".assistant-msg")).to_have_count(6)
+    last = log.locator(".assistant-msg--assistant").last
     expect(last).to_contain_text("✓ Booked")
     expect(last.locator("a")).to_have_attribute("href", re.compile(rf"^{server}/booking/manage/"))
+    expect(page.locator(".assistant-confirm")).to_have_count(0)
     assert page.evaluate("window.__samePage") is True  # appended in place: no page load
-    shoot(page, "assistant-01-htmx-booked")
+    shoot(page, "assistant-02-htmx-booked")
 
     assert [m["role"] for m in standin.requests[1]["messages"]] == ["user", "assistant", "user"]
     db.session.rollback()
@@ -122,7 +135,7 @@ def test_chat_without_javascript(chromium, server, standin):
     expect(page.locator("#assistant-log .assistant-msg")).to_have_count(4)
     expect(page.locator("#assistant-log .assistant-msg").last).to_contain_text("Tuesday morning has 9:00")
     expect(page.locator("#booking-picker")).to_be_visible()  # the rest of the page is still there
-    shoot(page, "assistant-02-nojs-phone")
+    shoot(page, "assistant-03-nojs-phone")
     assert [m["role"] for m in standin.requests[1]["messages"]] == ["user", "assistant", "user"]
     assert problems == []
     context.close()
@@ -146,5 +159,5 @@ def test_the_dashboard_dock(chromium, server, standin, owner, app):
     page.get_by_label("Your message").press("Enter")
     expect(page.locator("#assistant-log .assistant-msg--assistant")).to_contain_text("no bookings tomorrow")
     assert page.url == f"{server}/dashboard/"
-    shoot(page, "assistant-03-dashboard-dock")
+    shoot(page, "assistant-04-dashboard-dock")
     context.close()

@@ -1,4 +1,4 @@
-"""The carried conversation: signed and bound to its owner, validated, and kept within bounds."""
+"""The carried conversation: encrypted and bound to its owner, validated, and kept within bounds."""
 from __future__ import annotations
 
 import json
@@ -32,12 +32,37 @@ def exchange(n: int, *, tools: int = 1, result_chars: int = 100) -> list[dict]:
 def test_a_conversation_round_trips_for_its_owner_only(app):
     messages = exchange(1) + exchange(2)
     token = encode_conversation(messages, "public:pt")
-    assert decode_conversation(token, "public:pt") == messages
+    assert decode_conversation(token, "public:pt").messages == messages
     with pytest.raises(ConversationExpired):
         decode_conversation(token, "public:other-page")
     with pytest.raises(ConversationExpired):
         decode_conversation(token[:-2] + "xx", "public:pt")
-    assert decode_conversation("", "public:pt") == []
+    assert decode_conversation("", "public:pt").messages == []
+
+
+def test_the_carried_state_is_encrypted_not_only_signed(app):
+    """What the page carries can't be read: no manage token, no customer's details, not even compressed
+    (itsdangerous's signed state was base64 of zlib: anyone could read it)."""
+    import base64
+    import zlib
+
+    secret = "manage/sEcReTtOkEn123 jane.private@example.com +447700900123"
+    messages = [{"role": "user", "content": [{"type": "text", "text": secret}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "Noted: " + secret}]}]
+    token = encode_conversation(messages, "public:pt")
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    for needle in ("sEcReTtOkEn123", "jane.private", "447700900123"):
+        assert needle not in token and needle.encode() not in raw
+    for start in range(len(raw)):  # no compressed stream of the text is in there either
+        try:
+            assert b"sEcReTtOkEn123" not in zlib.decompressobj().decompress(raw[start:])
+        except zlib.error:
+            pass
+    # Every state opens a new turn (the panel's idempotency key), and carries its waiting changes.
+    again = encode_conversation(messages, "public:pt")
+    assert decode_conversation(again, "public:pt").turn != decode_conversation(token, "public:pt").turn
+    waiting = [{"id": "w" * 24, "name": "cancel_booking", "arguments": {"bookingId": "x"}, "summary": "Cancel it"}]
+    assert decode_conversation(encode_conversation(messages, "public:pt", waiting), "public:pt").pending == waiting
 
 
 def test_an_old_conversation_expires(app, frozen_now):
@@ -47,7 +72,7 @@ def test_an_old_conversation_expires(app, frozen_now):
         decode_conversation(token, "staff:1")
     with time_machine.travel(frozen_now - timedelta(seconds=assistant.STATE_MAX_AGE - 60), tick=False):
         token = encode_conversation(exchange(1), "staff:1")
-    assert decode_conversation(token, "staff:1") == exchange(1)
+    assert decode_conversation(token, "staff:1").messages == exchange(1)
 
 
 @pytest.mark.parametrize("broken", [

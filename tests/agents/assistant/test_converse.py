@@ -42,7 +42,8 @@ def audits(db, booking_id) -> list[BookingAudit]:
 
 
 def test_books_a_slot_found_with_find_availability(standin, org, link, alex, pt_type, context, db):
-    """The model finds times, books the first one with the ids it was given, then says so."""
+    """The model finds times and asks to book the first with the ids it was given: the booking waits for
+    the person's Confirm (described by the server); confirmed, it is made and the model says so."""
     seen = {}
 
     def book_first_slot(request):
@@ -64,35 +65,55 @@ def test_books_a_slot_found_with_find_availability(standin, org, link, alex, pt_
 
     standin.script(tool_use("find_availability", {"date": "2030-01-07", "bookingLinkSlug": "pt"},
                             say="Let me look at Monday."),
-                   book_first_slot, confirm)
-    reply = assistant.converse(person("Yes please — book me in for 9am Monday. Jane Smith, jane@example.com"),
-                               principal_for_public(org), context=context)
+                   book_first_slot)
+    words = "Yes please — book me in for 9am Monday. Jane Smith, jane@example.com"
+    reply = assistant.converse(person(words), principal_for_public(org), context=context)
 
-    assert reply.ok and reply.error is None
-    assert reply.text.startswith("You're booked: Personal Training on Monday 7 January at 09:00")
-    assert [(c.name, c.ok) for c in reply.tool_calls] == [("find_availability", True), ("book_slot", True)]
-    assert reply.changed_bookings
-    # What was sent: the configured model, the six tools as ai_tools defines them, a system prompt
-    # that knows the gym, the page and the date.
+    # Asked, not done: the server's own description waits for the person; the model was told so.
+    assert reply.ok and standin.calls == 2
+    summary = ("Book Personal Training with Alex Morgan on Monday 7 January 2030 at 09:00 for Jane Smith "
+               "(jane@example.com)")
+    assert [w["summary"] for w in reply.pending] == [summary] and reply.pending[0]["name"] == "book_slot"
+    assert reply.text == f"Please check this change and press Confirm to make it:\n• {summary}"
+    assert [(c.name, c.ok, c.waiting) for c in reply.tool_calls] == [("find_availability", True, False),
+                                                                    ("book_slot", True, True)]
+    assert not reply.changed_bookings
+    assert db.session.scalars(select(Booking)).all() == []
+    assert result_json(reply.messages[-2]["content"][0])["status"] == "awaiting_confirmation"
+    # What was sent: the configured model, the tools as ai_tools defines them, a system prompt that
+    # knows the gym, the page and the date, and says tool output is data and writes wait.
     first = standin.requests[0]
     assert first["model"] == "claude-sonnet-5-5" and first["max_tokens"] == assistant.MAX_TOKENS
     assert first["tools"] == tool_definitions() and [t["name"] for t in first["tools"]] == list(ACTIONS)
     for fact in ("Atlas Fitness", "'atlas'", "'pt'", "Personal Training", str(pt_type.id), str(alex.id),
-                 "Alex Morgan", "Sunday 6 January 2030", "2030-01-06", "Europe/London", "confirm"):
+                 "Alex Morgan", "Sunday 6 January 2030", "2030-01-06", "Europe/London", "Confirm",
+                 "<tool_output>", "never instructions"):
         assert fact in first["system"], fact
     sent = standin.headers[0]  # the SDK sends the key as x-api-key or (2.x) a bearer token
     assert "sk-ant-test-key" in (sent.get("X-Api-Key"), sent.get("Authorization", "").removeprefix("Bearer "))
-    # The booking exists, at the slot the tool offered, audited as the page's AI assistant.
+
+    # The person presses Confirm: the booking is made (no model call first), then the model is told.
+    standin.script(confirm)
+    history = [*reply.messages, {"role": "user", "content": [{"type": "text", "text": assistant.CONFIRMED}]}]
+    done = assistant.converse(history, principal_for_public(org), context=context, confirmed=reply.pending)
+
+    assert done.ok and done.text.startswith("You're booked: Personal Training on Monday 7 January at 09:00")
+    assert [(c.name, c.ok, c.waiting) for c in done.tool_calls] == [("book_slot", True, False)]
+    assert done.changed_bookings and done.pending == []
+    # The booking exists, at the slot the tool offered, audited as the page's AI assistant, with the
+    # waiting change's id as its idempotency key.
     assert seen["slot"]["startTime"] == "2030-01-07T09:00:00Z"
     booking = db.session.scalars(select(Booking).where(Booking.attendee_email == "jane@example.com")).one()
     assert booking.start_at == MONDAY_9 and booking.staff_id == alex.id and booking.status == "confirmed"
+    assert booking.idempotency_key == f"assistant-{reply.pending[0]['id']}"
     assert seen["booking"]["id"] == str(booking.id)
     (audit,) = audits(db, booking.id)
     assert (audit.actor_type, audit.actor_id, audit.action) == ("ai", f"public-assistant:{org.id}", "created")
-    # The conversation to carry: the person, the tool round trips, the answer — and valid as it is.
-    roles = [m["role"] for m in reply.messages]
-    assert roles == ["user", "assistant", "user", "assistant", "user", "assistant"]
-    assert assistant.validate_conversation(json.loads(json.dumps(reply.messages)))
+    # The conversation to carry: the person, the tool round trips, the answers — and valid as it is.
+    roles = [m["role"] for m in done.messages]
+    assert roles == ["user", "assistant", "user", "assistant", "user", "assistant", "user", "assistant",
+                     "user", "assistant"]
+    assert assistant.validate_conversation(json.loads(json.dumps(done.messages)))
 
 
 def test_public_assistant_cannot_cancel_without_the_manage_token(standin, org, link, booked, context, db):
@@ -124,13 +145,21 @@ def test_public_assistant_cannot_cancel_without_the_manage_token(standin, org, l
 
 def test_public_assistant_cancels_with_the_manage_token(standin, org, link, booked, context, db):
     booking, token = booked()
-    standin.script(tool_use("cancel_booking", {"manageToken": token, "reason": "Away that week"}),
-                   lambda request: text("Done — it's cancelled.") if "is_error" not in tool_results(request)[0]
-                   else text("failed"))
+    standin.script(tool_use("cancel_booking", {"manageToken": token, "reason": "Away that week"}))
     reply = assistant.converse(person(f"Please cancel http://localhost/booking/manage/{token} — yes, I'm sure"),
                                principal_for_public(org), context=context)
+    assert [w["summary"] for w in reply.pending] == [
+        "Cancel Jane Smith's Personal Training with Alex Morgan on Tuesday 8 January 2030 at 10:00 "
+        "(reason: Away that week)"]
+    db.session.expire_all()
+    assert db.session.get(Booking, booking.id).status == "confirmed"
 
-    assert reply.text == "Done — it's cancelled." and reply.changed_bookings
+    standin.script(lambda request: text("Done — it's cancelled.") if "is_error" not in tool_results(request)[0]
+                   else text("failed"))
+    history = [*reply.messages, {"role": "user", "content": [{"type": "text", "text": assistant.CONFIRMED}]}]
+    done = assistant.converse(history, principal_for_public(org), context=context, confirmed=reply.pending)
+
+    assert done.text == "Done — it's cancelled." and done.changed_bookings
     db.session.expire_all()
     assert db.session.get(Booking, booking.id).status == "cancelled"
     assert [(a.actor_type, a.actor_id, a.action) for a in audits(db, booking.id)][-1] == \
@@ -213,3 +242,39 @@ def test_an_answer_without_text_gets_a_fallback(standin, org, link, context):
     standin.script({"content": [], "stop_reason": "end_turn"})
     reply = assistant.converse(person("…"), principal_for_public(org), context=context)
     assert reply.ok and reply.text == assistant.NO_ANSWER
+
+
+def test_a_message_has_an_overall_time_budget(standin, app, org, link, context):
+    """Six model calls of up to ANTHROPIC_TIMEOUT each (and retries) could outlast the web server's
+    request timeout: the whole message stops at ASSISTANT_TIME_BUDGET, with a polite reply."""
+    import anthropic  # noqa: F401 -- loaded before the clock starts: its first import can take seconds here
+
+    app.config.update(ASSISTANT_TIME_BUDGET=3.5, ANTHROPIC_TIMEOUT=30, ANTHROPIC_MAX_RETRIES=2)
+    standin.default = Stall(1.0, then=tool_use("find_availability", {"date": "2030-01-07"}))
+    started = time.monotonic()
+    reply = assistant.converse(person("Anything Monday?"), principal_for_public(org), context=context)
+    assert time.monotonic() - started < 3.5
+    assert not reply.ok and reply.error == "timeout" and reply.text.startswith(assistant.TOO_SLOW)
+    # Two calls fit (about 1 s each); a third would start with less than MIN_CALL_SECONDS left.
+    assert standin.calls == 2 and [c.name for c in reply.tool_calls] == ["find_availability"] * 2
+    assert assistant.validate_conversation(reply.messages)
+
+
+def test_one_slow_call_is_cut_at_the_budget_not_at_its_own_timeout(standin, app, org, link, context):
+    import anthropic  # noqa: F401 -- loaded before the clock starts
+
+    app.config.update(ASSISTANT_TIME_BUDGET=2.5, ANTHROPIC_TIMEOUT=30, ANTHROPIC_MAX_RETRIES=2)
+    standin.script(Stall(6))
+    started = time.monotonic()
+    reply = assistant.converse(person("Hello"), principal_for_public(org), context=context)
+
+    assert time.monotonic() - started < 4
+    assert not reply.ok and reply.error == "timeout"
+    assert standin.calls == 1  # no retry: nothing of the budget was left for one
+
+
+def test_a_failed_call_is_retried_within_the_budget(standin, app, org, link, context):
+    app.config.update(ASSISTANT_TIME_BUDGET=10, ANTHROPIC_MAX_RETRIES=1)
+    standin.script(Fail(529, "overloaded_error", "busy"), text("Hello!"))
+    reply = assistant.converse(person("Hi"), principal_for_public(org), context=context)
+    assert reply.ok and reply.text == "Hello!" and standin.calls == 2

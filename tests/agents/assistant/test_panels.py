@@ -11,8 +11,11 @@ from sqlalchemy import select
 from app.models import Booking, BookingAudit
 
 
-def post(client, url, token, message, state="", headers=None):
-    return client.post(url, data={"csrf_token": token, "message": message, "state": state}, headers=headers or {})
+def post(client, url, token, message, state="", headers=None, decision=None):
+    data = {"csrf_token": token, "message": message, "state": state}
+    if decision:
+        data["decision"] = decision
+    return client.post(url, data=data, headers=headers or {})
 
 
 @pytest.fixture
@@ -86,22 +89,34 @@ def test_htmx_gets_the_new_exchange_and_a_fresh_form(visitor, standin, db, org):
         lambda request: tool_use("book_slot", {**{k: result_json(tool_results(request)[0])["slots"][0][k] for k in
                                                   ("startTime", "staffId", "appointmentTypeId", "bookingLinkSlug")},
                                                "attendeeName": "Jane Smith", "attendeeEmail": "jane@example.com"}),
-        lambda request: text("Booked! Change or cancel it here: "
-                             + result_json(tool_results(request)[0])["manageUrl"]),
     )
-    response = post(client, "/book/pt/assistant", token, "Yes, book Monday 9am for Jane Smith, jane@example.com",
-                    headers=HTMX)
+    asked = post(client, "/book/pt/assistant", token, "Yes, book Monday 9am for Jane Smith, jane@example.com",
+                 headers=HTMX)
 
+    assert asked.status_code == 200
+    page = body(asked)
+    assert "<html" not in page and 'id="assistant-log"' not in page  # only what the log gains
+    assert said(asked)[0] == ("person", "Yes, book Monday 9am for Jane Smith, jane@example.com")
+    assert "✓ Checked free times" in said(asked)[1][1] and "… Waiting for your confirmation" in said(asked)[1][1]
+    # The form comes back out of band with the change to confirm, and nothing is booked yet.
+    assert '<form id="assistant-form"' in page and 'hx-swap-oob="true"' in page
+    assert 'name="decision" value="confirm"' in page and 'name="decision" value="decline"' in page
+    assert ("<li>Book Personal Training with Alex Morgan on Monday 7 January 2030 at 09:00 for Jane Smith "
+            "(jane@example.com)</li>") in page
+    assert db.session.scalars(select(Booking)).all() == []
+
+    standin.script(lambda request: text("Booked! Change or cancel it here: "
+                                        + result_json(tool_results(request)[0])["manageUrl"]))
+    response = post(client, "/book/pt/assistant", token, "", state=state_of(asked), headers=HTMX, decision="confirm")
     assert response.status_code == 200
     page = body(response)
-    assert "<html" not in page and 'id="assistant-log"' not in page  # only what the log gains
-    assert said(response)[0] == ("person", "Yes, book Monday 9am for Jane Smith, jane@example.com")
-    assert "✓ Checked free times" in said(response)[1][1] and "✓ Booked" in said(response)[1][1]
-    # The manage link (on this site) is a link; the form comes back out of band with the new state.
+    assert said(response)[0][0] == "person" and said(response)[0][1].startswith("Yes — go ahead.")
+    assert "✓ Booked" in said(response)[1][1]
+    # The manage link (on this site) is a link; the form comes back without the question.
     booking = db.session.scalars(select(Booking)).one()
     assert booking.start_at == MONDAY_9
     assert '<a href="http://localhost/booking/manage/' in page
-    assert '<form id="assistant-form"' in page and 'hx-swap-oob="true"' in page and state_of(response)
+    assert 'name="decision"' not in page and state_of(response)
     assert response.headers["Cache-Control"] == "no-store"
     audit = db.session.scalars(select(BookingAudit).where(BookingAudit.booking_id == booking.id)).one()
     assert (audit.actor_type, audit.actor_id) == ("ai", f"public-assistant:{org.id}")
@@ -200,9 +215,12 @@ def test_an_owner_books_from_the_dashboard(owner, signed_in, standin, link, alex
                                "attendeeEmail": "tom@example.com"}),
         lambda request: text("Booked Tom in." if "is_error" not in tool_results(request)[0] else "failed"),
     )
-    response = post(staff, "/dashboard/assistant", token, "Yes, book Tom Client (tom@example.com) Monday 9am",
-                    headers=HTMX)
+    asked = post(staff, "/dashboard/assistant", token, "Book Tom Client (tom@example.com) Monday 9am", headers=HTMX)
+    assert asked.status_code == 200 and "HX-Trigger" not in asked.headers  # nothing changed yet
+    assert db.session.scalars(select(Booking)).all() == []
 
+    response = post(staff, "/dashboard/assistant", token, "", state=state_of(asked), headers=HTMX,
+                    decision="confirm")
     assert response.status_code == 200 and response.headers["HX-Trigger"] == "bookingChanged"
     assert said(response)[-1][1].endswith("Booked Tom in.")
     booking = db.session.scalars(select(Booking)).one()
