@@ -1,5 +1,6 @@
 """Background worker: `python worker.py` runs an RQ worker (with its scheduler) inside an app context,
-a ticker that queues the notification dispatcher every NOTIFICATIONS_DISPATCH_SECONDS and, with
+a ticker that queues the notification dispatcher every NOTIFICATIONS_DISPATCH_SECONDS, one that
+queues the job marking ended bookings completed every BOOKINGS_COMPLETE_SECONDS and, with
 Google Calendar configured, one that queues the calendar pass (write-back retries, channel
 renewals, backstop syncs) every 30 seconds.
 
@@ -8,7 +9,7 @@ empties the notification outbox itself (see app/tasks.py). Run as many workers a
 are claimed in the database, so two workers never send the same message.
 
 Options: --burst (work until the queues are empty, then exit), --queues a,b (default: the
-notification queue, "calendar" and "default").
+notification queue, "calendar", the bookings queue and "default").
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from redis import Redis
 from rq import Queue, Worker
 
 from app import create_app
-from app.jobs import CALENDAR_TICK_SECONDS, Ticker, kick_calendar_rq, warm_up
+from app.jobs import CALENDAR_TICK_SECONDS, Ticker, kick_bookings_rq, kick_calendar_rq, warm_up
 
 DEFAULT_QUEUES = ("default",)
 
@@ -38,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     names = [q for q in args.queues.split(",") if q] or [app.config["NOTIFICATIONS_QUEUE"],
-                                                         app.config.get("CALENDAR_QUEUE", "calendar"), *DEFAULT_QUEUES]
+                                                         app.config.get("CALENDAR_QUEUE", "calendar"),
+                                                         app.config["BOOKINGS_QUEUE"], *DEFAULT_QUEUES]
     names = list(dict.fromkeys(names))
     warm_up(app)
     connection = Redis.from_url(redis_url)
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         tickers = []
         if not args.burst:
             tickers.append(Ticker(app, float(app.config["NOTIFICATIONS_DISPATCH_SECONDS"])))
+            if app.config["BOOKINGS_COMPLETE_SECONDS"] > 0:
+                tickers.append(Ticker(app, float(app.config["BOOKINGS_COMPLETE_SECONDS"]), kick=kick_bookings_rq,
+                                      name="bookings-ticker"))
             if app.config.get("GOOGLE_CLIENT_ID"):
                 tickers.append(Ticker(app, CALENDAR_TICK_SECONDS, kick=kick_calendar_rq, name="calendar-ticker"))
             for ticker in tickers:

@@ -1,9 +1,11 @@
-"""Flask commands: `flask seed-demo` loads the spec's Atlas Fitness example."""
+"""Flask commands: `flask seed-demo` loads the spec's Atlas Fitness example; `flask complete-bookings`
+marks ended bookings completed (for cron, where no worker or in-process dispatcher runs)."""
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app
 
+from app.services.bookings import complete_past_bookings
 from app.services.demo import seed_demo
 
 
@@ -20,3 +22,8 @@ def register_cli(app: Flask) -> None:
         for slug in result.link_slugs:
             click.echo(f"Booking page: {url}/book/{slug}")
         click.echo(f"Owner login:  {result.owner_email} / {password}   (demo data only)")
+
+    @app.cli.command("complete-bookings")
+    def complete_bookings_command() -> None:
+        """Mark every confirmed booking that has ended completed (idempotent; audited, no messages)."""
+        click.echo(f"Ended bookings marked completed: {complete_past_bookings()}.")

@@ -125,6 +125,11 @@ class Config:
         # Without Redis: auto (a thread of the web process; off under tests), thread, or off (cron
         # calls POST /api/notifications/process). With REDIS_URL, RQ workers always do it.
         self.NOTIFICATIONS_DISPATCHER = os.environ.get("NOTIFICATIONS_DISPATCHER") or "auto"
+        # Bookings whose end has passed are marked completed every this many seconds (0: never), by
+        # whoever empties the outbox: worker.py's ticker (an RQ job on BOOKINGS_QUEUE), the web
+        # process's dispatcher thread, or — with the dispatcher off — cron (`flask complete-bookings`).
+        self.BOOKINGS_COMPLETE_SECONDS = _float("BOOKINGS_COMPLETE_SECONDS", 300.0)
+        self.BOOKINGS_QUEUE = os.environ.get("BOOKINGS_QUEUE") or "default"
 
         # Google Calendar (spec names).
         self.GOOGLE_CLIENT_ID = os.environ.get("GOOGLE_CLIENT_ID") or None

@@ -12,6 +12,9 @@ runtime below, which decides how it runs:
   `process_due` loop, woken early by every booking commit — so the demo sends with nothing else
   running. POST /api/notifications/process does the same for cron-style deployments.
 * Calendar jobs run the same three ways (RQ, a thread, or inline under tests).
+* Ended bookings are marked completed every BOOKINGS_COMPLETE_SECONDS by whoever empties the outbox:
+  worker.py's bookings ticker queues `complete_bookings` (RQ), the in-process dispatcher runs it
+  itself, and with the dispatcher off cron runs `flask complete-bookings`.
 
 RQ jobs take ids, never ORM objects, and run in the app the worker built (worker.py creates it with
 create_app, which registers it here, before RQ forks a work-horse per job). The database is the
@@ -113,6 +116,17 @@ def deliver_notifications(ids: list[str]) -> dict:
         return notifications.deliver(ids).as_dict()
 
 
+def complete_bookings() -> dict:
+    """Mark the bookings that have ended completed (services.bookings.complete_past_bookings)."""
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        try:
+            return {"completed": bookings.complete_past_bookings()}
+        finally:
+            db.session.remove()
+
+
 # --- Redis / RQ plumbing -----------------------------------------------------------------------------
 
 def notification_queue(app: Flask, connection: Redis | None = None):
@@ -137,6 +151,26 @@ def kick_rq(app: Flask) -> bool:
                                                     failure_ttl=24 * 3600)
     except Exception:
         connection.delete(kick_key(app))
+        raise
+    return True
+
+
+def kick_bookings_rq(app: Flask) -> bool:
+    """Queue `complete_bookings` unless one was queued less than about BOOKINGS_COMPLETE_SECONDS ago
+    (by any worker's ticker: the marker is shared, and expires on its own a little before the same
+    ticker's next turn). True when one was queued."""
+    interval = float(app.config["BOOKINGS_COMPLETE_SECONDS"])
+    if interval <= 0:
+        return False
+    connection = rq_queues.redis_connection(app)
+    key = f"atlas:{app.config['BOOKINGS_QUEUE']}:complete-bookings-queued"
+    if not connection.set(key, "1", nx=True, px=max(1, int(interval * 900))):
+        return False
+    try:
+        rq_queues.queue(app, app.config["BOOKINGS_QUEUE"], connection).enqueue(
+            complete_bookings, job_timeout=JOB_TIMEOUT, result_ttl=300, failure_ttl=24 * 3600)
+    except Exception:
+        connection.delete(key)
         raise
     return True
 
@@ -166,7 +200,8 @@ class Ticker(threading.Thread):
 # --- the in-process dispatcher (embedded default, no Redis) -----------------------------------------
 
 class InProcessDispatcher(threading.Thread):
-    """Empties the outbox from inside the web process: process_due in a loop, woken early by kicks."""
+    """Empties the outbox from inside the web process: process_due in a loop, woken early by kicks.
+    Every BOOKINGS_COMPLETE_SECONDS it also marks ended bookings completed (the RQ job's work)."""
 
     def __init__(self, app: Flask, interval: float) -> None:
         super().__init__(name="notification-dispatcher", daemon=True)
@@ -175,6 +210,7 @@ class InProcessDispatcher(threading.Thread):
         self.wake = threading.Event()
         self.stopped = threading.Event()
         self.last_run_at: float | None = None
+        self.next_completion_at = 0.0  # time.monotonic() from which bookings are due to be looked at
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -187,8 +223,23 @@ class InProcessDispatcher(threading.Thread):
                     log.info("notifications: %s", outcome.as_dict())
             except Exception:  # noqa: BLE001 (a bad pass must not end the thread)
                 log.exception("in-process notification dispatcher failed; trying again")
+            self.complete_bookings_when_due()
             self.last_run_at = time.time()
             self.wake.wait(self.interval)
+
+    def complete_bookings_when_due(self) -> None:
+        interval = float(self.app.config["BOOKINGS_COMPLETE_SECONDS"])
+        if interval <= 0 or time.monotonic() < self.next_completion_at:
+            return
+        self.next_completion_at = time.monotonic() + interval
+        try:
+            with self.app.app_context():
+                try:
+                    bookings.complete_past_bookings()
+                finally:
+                    db.session.remove()
+        except Exception:  # noqa: BLE001 (the next time round catches up: nothing is lost)
+            log.exception("marking ended bookings completed failed; trying again later")
 
     def stop(self, timeout: float = 10) -> None:
         self.stopped.set()

@@ -243,17 +243,20 @@ def cancel_booking(args: CancelBookingInput, principal: Principal, now: dt.datet
 
 
 def get_booking(args: GetBookingInput, principal: Principal, now: dt.datetime) -> dict:
-    """One booking, and until when it can still be changed online."""
+    """One booking, until when it can still be changed online, and whether it can be moved online
+    (not once its booking page is taken down: reschedule_booking would answer link_inactive)."""
     booking = _load_booking(args, principal)
     org = db.session.get(Organization, booking.organization_id)
     until = bookings.change_deadline(booking, org)
     return {"success": True, "booking": booking_json(booking), "canChangeUntil": iso_utc(until),
             "canChangeOnline": booking.is_active and now < until,
+            "canRescheduleOnline": now < until and bookings.can_move_online(booking, org, now),
             "cancellationCutoffMinutes": org.cancellation_cutoff_minutes}
 
 
 def get_bookings(args: GetBookingsInput, principal: Principal, now: dt.datetime) -> dict:
-    """A page of the organization's bookings as the dashboard lists them (a trainer's: only their own)."""
+    """A page of the organization's bookings as the dashboard lists them (a trainer's: only their own):
+    a collective booking once, naming all its trainers; startDate alone lists from that date on."""
     org = db.session.get(Organization, principal.organization_id)
     tz = require_zone(args.timezone, default=org.timezone)
     staff_id = args.staff_id
@@ -265,5 +268,5 @@ def get_bookings(args: GetBookingsInput, principal: Principal, now: dt.datetime)
     filters = reports.BookingFilter(status=args.status, staff_id=staff_id, date_from=args.start_date,
                                     date_to=args.end_date, q=args.search, when=args.when)
     page = reports.list_bookings(principal.organization_id, tz, filters, page=args.page, per_page=args.limit, now=now)
-    return {"success": True, "bookings": [booking_json(b) for b in page.bookings], "total": page.total,
-            "page": page.page, "pages": page.pages, "limit": page.per_page, "timezone": tz}
+    return {"success": True, "bookings": [booking_json(b, trainers=page.staff_of(b)) for b in page.bookings],
+            "total": page.total, "page": page.page, "pages": page.pages, "limit": page.per_page, "timezone": tz}

@@ -4,16 +4,20 @@ Times are UTC (`…Z`), with local times beside them; ids are strings.
 """
 from __future__ import annotations
 
-from app.models import Booking
+from collections.abc import Sequence
+
+from app.models import Booking, User
 from app.services.bookings import summarize
 from app.services.scheduling.engine import Slot
 from app.timeformat import iso_local, iso_utc
 
 
-def booking_json(booking: Booking, staff_name: str | None = None, type_name: str | None = None) -> dict:
-    """A booking as the tools show it: UTC times, and local ones in the customer's zone."""
+def booking_json(booking: Booking, staff_name: str | None = None, type_name: str | None = None, *,
+                 trainers: Sequence[User] | None = None) -> dict:
+    """A booking as the tools show it: UTC times, and local ones in the customer's zone; with
+    `trainers` (everyone it is with: all of a collective booking's), those too."""
     b = summarize(booking, staff_name, type_name)
-    return {
+    answer = {
         "id": b.id,
         "status": b.status,
         "startTime": iso_utc(b.start),
@@ -31,6 +35,9 @@ def booking_json(booking: Booking, staff_name: str | None = None, type_name: str
         "cancellationReason": b.cancellation_reason,
         "createdAt": iso_utc(b.created_at),
     }
+    if trainers is not None:
+        answer["trainers"] = [{"id": str(member.id), "name": member.name} for member in trainers]
+    return answer
 
 
 def slot_json(slot: Slot, tz: str, duration: int, link_slug: str | None, *, service: str | None = None) -> dict:

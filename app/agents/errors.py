@@ -55,6 +55,10 @@ HINTS = {
     "booking_finished": "The booking has already taken place; it can't be changed.",
     "idempotency_conflict": "Use a new idempotencyKey for a different booking.",
     "type_removed": "Make a new booking with book_slot and cancel this one.",
+    "link_inactive": "The booking page it was made on is offline, so it can't be moved online: the customer can "
+                     "cancel it (cancel_booking) and book a new time with book_slot, or ask the gym to move it.",
+    "type_not_offered": "Its booking page no longer offers this service, so it can't be moved online: the customer "
+                        "can cancel it (cancel_booking) and book what is offered now, or ask the gym to move it.",
     "no_booking_link": "Pass bookingLinkSlug, or ask an admin to add this trainer and service to a public "
                        "booking page in the dashboard.",
     "not_found": "Check the id; get_bookings lists bookings and list_services lists services and trainers.",

@@ -108,8 +108,11 @@ class GetBookingInput(BookingRefInput):
 class GetBookingsInput(ToolInput):
     when: Literal["upcoming", "past", "all"] = Field(
         "upcoming", description="upcoming (not yet ended), past, or all. Ignored when dates are given.")
-    start_date: IsoDate | None = Field(None, description="From this local date (YYYY-MM-DD).")
-    end_date: IsoDate | None = Field(None, description="Until this local date, inclusive.")
+    start_date: IsoDate | None = Field(
+        None, description="From this local date (YYYY-MM-DD) on; alone, every booking from then.")
+    end_date: IsoDate | None = Field(
+        None, description="Until this local date, inclusive; alone, every booking until then. With startDate: "
+                          "at most a year after it.")
     status: Literal[BOOKING_STATUSES] | None = Field(None, description="Only bookings with this status.")
     staff_id: uuid.UUID | None = Field(None, description="Only this trainer's bookings.")
     search: str | None = Field(None, max_length=100, description="Part of the customer's name or email.")

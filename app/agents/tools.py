@@ -69,7 +69,8 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
     Tool("reschedule_booking",
          "Move an existing booking to another free time (optionally with another trainer of the same booking "
          "page). Name the booking by bookingId or the customer's manageToken. Refused within the gym's "
-         "cancellation cutoff (`outside_cutoff`, with the policy).",
+         "cancellation cutoff (`outside_cutoff`, with the policy), and once the booking page it was made on is "
+         "offline or no longer offers its service (`link_inactive`, `type_not_offered`): it can still be cancelled.",
          RescheduleBookingInput, "bookings:write", reschedule_booking, read_only=False),
     Tool("cancel_booking",
          "Cancel a booking (bookingId or manageToken), with an optional reason. The time becomes free at once "
@@ -77,11 +78,13 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          CancelBookingInput, "bookings:write", cancel_booking, read_only=False),
     Tool("get_booking",
          "Look up one booking by bookingId or manageToken: its time, trainer, service, customer and status, "
-         "and until when it can still be changed online.",
+         "until when it can still be changed online, and whether it can still be moved online "
+         "(canRescheduleOnline).",
          GetBookingInput, "bookings:read", get_booking),
     Tool("get_bookings",
-         "List the gym's bookings, upcoming by default, filtered by dates, status, trainer (staffId) or part "
-         "of the customer's name or email (search). Paged: limit and page.",
+         "List the gym's bookings, upcoming by default, filtered by dates (startDate alone: from that date on), "
+         "status, trainer (staffId) or part of the customer's name or email (search). A booking with several "
+         "trainers together is listed and counted once, naming them all in `trainers`. Paged: limit and page.",
          GetBookingsInput, "bookings:read", get_bookings),
     Tool("list_services",
          "List what can be booked online: every service (id, name, duration, price) with the trainers who take "

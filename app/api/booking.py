@@ -20,6 +20,7 @@ from app.extensions import db, limiter
 from app.models import Booking, Organization
 from app.services.bookings import (
     Actor,
+    can_move_online,
     cancel_booking,
     change_deadline,
     create_booking,
@@ -232,8 +233,10 @@ def manage_get():
         booking = get_booking_by_token(_token_from())
     except ServiceError as exc:
         return service_error_response(exc)
+    org = db.session.get(Organization, booking.organization_id)
     return jsonify({"success": True, "booking": booking_json(booking),
-                    "can_change_until": iso_utc(_cutoff_instant(booking))})
+                    "can_change_until": iso_utc(change_deadline(booking, org)),
+                    "can_reschedule": can_move_online(booking, org, dt.datetime.now(dt.timezone.utc))})
 
 
 @bp.put("/booking/manage")
@@ -270,7 +273,3 @@ def manage_delete():
     except ServiceError as exc:
         return service_error_response(exc)
     return jsonify({"success": True, "booking": booking_json(booking)})
-
-
-def _cutoff_instant(booking: Booking) -> dt.datetime:
-    return change_deadline(booking, db.session.get(Organization, booking.organization_id))

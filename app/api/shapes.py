@@ -134,6 +134,9 @@ class BookingAnswer(Closed):
 
 class ManagedBooking(BookingAnswer):
     can_change_until: dt.datetime = Field(description="Until when it can be changed or cancelled here.")
+    can_reschedule: bool = Field(description="Whether PUT can move it now: before can_change_until, and its booking "
+                                             "page still online and offering its service (else 409 link_inactive "
+                                             "or type_not_offered; cancelling still works).")
 
 
 # --- AI tools ----------------------------------------------------------------------------------

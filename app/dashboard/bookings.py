@@ -96,7 +96,7 @@ def calendar():
     step = timedelta(days=1 if view == "day" else 7)
     context = dict(
         view=view, day=day, days=days, today=today, tz=tz, selected=selected, members=members,
-        trainer_value=str(selected.id) if selected else "all", count=len(bookings),
+        trainer_value=str(selected.id) if selected else "all", count=reports.count_bookings(bookings),
         prev_day=day - step, next_day=day + step,
         staff_names={m.id: m.name for m in members},
     )
@@ -151,9 +151,12 @@ def detail(booking, *, status: int = 200, notice: str | None = None, notice_kind
     tz, now = org_tz(), _now()
     active = booking.status in ("pending", "confirmed")
     started = now >= booking.start_at
+    # Over (ended, or marked): only completed / no-show can still be set, never a move or a cancel.
+    finished = booking.is_finished(now)
     return render(
         "dashboard/booking.html", ["booking_detail"], status=status, trigger=trigger, booking=booking, tz=tz,
         audit=reports.audit_trail(booking, tz), can_act=is_admin(), active=active, started=started,
+        finished=finished,
         failed_messages=notifications.failed_for_booking(booking.organization_id, booking.id),
         cancel_form=cancel_form or CancelForm(formdata=None), notice=notice, notice_kind=notice_kind,
     )
@@ -239,11 +242,14 @@ def booking_reschedule(booking_id):
         else:
             notice, status = "Choose a new time.", 422
     day = _date_arg("date") or max(booking.start_at.astimezone(ZoneInfo(tz)).date(), today)
-    try:
-        options = reports.reschedule_options(org_id(), booking.id, day, tz, staff_id=request.args.get("trainer"),
-                                             now=now)
-    except InvalidRequest as exc:
-        options, notice = None, exc.message
+    if booking.is_finished(now):  # no times to offer: the service refuses to move it (booking_finished)
+        options, notice = None, notice or "This booking has already taken place, so it can't be moved."
+    else:
+        try:
+            options = reports.reschedule_options(org_id(), booking.id, day, tz,
+                                                 staff_id=request.args.get("trainer"), now=now)
+        except InvalidRequest as exc:
+            options, notice = None, exc.message
     return render("dashboard/reschedule.html", ["reschedule_slots"], status=status, booking=booking, tz=tz,
                   day=day, today=today, options=options, notice=notice, form=RescheduleForm(formdata=None),
                   prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1))

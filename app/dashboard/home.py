@@ -37,7 +37,7 @@ def home():
     if block is None:
         start, end = engine.local_day_window(today, today, tz)
         own = None if is_admin() else [current_user.id]
-        context.update(agenda=reports.calendar_bookings(org_id(), start, end, staff_ids=own),
+        context.update(agenda=reports.agenda(org_id(), start, end, staff_ids=own),
                        staff_names={m.id: m.name for m in members}, now=now,
                        week_total=sum(count for _, count in per_day[:7]))
     return render("dashboard/home.html", block=block, **context)

@@ -1,6 +1,12 @@
 """The models, one module per domain. Importing this package registers every table."""
 from app.models.api_keys import API_KEY_SCOPES, AiActionLog, ApiKey, AssistantTurn
-from app.models.bookings import ACTIVE_STATUSES, Booking, BookingAudit
+from app.models.bookings import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    HOLDING_STATUSES,
+    Booking,
+    BookingAudit,
+)
 from app.models.calendars import Calendar, CalendarConnection, CalendarOAuthState
 from app.models.catalog import (
     AppointmentType,
@@ -34,6 +40,8 @@ __all__ = [
     "Calendar",
     "CalendarConnection",
     "CalendarOAuthState",
+    "FINISHED_STATUSES",
+    "HOLDING_STATUSES",
     "Holiday",
     "LinkBranding",
     "Notification",

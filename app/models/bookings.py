@@ -23,8 +23,20 @@ from app.extensions import db
 from app.models.types import JSONType, UTCDateTime, new_id, utcnow
 
 BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "completed", "no_show")
-# Statuses that hold a trainer's time; the exclusion constraint and the engine use the same set.
+# Statuses a booking can still be changed in (moved, cancelled, confirmed) — until it ends.
 ACTIVE_STATUSES = ("pending", "confirmed")
+# A booking that has taken place (or whose customer did not come): never changed again.
+FINISHED_STATUSES = ("completed", "no_show")
+# Statuses whose bookings hold a trainer's time and count as booked (the daily cap, fairness): all
+# but cancelled. Marking a session finished early does not give back the rest of its time.
+HOLDING_STATUSES = ACTIVE_STATUSES + FINISHED_STATUSES
+# The rows the database keeps apart (PostgreSQL's exclusion constraint): active bookings, and
+# finished ones marked before their held time was over (the rest of it stays held). One marked
+# afterwards covers only time that has passed, which nothing can be booked into; one finished before
+# migration 0010 has no finished_at and is left out (finishing early used to free the rest of its
+# time, so such rows may overlap others).
+HOLDS_TIME_IN_DATABASE = ("status IN ('pending', 'confirmed') OR (status IN ('completed', 'no_show') "
+                          "AND finished_at < blocked_end_at)")
 ACTOR_TYPES = ("attendee", "staff", "ai", "calendar", "system")
 
 
@@ -50,12 +62,16 @@ class Booking(db.Model):
         # cost independent of how much history the table holds.
         Index("ix_bookings_staff_start", "staff_id", "start_at"),
         Index("ix_bookings_org_start", "organization_id", "start_at"),
-        # Double booking is refused by the database itself on PostgreSQL (btree_gist): two active
-        # bookings of one trainer may not share time, buffers included (the blocked range).
+        # The job that marks ended bookings completed reads confirmed ones by end: kept to those, the
+        # index stays the size of the bookings still to come, however long the history.
+        Index("ix_bookings_org_confirmed_end", "organization_id", "end_at",
+              postgresql_where=text("status = 'confirmed'"), sqlite_where=text("status = 'confirmed'")),
+        # Double booking is refused by the database itself on PostgreSQL (btree_gist): two bookings
+        # of one trainer that hold time may not share it, buffers included (the blocked range).
         ExcludeConstraint(
             ("staff_id", "="),
             (func.tstzrange(text("blocked_start_at"), text("blocked_end_at"), text("'[)'")), "&&"),
-            where=text("status IN ('pending', 'confirmed')"),
+            where=text(HOLDS_TIME_IN_DATABASE),
             using="gist",
             name="ex_bookings_no_overlap",
         ).ddl_if(dialect="postgresql"),
@@ -108,6 +124,9 @@ class Booking(db.Model):
     source: Mapped[str] = mapped_column(String(16), default="public")
     cancellation_reason: Mapped[str | None] = mapped_column(String(500))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the booking became completed or no-show (by staff, or the job once it ended). None while
+    # active, and for bookings finished before migration 0010.
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Raised on every change of time, so calendar invitations can carry SEQUENCE.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -123,6 +142,10 @@ class Booking(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    def is_finished(self, now: datetime) -> bool:
+        """Over: marked completed or no-show, or (still pending or confirmed) its end has passed."""
+        return self.status in FINISHED_STATUSES or (self.status in ACTIVE_STATUSES and self.end_at <= now)
 
     @property
     def duration_minutes(self) -> int:

@@ -32,6 +32,7 @@ from app.public.zones import zone_choices
 from app.security import allow_framing_by
 from app.services.bookings import (
     SlotTaken,
+    can_move_online,
     change_deadline,
     get_booking_by_token,
     google_calendar_url,
@@ -294,12 +295,12 @@ def manage_page(token: str, state: PickerState | None = None) -> ManagePage:
         status = "locked"
     else:
         status = "open"
-    offered = public is not None and booking.appointment_type is not None and any(
-        t.id == booking.appointment_type_id and t.is_active for t in public.appointment_types)
     return ManagePage(
         token=token, booking=booking, org=org, link=public, brand=brand_for(org, link), tz=tz, state=state,
         zones=zone_choices(tz, state.tz, org.timezone, booking.attendee_timezone), status=status,
-        cutoff_at=cutoff_at, can_reschedule=status == "open" and offered, manage_url=manage_url(token),
+        cutoff_at=cutoff_at, manage_url=manage_url(token),
+        # The service's own rule (bookings/online.py): open, and its page still online and offering it.
+        can_reschedule=status == "open" and can_move_online(booking, org, now),
         google_url=google_calendar_url(booking) if booking.is_active else None,
         created=request.args.get("created") == "1",
     )

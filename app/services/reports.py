@@ -3,13 +3,19 @@ bookings per day and each trainer's utilisation.
 
 Read-only functions taking ids and primitives. Each costs a fixed number of queries whatever the
 number of bookings it returns (the calendar and the charts read only the columns they show).
+
+A collective booking is one row per trainer, sharing a group id (the lead's row carries the manage
+token). Where bookings are listed or counted for the organization it is one booking: the list shows
+and counts the lead's row, naming every trainer, and bookings per day count it once. Where the view is
+one trainer's (a trainer's list or chart, the calendar's columns, utilisation) each trainer's own row
+counts: the session is in each of their days and takes each of their hours.
 """
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -18,6 +24,7 @@ from sqlalchemy import func, or_, select
 from app.extensions import db
 from app.models import AppointmentType, Booking, BookingAudit, User
 from app.models.bookings import BOOKING_STATUSES
+from app.services.dates import check_date
 from app.services.errors import InvalidRequest
 from app.services.scheduling import appointment_spec, engine, link_staff, load_schedules
 from app.services.scoping import org_row
@@ -46,16 +53,33 @@ class BookingPage:
     total: int
     page: int
     per_page: int
+    # The trainers of each collective booking on the page (lead first, then by name), by group id.
+    groups: dict[uuid.UUID, list[User]] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
+    def staff_of(self, booking: Booking) -> list[User]:
+        """Everyone the booking is with: all the trainers of a collective booking, else its trainer."""
+        return self.groups.get(booking.group_id) or [booking.staff]
+
+
+def one_row_per_booking():
+    """The condition keeping one row of each collective booking (the lead's, which carries the
+    manage token): an organization-wide list or count sees the booking once, not once per trainer."""
+    return or_(Booking.group_id.is_(None), Booking.manage_token_hash.is_not(None))
+
 
 def list_bookings(org_id: uuid.UUID, tz: str, filters: BookingFilter, *, page: int = 1, per_page: int = PER_PAGE,
                   now: datetime | None = None) -> BookingPage:
     """The organization's bookings matching `filters` (dates are local to `tz`), one page of them.
-    Two queries: the page (with trainer and type) and the count."""
+
+    A date alone is open-ended: `date_from` lists from that date on, `date_to` until it (inclusive);
+    both make a range of at most a year. A collective booking is listed and counted once, with all
+    its trainers (BookingPage.staff_of); filtered by trainer, that trainer's own row is listed.
+    Two queries (the page, with trainer and type; the count), three when the page holds a
+    collective booking (its trainers)."""
     now = now or datetime.now(timezone.utc)
     conditions = [Booking.organization_id == org_id]
     if filters.status:
@@ -64,20 +88,29 @@ def list_bookings(org_id: uuid.UUID, tz: str, filters: BookingFilter, *, page: i
         conditions.append(Booking.status == filters.status)
     if filters.staff_id:
         conditions.append(Booking.staff_id == filters.staff_id)
+    else:
+        conditions.append(one_row_per_booking())
     if filters.q:
         needle = filters.q.strip().lower()[:100]
         conditions.append(or_(func.lower(Booking.attendee_name).contains(needle, autoescape=True),
                               func.lower(Booking.attendee_email).contains(needle, autoescape=True)))
     descending = False
     if filters.date_from or filters.date_to:
-        first = filters.date_from or filters.date_to
-        last = filters.date_to or filters.date_from
-        if last < first:
-            raise InvalidRequest("The end date is before the start date.", fields={"date_to": "before the start"})
-        if (last - first).days > MAX_RANGE_DAYS:
-            raise InvalidRequest("Choose at most a year.", fields={"date_to": "at most a year after the start"})
-        start, end = engine.local_day_window(first, last, tz)
-        conditions += [Booking.start_at >= start, Booking.start_at < end]
+        first, last = filters.date_from, filters.date_to
+        if first is not None:
+            check_date(first, "date_from")
+        if last is not None:
+            check_date(last, "date_to")
+        if first is not None and last is not None:
+            if last < first:
+                raise InvalidRequest("The end date is before the start date.", fields={"date_to": "before the start"})
+            if (last - first).days > MAX_RANGE_DAYS:
+                raise InvalidRequest("Choose at most a year.", fields={"date_to": "at most a year after the start"})
+        # One date alone is open-ended ("from 8 January"): the list is paged, so no range to cap.
+        if first is not None:
+            conditions.append(Booking.start_at >= engine.local_day_window(first, first, tz)[0])
+        if last is not None:
+            conditions.append(Booking.start_at < engine.local_day_window(last, last, tz)[1])
     elif filters.when == "upcoming":
         conditions.append(Booking.end_at >= now)
     elif filters.when == "past":
@@ -89,7 +122,21 @@ def list_bookings(org_id: uuid.UUID, tz: str, filters: BookingFilter, *, page: i
         select(Booking).where(*conditions).order_by(*order, Booking.id).limit(per_page).offset((page - 1) * per_page)
     ).unique())
     total = db.session.scalar(select(func.count()).select_from(Booking).where(*conditions)) or 0
-    return BookingPage(bookings=rows, total=total, page=page, per_page=per_page)
+    return BookingPage(bookings=rows, total=total, page=page, per_page=per_page, groups=_group_staff(rows))
+
+
+def _group_staff(rows: Sequence[Booking]) -> dict[uuid.UUID, list[User]]:
+    """The trainers of the collective bookings among `rows`, lead first then by name: one query."""
+    group_ids = {row.group_id for row in rows if row.group_id is not None}
+    groups: dict[uuid.UUID, list[User]] = {}
+    if group_ids:
+        for group_id, member in db.session.execute(
+            select(Booking.group_id, User).join(User, User.id == Booking.staff_id)
+            .where(Booking.group_id.in_(group_ids))
+            .order_by(Booking.group_id, Booking.manage_token_hash.is_(None), User.name, User.id)
+        ):
+            groups.setdefault(group_id, []).append(member)
+    return groups
 
 
 # --- one booking -----------------------------------------------------------------------------------
@@ -192,6 +239,9 @@ class CalendarBooking:
     attendee_name: str
     type_name: str | None
     color: str | None
+    group_id: uuid.UUID | None = None  # a collective booking's: one row per trainer
+    is_lead: bool = True               # the row of a collective booking that carries its manage link
+    staff_ids: tuple[uuid.UUID, ...] = ()  # agenda(): everyone it is with
 
 
 def calendar_bookings(org_id: uuid.UUID, window_start: datetime, window_end: datetime,
@@ -206,11 +256,32 @@ def calendar_bookings(org_id: uuid.UUID, window_start: datetime, window_end: dat
         conditions.append(Booking.staff_id.in_(list(staff_ids)))
     rows = db.session.execute(
         select(Booking.id, Booking.staff_id, Booking.start_at, Booking.end_at, Booking.status, Booking.attendee_name,
-               AppointmentType.name, AppointmentType.color)
+               AppointmentType.name, AppointmentType.color, Booking.group_id, Booking.manage_token_hash.is_not(None))
         .outerjoin(AppointmentType, AppointmentType.id == Booking.appointment_type_id)
         .where(*conditions).order_by(Booking.start_at)
     )
-    return [CalendarBooking(*row) for row in rows]
+    return [CalendarBooking(*row[:-1], is_lead=bool(row[-1])) for row in rows]
+
+
+def agenda(org_id: uuid.UUID, window_start: datetime, window_end: datetime,
+           staff_ids: Sequence[uuid.UUID] | None = None) -> list[CalendarBooking]:
+    """calendar_bookings() as a list of bookings rather than of trainers' time: a collective booking
+    once (its lead's row when it is among them), with everyone it is with in `staff_ids`."""
+    rows = calendar_bookings(org_id, window_start, window_end, staff_ids)
+    groups: dict[uuid.UUID, list[CalendarBooking]] = defaultdict(list)
+    for row in rows:
+        groups[row.group_id or row.id].append(row)
+    result = []
+    for row in rows:
+        group = sorted(groups[row.group_id or row.id], key=lambda r: (not r.is_lead, str(r.staff_id)))
+        if row is group[0]:  # one row per booking: the lead's, or the first of its rows there is
+            result.append(replace(row, staff_ids=tuple(r.staff_id for r in group)))
+    return result
+
+
+def count_bookings(rows: Sequence[CalendarBooking]) -> int:
+    """How many bookings calendar rows hold: a collective booking (a row per trainer) is one."""
+    return len({row.group_id or row.id for row in rows})
 
 
 def working_blocks(staff: Sequence[User], window_start: datetime, window_end: datetime, *,
@@ -227,12 +298,15 @@ def working_blocks(staff: Sequence[User], window_start: datetime, window_end: da
 
 def bookings_per_day(org_id: uuid.UUID, first_day: date, days: int, tz: str, *,
                      staff_id: uuid.UUID | None = None) -> list[tuple[date, int]]:
-    """Bookings (not cancelled) starting on each local date first_day … first_day + days − 1."""
+    """Bookings (not cancelled) starting on each local date first_day … first_day + days − 1: a
+    collective booking once, or, for one trainer (`staff_id`), each of their own bookings."""
     start, end = engine.local_day_window(first_day, first_day + timedelta(days=days - 1), tz)
     conditions = [Booking.organization_id == org_id, Booking.status.in_(BOOKED_STATUSES),
                   Booking.start_at >= start, Booking.start_at < end]
     if staff_id is not None:
         conditions.append(Booking.staff_id == staff_id)
+    else:
+        conditions.append(one_row_per_booking())
     zone = ZoneInfo(tz)
     counts: dict[date, int] = defaultdict(int)
     for (start_at,) in db.session.execute(select(Booking.start_at).where(*conditions)):
@@ -259,7 +333,8 @@ class Utilisation:
 def utilisation(org_id: uuid.UUID, first_day: date, days: int, tz: str, *, now: datetime,
                 staff_ids: Sequence[uuid.UUID] | None = None) -> list[Utilisation]:
     """Per active trainer: hours booked ÷ hours available (working_time()) over the local dates
-    first_day … first_day + days − 1. Bookings are clipped to the period."""
+    first_day … first_day + days − 1. Bookings are clipped to the period; a collective booking is
+    booked time for each of its trainers."""
     start, end = engine.local_day_window(first_day, first_day + timedelta(days=days - 1), tz)
     query = select(User).where(User.organization_id == org_id, User.active.is_(True)).order_by(User.name)
     if staff_ids is not None:

@@ -5,7 +5,8 @@ on SQLite under the serialised write lock — so a change made meanwhile by anot
 or the trainer's Google Calendar is seen, never overwritten. A collective booking (one row per
 trainer, sharing a group id) changes as one. Every change is audited, raises the booking's sequence
 (calendar invitations update), queues the customer's and trainers' messages and marks the Google
-events for rewriting — all in the same transaction.
+events for rewriting — all in the same transaction. A finished booking (marked completed or a
+no-show, or past its end) is never moved or cancelled, by anyone (policy.check_still_active).
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from sqlalchemy.exc import IntegrityError
 
 from app.database import begin_serialized_transaction
 from app.extensions import db
-from app.models import ACTIVE_STATUSES, Booking, BookingLink, Organization
+from app.models import ACTIVE_STATUSES, FINISHED_STATUSES, Booking, BookingLink, Organization
 from app.services import calendar, notifications
 from app.services.bookings.alternatives import SlotTaken, slot_taken
 from app.services.bookings.attendee import check_end_time, require_aware
 from app.services.bookings.audit import Actor, record_audit, snapshot
+from app.services.bookings.online import check_online_move
 from app.services.bookings.policy import check_cutoff, check_notice_and_window, check_still_active
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.scheduling import booking_spec, engine, link_staff, load_schedules
@@ -113,8 +115,9 @@ def _reschedule(booking_id, start: datetime, end_time: datetime | None, actor: A
     """One pass of reschedule_booking inside its transaction: the moved booking, or the arguments of
     a busy-time refresh to do first (outside the transaction)."""
     booking, group, org = _load_for_change(booking_id)
-    check_still_active(booking, "moved")
+    check_still_active(booking, now, "moved")
     check_cutoff(booking, org, actor.type, now, "moved")
+    check_online_move(booking, actor.type)  # customers and agents: only while its page still offers it
     atype = booking.appointment_type
     if atype is None:
         raise Conflict("This booking's appointment type no longer exists; it can't be moved online.",
@@ -208,7 +211,7 @@ def cancel_booking(booking_id, *, actor: Actor, reason: str | None = None, now: 
         booking, group, org = _load_for_change(booking_id)
         if booking.status == "cancelled":
             raise Conflict("This booking is already cancelled.", code="already_cancelled")
-        check_still_active(booking)
+        check_still_active(booking, now, "cancelled")
         check_cutoff(booking, org, actor.type, now, "cancelled")
         befores = _snapshots(group)
         for row in group:
@@ -227,7 +230,11 @@ def cancel_booking(booking_id, *, actor: Actor, reason: str | None = None, now: 
 
 
 def set_booking_status(booking_id, *, action: str, actor: Actor, now: datetime | None = None) -> Booking:
-    """Staff actions: confirm a pending booking, mark one completed or a no-show (after it started)."""
+    """Staff actions: confirm a pending booking (before it ends), mark one completed or a no-show
+    (once it has started, also after it ended; a finished one may be switched between the two, e.g.
+    a no-show the job marked completed). Marking never frees time: a session marked finished before
+    its end keeps the rest of its time (and buffer) held, in availability and in the database
+    (finished_at, see models.bookings). No message goes to the customer."""
     now = now or datetime.now(timezone.utc)
     if action not in STATUS_ACTIONS:
         raise InvalidRequest(f"Unknown action {action!r}.", fields={"action": "confirm, complete or no_show"})
@@ -237,12 +244,19 @@ def set_booking_status(booking_id, *, action: str, actor: Actor, now: datetime |
         booking, group, _ = _load_for_change(booking_id)
         if required and booking.status != required:
             raise Conflict(f"Only a {required} booking can be confirmed.", code="invalid_status")
-        if not required and booking.status not in ACTIVE_STATUSES:
+        if required and booking.end_at <= now:
+            raise Conflict("This booking has already taken place, so it can't be confirmed: mark it completed "
+                           "or a no-show.", code="booking_finished")
+        if not required and booking.status == new_status:
+            raise Conflict(f"This booking is already marked {new_status.replace('_', '-')}.", code="invalid_status")
+        if not required and booking.status not in ACTIVE_STATUSES + FINISHED_STATUSES:
             raise Conflict("Only an active booking can be marked.", code="invalid_status")
         if action in ("complete", "no_show") and now < booking.start_at:
             raise Conflict("A booking can only be marked once it has started.", code="not_started")
         befores = _snapshots(group)
         for row in group:
+            if new_status in FINISHED_STATUSES and row.status in ACTIVE_STATUSES:
+                row.finished_at = now  # the rest of its blocked range stays held (the exclusion constraint)
             row.status = new_status
         db.session.flush()
         _audit_group(group, actor, action, befores)

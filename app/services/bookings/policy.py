@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from app.models import ACTIVE_STATUSES, Booking, Organization
+from app.models import Booking, Organization
 from app.services.errors import Conflict
 from app.timeformat import duration_text
 
@@ -34,13 +34,16 @@ def check_cutoff(booking: Booking, org: Organization, actor_type: str, now: date
     )
 
 
-def check_still_active(booking: Booking, verb: str = "changed") -> None:
-    """Conflict when the booking was cancelled or has already taken place."""
+def check_still_active(booking: Booking, now: datetime, verb: str = "changed") -> None:
+    """Conflict when the booking was cancelled (`booking_cancelled`) or is finished
+    (`booking_finished`): marked completed or a no-show, or its end has passed, whatever its status.
+    Nobody moves or cancels a session that is over — not the customer, an agent, staff or the
+    trainer's calendar — so it comes before the cutoff (which would say "within 12 hours")."""
     if booking.status == "cancelled":
         raise Conflict(f"This booking was cancelled, so it can't be {verb}. Please make a new booking.",
                        code="booking_cancelled")
-    if booking.status not in ACTIVE_STATUSES:
-        raise Conflict("This booking has already taken place.", code="booking_finished")
+    if booking.is_finished(now):
+        raise Conflict(f"This booking has already taken place, so it can't be {verb}.", code="booking_finished")
 
 
 def check_notice_and_window(spec, start: datetime, now: datetime, what: str) -> None:

@@ -97,14 +97,19 @@ def schedule_booking_rescheduled(booking: Booking, group: list[Booking] | None =
 def schedule_booking_cancelled(booking: Booking, group: list[Booking] | None = None, *,
                                now: datetime | None = None) -> list[Notification]:
     """Queue the cancellation (email with the event marked cancelled, SMS when there is a phone) and
-    the trainer notices, and cancel every pending reminder of the booking (no commit)."""
+    the trainer notices, and cancel every pending reminder of the booking (no commit).
+
+    The customer hears of it only while the booking is still to come: a session that has started
+    (staff cancelling one in progress) is not news to send them — nor is one that is over, which no
+    one can cancel (services.bookings.policy). The trainers' notices go either way."""
     now = now or utcnow()
     lead = _lead(booking, group)
     with db.session.no_autoflush:
         _cancel_pending(lead.id, ["booking_reminder"], "the booking was cancelled", now)
         _cancel_pending(lead.id, ["booking_update", *STAFF_CHANGE_NOTICES], "the booking was cancelled", now)
         staff = _staff_by_id([row.staff_id for row in (group or [lead])])
-        rows = _attendee_messages(lead, "booking_cancellation", lead.sequence, now, {})
+        rows = _attendee_messages(lead, "booking_cancellation", lead.sequence, now, {}) \
+            if now < lead.start_at else []
         rows += [_row(lead, "email", "staff_booking_cancelled", member.email, now, lead.sequence,
                       {"staff_id": str(member.id)}, key_extra=str(member.id)) for member in staff]
     return _add(rows)

@@ -162,9 +162,15 @@ def get_public_link(slug: str, *, with_branding: bool = True) -> BookingLink:
     if not with_branding:
         query = query.options(noload(BookingLink.branding))
     link = db.session.scalars(query).first()
-    if link is None or not link.is_public or not link.is_active:
+    if link is None or not takes_bookings(link):
         raise NotFound(f"No booking page called {slug!r}.")
     return link
+
+
+def takes_bookings(link: BookingLink) -> bool:
+    """Whether a booking page is online: public and active. A page taken offline (or private) books
+    nothing, and bookings made through it can't be moved online (bookings.online_move_refusal)."""
+    return bool(link.is_public and link.is_active)
 
 
 def link_staff(link: BookingLink) -> list[User]:

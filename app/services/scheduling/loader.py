@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 
 from app.extensions import db
 from app.models import (
-    ACTIVE_STATUSES,
+    HOLDING_STATUSES,
     AppointmentType,
     AvailabilityOverride,
     AvailabilityRule,
@@ -191,7 +191,9 @@ def _load_holidays(staff: Sequence[User], first_day: date, last_day: date) -> di
 def _load_bookings(ids, window_start, window_end, exclude_booking_id) -> dict[uuid.UUID, list[ExistingBooking]]:
     conditions = [
         Booking.staff_id.in_(ids),
-        Booking.status.in_(ACTIVE_STATUSES),
+        # Finished bookings too: a session marked completed (or a no-show) before its end keeps the
+        # rest of its time, and it still counts towards the service's daily cap.
+        Booking.status.in_(HOLDING_STATUSES),
         Booking.start_at >= window_start - BOOKING_LOOKBACK,
         Booking.start_at < window_end + BOOKING_LOOKBACK,
     ]
@@ -217,7 +219,7 @@ def _load_fairness(ids, now: datetime) -> dict[uuid.UUID, tuple[int, datetime | 
         select(Booking.staff_id, func.count(), func.max(Booking.created_at))
         .where(
             Booking.staff_id.in_(ids),
-            or_(Booking.status.in_(ACTIVE_STATUSES), Booking.status == "completed"),
+            Booking.status.in_(HOLDING_STATUSES),
             Booking.start_at >= now - FAIRNESS_PERIOD,
             Booking.start_at < now + FAIRNESS_PERIOD,
         )
