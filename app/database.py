@@ -11,6 +11,7 @@ import sqlite3
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 
@@ -77,6 +78,19 @@ def begin_serialized_transaction() -> None:
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
+# PostgreSQL's answers to a transaction that lost a race with a concurrent one — deadlock_detected
+# (two inserts each waiting on the other's exclusion-constraint check) and serialization_failure. The
+# transaction was rolled back whole; running it again, from its first read, is safe and sees the
+# winner's rows.
+RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
+RACE_ATTEMPTS = 3  # tries of a transaction that keeps losing such races, before its error stands
+
+
+def lost_race(exc: BaseException) -> bool:
+    """Whether `exc` is the database refusing a transaction for losing a race (worth one more try)."""
+    return isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) in RETRIED_SQLSTATES
 
 
 def commit_or_rollback() -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app.database import begin_serialized_transaction
+from app.database import RACE_ATTEMPTS, begin_serialized_transaction, lost_race
 from app.extensions import db
 from app.models import ACTIVE_STATUSES, FINISHED_STATUSES, Booking, BookingLink, Organization
 from app.services import calendar, notifications
@@ -95,11 +95,18 @@ def reschedule_booking(booking_id, *, start_time: datetime, actor: Actor, staff_
     # Stale Google busy times are refreshed outside the transaction (never wait on Google holding a
     # lock): when the first pass finds them stale it lets go, refreshes, and checks again.
     refreshed = False
+    races = 0
     while True:
         begin_serialized_transaction()
         try:
             result = _reschedule(booking_id, start, end_time, actor, staff_id, now, check_busy_cache=not refreshed,
                                  google_event_end=google_event_end)
+        except OperationalError as exc:
+            db.session.rollback()
+            races += 1
+            if lost_race(exc) and races < RACE_ATTEMPTS:
+                continue  # a deadlock with a concurrent booking: again from the start (create.py's rule)
+            raise
         except BaseException:
             db.session.rollback()
             raise

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from app.database import begin_serialized_transaction
+from app.database import RACE_ATTEMPTS, begin_serialized_transaction, lost_race
 from app.extensions import db
 from app.models import Booking
 from app.services import calendar, notifications
@@ -106,6 +106,18 @@ def create_booking(
                        staff_id=staff_id, description=description, location_details=location_details,
                        idempotency_key=idempotency_key, actor=actor, source=source)
     _refresh_calendar_busy(request, now)
+    for attempt in range(RACE_ATTEMPTS):
+        try:
+            return _insert_once(request, link, now)
+        except OperationalError as exc:
+            # A deadlock with a concurrent booking of the same time: the database rolled this one back
+            # whole; again from the start, it sees the winner (and answers slot_taken), never a 500.
+            if not lost_race(exc) or attempt == RACE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _insert_once(request: NewBooking, link: LinkInfo, now: datetime) -> BookingResult:
     begin_serialized_transaction()  # on SQLite: the write lock first, then every check below
     try:
         return _insert(request, now)

@@ -326,3 +326,68 @@ def test_every_trainers_row_of_a_collective_change_is_audited(db, world):
         _, before, after = history[1]
         assert before["start_at"].startswith("2030-01-07T09:00") and after["start_at"].startswith("2030-01-07T12:00")
         assert before["staff_id"] == after["staff_id"] == str(row.staff_id)
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg's DeadlockDetected carries
+
+
+@pytest.mark.parametrize("sqlstate, retried", [("40P01", True), ("40001", True), ("57014", False)])
+def test_a_booking_that_loses_a_deadlock_is_tried_again(db, world, monkeypatch, sqlstate, retried):
+    """PostgreSQL can answer two concurrent inserts of one time with a deadlock (each waiting on the
+    other's exclusion check) and roll one back: that one is tried again from the start — it then finds
+    the time taken, or books it — instead of a 500. Other database errors are not retried."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.database import RACE_ATTEMPTS
+    from app.services.bookings import create
+
+    real, calls = create._insert, []
+
+    def deadlock_first(request, now):
+        calls.append(1)
+        if len(calls) == 1:
+            error = _Deadlock("deadlock detected")
+            error.sqlstate = sqlstate
+            raise OperationalError("INSERT INTO bookings …", {}, error)
+        return real(request, now)
+
+    monkeypatch.setattr(create, "_insert", deadlock_first)
+    if not retried:
+        with pytest.raises(OperationalError):
+            book()
+        assert len(calls) == 1
+        return
+    result = book()
+    assert result.created and len(calls) == 2
+    assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
+    # Losing every time is still an error after RACE_ATTEMPTS tries (never an endless loop).
+    tries = []
+
+    def always_deadlock(request, now):
+        tries.append(1)
+        raise OperationalError("INSERT INTO bookings …", {}, _Deadlock("deadlock detected"))
+
+    monkeypatch.setattr(create, "_insert", always_deadlock)
+    with pytest.raises(OperationalError):
+        book(start=MON_9 + timedelta(hours=2))
+    assert len(tries) == RACE_ATTEMPTS
+
+
+def test_a_move_that_loses_a_deadlock_is_tried_again(db, world, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from app.services.bookings import change
+
+    booking = book().booking
+    real, calls = change._reschedule, []
+
+    def deadlock_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE bookings …", {}, _Deadlock("deadlock detected"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(change, "_reschedule", deadlock_first)
+    moved = reschedule_booking(booking.id, start_time=MON_9 + timedelta(hours=3), actor=ATTENDEE, now=NOW)
+    assert moved.start_at == MON_9 + timedelta(hours=3) and len(calls) == 2
