@@ -3,48 +3,14 @@ including pairs whose buffers overlap (which the old constraint let in), and the
 refuses a booking in another's buffer."""
 from __future__ import annotations
 
-import os
-import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 T = datetime(2030, 1, 7, 10, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def fresh_url(backend, tmp_path):
-    """An empty database of this test's own (SQLite file, or a throwaway PostgreSQL database)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    server = make_url(os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"atlas_migrate_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def migrate(url: str, revision: str) -> None:
-    from flask_migrate import upgrade
-
-    from app import create_app
-    from app.extensions import db
-
-    app = create_app({"TESTING": True, "SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
-    with app.app_context():
-        upgrade(revision=revision)
-        db.engine.dispose()
 
 
 def as_datetime(value) -> datetime:
@@ -56,7 +22,7 @@ def stamp(value: datetime, backend: str):
     return value if backend == "postgresql" else value.replace(tzinfo=None)
 
 
-def test_existing_bookings_come_across_and_buffers_are_then_held(fresh_url, backend):
+def test_existing_bookings_come_across_and_buffers_are_then_held(fresh_url, backend, migrate):
     migrate(fresh_url, "0004_api_keys")
     engine = create_engine(fresh_url.replace("postgresql://", "postgresql+psycopg://", 1))
     org, staff = uuid.uuid4(), uuid.uuid4()

@@ -4,51 +4,16 @@ rest of the time) and which a constraint over every finished row could not be cr
 the downgrade puts the old constraint back over the same data."""
 from __future__ import annotations
 
-import os
-import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 T = datetime(2030, 1, 7, 10, 0, tzinfo=timezone.utc)
 BEFORE = "0010_finished_bookings-1"  # the revision 0010 follows
 
 
-@pytest.fixture
-def fresh_url(backend, tmp_path):
-    """An empty database of this test's own (SQLite file, or a throwaway PostgreSQL database)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    server = make_url(os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"atlas_migrate_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def migrate(url: str, revision: str, *, down: bool = False) -> None:
-    from flask_migrate import downgrade, upgrade
-
-    from app import create_app
-    from app.extensions import db
-
-    app = create_app({"TESTING": True, "SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
-    with app.app_context():
-        (downgrade if down else upgrade)(revision=revision)
-        db.engine.dispose()
-
-
-def test_finished_bookings_that_overlap_come_across_and_the_downgrade_holds(fresh_url, backend):
+def test_finished_bookings_that_overlap_come_across_and_the_downgrade_holds(fresh_url, backend, migrate):
     migrate(fresh_url, BEFORE)
     engine = create_engine(fresh_url.replace("postgresql://", "postgresql+psycopg://", 1))
     pg = backend == "postgresql"
