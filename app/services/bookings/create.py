@@ -200,7 +200,7 @@ def _insert(request: NewBooking, now: datetime) -> BookingResult:
             appointment_type_id=atype.id, staff_id=uuid.UUID(member_id), group_id=group_id, start_at=start,
             end_at=end, buffer_before_minutes=atype.buffer_before_minutes,
             buffer_after_minutes=atype.buffer_after_minutes, status="confirmed",
-            title=f"{atype.name} with {request.name}", attendee_name=request.name, attendee_email=request.email,
+            title=_title(atype.name, request.name), attendee_name=request.name, attendee_email=request.email,
             attendee_phone=request.phone, attendee_timezone=request.timezone, description=request.description,
             location_details=request.location, manage_token_hash=token_hash if index == 0 else None,
             idempotency_key=request.idempotency_key if index == 0 else None, source=request.source,
@@ -218,6 +218,13 @@ def _insert(request: NewBooking, now: datetime) -> BookingResult:
     calendar.after_commit(calendar_writes)
     return BookingResult(booking=lead, manage_token=token, created=True, staff_name=staff[participants[0]].name,
                          appointment_type_name=atype.name)
+
+
+def _title(service: str, name: str) -> str:
+    """'PT with Jane Smith', cut to the column (a 200-character name is valid; its title was a 500)."""
+    limit = Booking.__table__.c.title.type.length
+    title = f"{service} with {name}"
+    return title if len(title) <= limit else title[:limit - 1] + "…"
 
 
 def _replay(request: NewBooking) -> BookingResult | None:

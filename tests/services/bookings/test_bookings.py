@@ -391,3 +391,13 @@ def test_a_move_that_loses_a_deadlock_is_tried_again(db, world, monkeypatch):
     monkeypatch.setattr(change, "_reschedule", deadlock_first)
     moved = reschedule_booking(booking.id, start_time=MON_9 + timedelta(hours=3), actor=ATTENDEE, now=NOW)
     assert moved.start_at == MON_9 + timedelta(hours=3) and len(calls) == 2
+
+
+def test_the_longest_name_allowed_books(db, world):
+    """A 200-character name is valid; the booking's title ('PT with …') is cut to its column, not a
+    database error (PostgreSQL enforces the length; SQLite does not)."""
+    name = "J" * 200
+    booking = book(attendee_name=name).booking
+    db.session.expire_all()
+    stored = db.session.get(Booking, booking.id)
+    assert stored.attendee_name == name and len(stored.title) == 200 and stored.title.startswith("PT with JJJ")
