@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from flask import make_response, redirect, render_template
+from flask import make_response, redirect, render_template, session
 from flask_htmx.responses import HTMXResponseClientRedirect
 from jinja2_fragments.flask import render_block
 from werkzeug.urls import iri_to_uri
@@ -43,9 +43,14 @@ def wanted_block(blocks: Iterable[str] | Mapping[str, str]) -> str | None:
 
 def render(template: str, blocks: Iterable[str] | Mapping[str, str] = (), *, status: int = 200,
            trigger: str | None = None, block: str | None = None, **context):
-    """The page, or the block an htmx request targets (or `block`, when the view already chose one)."""
+    """The page, or the block an htmx request targets (or `block`, when the view already chose one).
+
+    Messages flashed while answering with a block replace the page's messages (#messages, one live
+    region in base.html) out of band, rather than waiting for — and stacking on — the next page."""
     block = block or wanted_block(blocks)
     body = render_block(template, block, **context) if block else render_template(template, **context)
+    if block and session.get("_flashes"):
+        body += render_template("_messages_oob.html")
     response = make_response(body, status)
     # The same URL answers with a page or a fragment: caches must keep them apart.
     response.vary.add("HX-Request")

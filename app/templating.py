@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from app.services.identity import logo_path
 from app.services.phones import international
 
 
@@ -19,6 +20,7 @@ def format_local(value: datetime | None, tz: str, fmt: str = "%a %d %b %Y, %H:%M
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["local"] = format_local
     app.jinja_env.filters["phone"] = international  # +1 781-234-5678: a stored number as people read it
+    app.jinja_env.filters["logo_path"] = logo_path  # an organization's uploaded logo (None: it has none)
 
     @app.context_processor
     def inject_globals():

@@ -66,6 +66,7 @@ def find_availability(args: FindAvailabilityInput, principal: Principal, now: dt
     names = {s.appointment_type_id: (s.appointment_type_name, s.duration_minutes) for s, _ in searches}
     tz = search.timezone
     shown = found[:args.limit]
+    org = db.session.get(Organization, principal.organization_id)
     payload = {
         "success": True,
         "organization": {"slug": search.organization_slug, "name": search.organization_name},
@@ -74,6 +75,8 @@ def find_availability(args: FindAvailabilityInput, principal: Principal, now: dt
                             "duration": search.duration_minutes},
         "appointmentTypes": [{"id": i, "name": name, "duration": minutes} for i, (name, minutes) in names.items()],
         "slots": [slot_json(slot, tz, names[slot.appointment_type_id][1], slug,
+                            change_until=bookings.change_deadline(slot.start, org),
+                            changeable=not bookings.changes_closed(slot.start, org, now),
                             service=names[slot.appointment_type_id][0]) for slot, slug in shown],
         "totalSlots": len(found),
         "truncated": len(found) > len(shown),

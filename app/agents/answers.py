@@ -5,6 +5,7 @@ Times are UTC (`…Z`), with local times beside them; ids are strings.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from app.models import Booking, User
 from app.services.bookings import summarize
@@ -40,14 +41,18 @@ def booking_json(booking: Booking, staff_name: str | None = None, type_name: str
     return answer
 
 
-def slot_json(slot: Slot, tz: str, duration: int, link_slug: str | None, *, service: str | None = None) -> dict:
+def slot_json(slot: Slot, tz: str, duration: int, link_slug: str | None, *, change_until: datetime,
+              changeable: bool, service: str | None = None) -> dict:
     """A free time as find_availability offers it: ready to pass to book_slot unchanged (`service`:
-    its service's name, when known)."""
+    its service's name, when known). `change_until` and `changeable` are the change cutoff's answer
+    for this start (bookings.change_deadline / changes_closed): whether a booking made now could
+    still be moved or cancelled online, and until when — an agent tells the customer before booking."""
     answer = {
         "startTime": iso_utc(slot.start), "endTime": iso_utc(slot.end),
         "localStart": iso_local(slot.start, tz), "localEnd": iso_local(slot.end, tz), "duration": duration,
         "staffId": slot.staff_id, "staffName": slot.staff_name, "staffIds": list(slot.staff_ids),
         "appointmentTypeId": slot.appointment_type_id, "bookingLinkSlug": link_slug,
+        "changeableOnline": changeable, "canChangeOnlineUntil": iso_utc(change_until) if changeable else None,
     }
     if service is not None:
         answer["appointmentTypeName"] = service

@@ -57,7 +57,10 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          "staffId, staffIds, appointmentTypeId (and its name) and bookingLinkSlug: pass those to book_slot "
          "unchanged. Without appointmentTypeId every bookable service (of the duration, if given) is searched. Filter by date or "
          "startDate/endDate, duration or appointmentTypeId (the service), staffId (a trainer), or "
-         "bookingLinkSlug (one booking page). Times are UTC (…Z) with local times in `timezone`.",
+         "bookingLinkSlug (one booking page). Times are UTC (…Z) with local times in `timezone`. Each slot also "
+         "says whether a booking made now could still be changed or cancelled online (changeableOnline, and "
+         "canChangeOnlineUntil): a slot inside the gym's cancellation cutoff has changeableOnline false — tell the "
+         "customer before booking it that only the gym can change or cancel it.",
          FindAvailabilityInput, "availability:read", find_availability),
     Tool("book_slot",
          "Book a free time for a customer. Use a slot from find_availability unchanged (startTime, staffId, "

@@ -96,6 +96,8 @@ SECTIONS = [
     ("dashboard.home", "Overview", ("dashboard.home",)),
     ("dashboard.calendar", "Calendar", ("dashboard.calendar",)),
     ("dashboard.bookings", "Bookings", ("dashboard.booking",)),
+    # Everyone: a trainer sees the clients they have bookings with (app/dashboard/clients.py).
+    ("dashboard.clients", "Clients", ("dashboard.client",)),
     ("dashboard.availability", "Availability", ("dashboard.availability", "dashboard.rule_", "dashboard.override_",
                                                 "dashboard.holiday_")),
     # Everyone: each person connects their own calendar (owners and admins also see the team's).

@@ -21,6 +21,7 @@ from app.dashboard.access import (
     trainer_param,
 )
 from app.dashboard.blueprint import bp
+from app.dashboard.csv_export import csv_response
 from app.dashboard.forms import (
     BookingFilterForm,
     CancelForm,
@@ -29,7 +30,7 @@ from app.dashboard.forms import (
     choices,
 )
 from app.extensions import htmx
-from app.htmx import BOOKING_CHANGED, apply_errors, render, see_other
+from app.htmx import BOOKING_CHANGED, apply_errors, render, see_other, wants_fragment
 from app.services import notifications, reports
 from app.services.bookings import (
     SlotTaken,
@@ -115,6 +116,19 @@ def calendar():
 def bookings():
     """Bookings filtered by status, trainer, dates and attendee (name or email)."""
     tz, now = org_tz(), _now()
+    form, filters = _list_filters()
+    try:
+        result = reports.list_bookings(org_id(), tz, filters, page=page_arg(), now=now)
+    except InvalidRequest as exc:
+        apply_errors(form, exc)
+        result = reports.BookingPage(bookings=[], total=0, page=1, per_page=reports.PER_PAGE)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render("dashboard/bookings.html", ["booking_list"], form=form, result=result, tz=tz, args=args,
+                  filtered=bool(args), status=422 if form.errors else 200)
+
+
+def _list_filters() -> tuple[BookingFilterForm, reports.BookingFilter]:
+    """The list's filter form from the query string, and the filters it asks for."""
     form = BookingFilterForm(request.args)
     members = team(org_id()) if is_admin() else []
     form.trainer.choices = choices([("", "All trainers")] + [(str(m.id), m.name) for m in members])
@@ -125,14 +139,33 @@ def bookings():
     filters = reports.BookingFilter(status=form.status.data or None, staff_id=staff_id, date_from=form.date_from.data,
                                     date_to=form.date_to.data, q=(form.q.data or "").strip() or None,
                                     when=form.when.data or "upcoming")
+    return form, filters
+
+
+BOOKINGS_CSV_HEADER = ("Date", "Start", "End", "Attendee", "Email", "Phone", "Service", "Trainer", "Status",
+                       "Booked via", "Booked at", "Cancellation reason")
+
+
+@bp.get("/bookings/export.csv")
+def bookings_export():
+    """The list as on screen — the same filters, every page of it — as a CSV file (times in the
+    organization's time zone)."""
+    tz, now = org_tz(), _now()
+    form, filters = _list_filters()
+    if form.errors:
+        abort(400)
     try:
-        result = reports.list_bookings(org_id(), tz, filters, page=page_arg(), now=now)
-    except InvalidRequest as exc:
-        apply_errors(form, exc)
-        result = reports.BookingPage(bookings=[], total=0, page=1, per_page=reports.PER_PAGE)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render("dashboard/bookings.html", ["booking_list"], form=form, result=result, tz=tz, args=args,
-                  filtered=bool(args), status=422 if form.errors else 200)
+        result = reports.export_bookings(org_id(), tz, filters, now=now)
+    except InvalidRequest:
+        abort(400)
+    zone = ZoneInfo(tz)
+    return csv_response("bookings", BOOKINGS_CSV_HEADER, (
+        (b.start_at.astimezone(zone).date().isoformat(), b.start_at.astimezone(zone).strftime("%H:%M"),
+         b.end_at.astimezone(zone).strftime("%H:%M"), b.attendee_name, b.attendee_email, b.attendee_phone,
+         b.appointment_type.name if b.appointment_type else b.title, ", ".join(p.name for p in result.staff_of(b)),
+         b.status.replace("_", "-"), b.source, b.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+         b.cancellation_reason)
+        for b in result.bookings), today=_today(tz, now))
 
 
 # --- one booking ---------------------------------------------------------------------------------
@@ -146,8 +179,7 @@ def load_booking(booking_id, *, edit: bool = False):
     return booking
 
 
-def detail(booking, *, status: int = 200, notice: str | None = None, notice_kind: str = "error",
-           cancel_form: CancelForm | None = None, trigger: str | None = None):
+def detail(booking, *, status: int = 200, trigger: str | None = None):
     tz, now = org_tz(), _now()
     active = booking.status in ("pending", "confirmed")
     started = now >= booking.start_at
@@ -158,7 +190,6 @@ def detail(booking, *, status: int = 200, notice: str | None = None, notice_kind
         audit=reports.audit_trail(booking, tz), can_act=is_admin(), active=active, started=started,
         finished=finished,
         failed_messages=notifications.failed_for_booking(booking.organization_id, booking.id),
-        cancel_form=cancel_form or CancelForm(formdata=None), notice=notice, notice_kind=notice_kind,
     )
 
 
@@ -169,17 +200,18 @@ def booking(booking_id):
 
 def _changed(booking, message: str):
     """After an action: the refreshed detail for htmx (and an event for other parts of the page), else
-    post/redirect/get back to the booking."""
-    if htmx:
-        return detail(booking, notice=message, notice_kind="ok", trigger=BOOKING_CHANGED)
+    post/redirect/get back to the booking. The message goes to the page's one message region, where
+    it replaces the last one (app/htmx.py)."""
     flash(message, "success")
+    if htmx:
+        return detail(booking, trigger=BOOKING_CHANGED)
     return see_other(url_for("dashboard.booking", booking_id=booking.id))
 
 
 def _refused(booking, exc, status: int):
-    if htmx:
-        return detail(booking, status=status, notice=exc.message)
     flash(exc.message, "error")
+    if htmx:
+        return detail(booking, status=status)
     return see_other(url_for("dashboard.booking", booking_id=booking.id))
 
 
@@ -197,12 +229,48 @@ def booking_status(booking_id):
     return _changed(booking, f"Booking {STATUS_DONE[form.action.data]}.")
 
 
-@bp.post("/bookings/<booking_id>/cancel")
+# --- asking first --------------------------------------------------------------------------------
+# Cancelling and moving can't be undone (the client is told at once), so both ask first: a page
+# without JavaScript, a <dialog> with it (dashboard.js opens it, HX-Target dialog-slot). Only a POST
+# carrying confirm=yes — sent by that page or dialog — acts; any other (an old form, a stray request)
+# is answered with the question, changing nothing.
+
+CONFIRMED = "yes"
+
+
+def _confirmed(booking, form) -> bool:
+    """Whether to act: the confirmation said yes — or there is nothing to ask, the booking being
+    cancelled or over, so the service refuses it with its own reason (check_still_active)."""
+    return form.confirm.data == CONFIRMED or not booking.is_active or booking.is_finished(_now())
+
+
+def _ask(booking, kind: str, form, *, status: int = 200, new_start: datetime | None = None, new_staff=None):
+    """The question before `kind` ("cancel" | "move"): the whole page, or for htmx the dialog (into
+    #dialog-slot, whatever element asked)."""
+    context = dict(booking=booking, tz=org_tz(), kind=kind, form=form, new_start=new_start,
+                   new_end=new_start + (booking.end_at - booking.start_at) if new_start else None,
+                   new_staff=new_staff or booking.staff)
+    if wants_fragment():
+        response = render("dashboard/confirm.html", block="dialog_slot", status=status, **context)
+        response.headers["HX-Retarget"] = "#dialog-slot"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return render("dashboard/confirm.html", status=status, **context)
+
+
+@bp.route("/bookings/<booking_id>/cancel", methods=["GET", "POST"])
 def booking_cancel(booking_id):
+    """GET: ask (the reason, then "Yes, cancel" or "Keep it"); POST with confirm=yes: cancel."""
     booking = load_booking(booking_id, edit=True)
+    if request.method == "GET":
+        if not booking.is_active or booking.is_finished(_now()):  # nothing to ask: the page says why
+            return see_other(url_for("dashboard.booking", booking_id=booking.id))
+        return _ask(booking, "cancel", CancelForm(formdata=None))
     form = CancelForm()
     if not form.validate():
-        return detail(booking, status=422, cancel_form=form)
+        return _ask(booking, "cancel", form, status=422)  # a reason too long (CSRFProtect checked the token)
+    if not _confirmed(booking, form):
+        return _ask(booking, "cancel", form)
     try:
         cancel_booking(booking.id, actor=staff_actor(), reason=form.reason.data or None)
     except (Conflict, InvalidRequest) as exc:
@@ -210,9 +278,37 @@ def booking_cancel(booking_id):
     return _changed(booking, "Booking cancelled; the time is free again.")
 
 
+def _new_time(value: str | None) -> datetime:
+    """The chosen start (aware), else 400: the picker only ever sends one."""
+    try:
+        start = datetime.fromisoformat(value or "")
+    except ValueError:
+        abort(400)
+    if start.tzinfo is None:
+        abort(400)
+    return start
+
+
+def _member(staff_id: str | None):
+    """The trainer a move names (None: the booking's own), shown in the question."""
+    return next((m for m in team(org_id()) if str(m.id) == staff_id), None) if staff_id else None
+
+
+@bp.get("/bookings/<booking_id>/reschedule/confirm")
+def booking_move_confirm(booking_id):
+    """Ask before moving the booking to the time chosen on the reschedule page (?start=&staff_id=)."""
+    booking = load_booking(booking_id, edit=True)
+    value, staff_id = request.args.get("start"), request.args.get("staff_id") or None
+    if not value or not booking.is_active or booking.is_finished(_now()):
+        return see_other(url_for("dashboard.booking_reschedule", booking_id=booking.id))
+    form = RescheduleForm(formdata=None, data={"start": value, "staff_id": staff_id})
+    return _ask(booking, "move", form, new_start=_new_time(value), new_staff=_member(staff_id))
+
+
 @bp.route("/bookings/<booking_id>/reschedule", methods=["GET", "POST"])
 def booking_reschedule(booking_id):
-    """Choose a day (and, on a team link, a trainer), then one of the free times that day."""
+    """Choose a day (and, on a team link, a trainer), then one of the free times that day; moving it
+    is asked first (booking_move_confirm), and a POST acts only with confirm=yes."""
     booking = load_booking(booking_id, edit=True)
     tz, now = org_tz(), _now()
     today = _today(tz, now)
@@ -221,13 +317,10 @@ def booking_reschedule(booking_id):
     status = 200
     if request.method == "POST":
         if form.validate():
-            try:
-                start = datetime.fromisoformat(form.start.data)
-                if start.tzinfo is None:
-                    raise ValueError
-            except ValueError:
-                abort(400)
+            start = _new_time(form.start.data)
             staff_id = form.staff_id.data or None
+            if not _confirmed(booking, form):
+                return _ask(booking, "move", form, new_start=start, new_staff=_member(staff_id))
             try:
                 moved = reschedule_booking(booking.id, start_time=start, actor=staff_actor(),
                                            staff_id=staff_id if staff_id and staff_id != str(booking.staff_id) else None)
@@ -251,7 +344,7 @@ def booking_reschedule(booking_id):
         except InvalidRequest as exc:
             options, notice = None, exc.message
     return render("dashboard/reschedule.html", ["reschedule_slots"], status=status, booking=booking, tz=tz,
-                  day=day, today=today, options=options, notice=notice, form=RescheduleForm(formdata=None),
+                  day=day, today=today, options=options, notice=notice,
                   prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     ColorField,
@@ -105,6 +106,8 @@ class BookingFilterForm(FlaskForm):
 class CancelForm(FlaskForm):
     reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=500)],
                            description="Kept in the audit trail.", render_kw={"rows": 2})
+    # "yes" only from the confirmation (page or dialog): a POST without it asks instead of acting.
+    confirm = HiddenField()
 
 
 class StatusForm(FlaskForm):
@@ -114,6 +117,7 @@ class StatusForm(FlaskForm):
 class RescheduleForm(FlaskForm):
     start = HiddenField(validators=[DataRequired("Choose a new time.")])
     staff_id = HiddenField()
+    confirm = HiddenField()  # as CancelForm's
 
 
 # --- services and booking pages -------------------------------------------------------------------
@@ -182,9 +186,26 @@ QUIET_MODES = choices([("sms", "Hold text reminders"), ("all", "Hold text and em
 
 class SettingsForm(FlaskForm):
     name = StringField("Gym name", validators=[DataRequired("Enter the gym's name."), Length(max=200)])
-    timezone = StringField("Time zone", validators=[DataRequired("Choose a time zone.")],
-                           description="An IANA name, e.g. Europe/London. Calendars and booking pages use it.",
-                           render_kw={"list": "zones", "spellcheck": "false", "autocomplete": "off"})
+    # A list of the canonical zones (app/services/zones.py), grouped by area; with JavaScript it
+    # becomes a text input searching the same list (<datalist id="zones">). Checked by the service,
+    # which suggests a zone for a name that is none ("London": Europe/London).
+    timezone = SelectField("Time zone", choices=[], validate_choice=False,
+                           validators=[DataRequired("Choose a time zone.")],
+                           description="Calendars and booking pages use it. Type a city or a country to find it.",
+                           render_kw={"data-zone-search": "zones"})
+    # The gym's identity (app/services/identity.py), each checked by the service so that every
+    # problem is reported at once. A POST without one of them leaves it as it is.
+    contact_email = EmailField("Contact email", description="Customers' replies to emails come here; "
+                                                            "it is shown on your booking pages.")
+    phone = StringField("Phone", description="Shown on your booking pages and in emails.",
+                        render_kw={"autocomplete": "tel"})
+    postal_address = TextAreaField("Postal address", render_kw={"rows": 3, "autocomplete": "street-address"},
+                                   description="Shown on your booking pages and in emails, and used as the "
+                                               "location of bookings that name no other place.")
+    logo = FileField("Logo", description="A PNG, JPEG or WebP image of at most 512 KB. Shown on your booking "
+                                         "pages, in the dashboard and in emails.",
+                     render_kw={"accept": "image/png,image/jpeg,image/webp"})
+    remove_logo = BooleanField("Remove the logo")
     cancellation_cutoff_hours = FiniteDecimalField("Cancellation cutoff (hours)", places=2,
                                              validators=[InputRequired("Enter a number of hours."), NumberRange(0, 336)],
                                              description="Customers can't cancel or move a booking online this close to its start.")
@@ -204,3 +225,22 @@ class SettingsForm(FlaskForm):
     frame_origins = TextAreaField("Websites that may embed your booking pages", validators=[Optional(), Length(max=1000)],
                                   description="One per line, e.g. https://www.yourgym.com. Leave empty if you "
                                               "link to the booking pages rather than embed them.")
+
+
+# --- clients -------------------------------------------------------------------------------------
+
+class ClientSearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search: nothing changes
+
+    q = SearchField("Search clients", validators=[Optional(), Length(max=100)],
+                    render_kw={"placeholder": "Name, email or phone", "autocomplete": "off"})
+
+
+class ClientForm(FlaskForm):
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)], render_kw={"rows": 6},
+                          description="For the gym's staff only: the client never sees them.")
+    marketing_email_opt_out = BooleanField("No marketing emails")
+    marketing_sms_opt_out = BooleanField("No marketing texts",
+                                         description="Booking confirmations and reminders are not marketing: they "
+                                                     "follow the client's own unsubscribe and STOP replies.")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from zoneinfo import available_timezones
 
 from flask import abort, flash, request, url_for
 from flask_login import current_user
@@ -14,11 +13,11 @@ from app.extensions import htmx
 from app.htmx import apply_errors, render, see_other
 from app.services import team as team_service
 from app.services.errors import Conflict, InvalidRequest
-from app.services.phones import organization_region
+from app.services.identity import LOGO_MAX_BYTES
+from app.services.phones import international, organization_region
 from app.services.quiet_hours import DEFAULT as QUIET_DEFAULT
 from app.services.quiet_hours import QuietHours, organization_quiet_hours
-
-ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/")))
+from app.services.zones import canonical_zones, valid_zone, zone_groups
 
 
 def _team_page(status: int = 200, add_form: TeamAddForm | None = None, block: str | None = None,
@@ -138,6 +137,38 @@ def _quiet_hours(form: SettingsForm, org):
     return QuietHours(form.quiet_start.data or current.start, form.quiet_end.data or current.end, email=mode == "all")
 
 
+def _zone_choices(form: SettingsForm) -> None:
+    """The zones to choose from, grouped by area; a value typed that is no zone stays shown, chosen,
+    under its error (so the list does not silently fall back to its first zone)."""
+    current = form.timezone.data
+    groups = {area: [(z.name, z.label) for z in zones] for area, zones in zone_groups(current)}
+    if current and not valid_zone(current):
+        shown = current if len(current) <= 64 and current.isprintable() else "that value"
+        groups = {"Typed": [(current, f"{shown} (not a time zone)")], **groups}
+    form.timezone.choices = groups
+
+
+def _settings_page(form: SettingsForm, status: int = 200):
+    _zone_choices(form)
+    return render("dashboard/settings.html", ["settings_form"], status=status, form=form, zones=canonical_zones())
+
+
+def _posted(name: str, value):
+    """`value` when the form carried the field `name`, else UNCHANGED (an older form, an API client)."""
+    return value if name in request.form else team_service.UNCHANGED
+
+
+def _logo(form: SettingsForm):
+    """The uploaded logo's bytes (at most one byte over the limit is read: enough to refuse it),
+    None to remove it, or UNCHANGED when no file was chosen."""
+    if form.remove_logo.data:
+        return None
+    upload = request.files.get("logo")
+    if upload is None or not upload.filename:
+        return team_service.UNCHANGED
+    return upload.stream.read(LOGO_MAX_BYTES + 1)
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @admin_required
 def settings():
@@ -150,8 +181,10 @@ def settings():
                             quiet_start=(quiet or QUIET_DEFAULT).start, quiet_end=(quiet or QUIET_DEFAULT).end,
                             cancellation_cutoff_hours=Decimal(org.cancellation_cutoff_minutes) / 60,
                             reminder_offsets=", ".join(_hours(m) for m in org.reminder_offsets_minutes or []),
-                            frame_origins="\n".join((org.settings or {}).get("frame_origins", [])))
-        return render("dashboard/settings.html", ["settings_form"], form=form, zones=ZONES)
+                            frame_origins="\n".join((org.settings or {}).get("frame_origins", [])),
+                            contact_email=org.contact_email, phone=international(org.phone) if org.phone else "",
+                            postal_address=org.postal_address)
+        return _settings_page(form)
     form = SettingsForm()
     if form.validate():
         try:
@@ -161,10 +194,13 @@ def settings():
                 org_id(), name=form.name.data, timezone_name=form.timezone.data,
                 cancellation_cutoff_minutes=int((form.cancellation_cutoff_hours.data * 60).to_integral_value()),
                 reminder_offsets_minutes=offsets, frame_origins=origins, phone_region=form.phone_region.data or None,
-                quiet_hours=_quiet_hours(form, org))
+                quiet_hours=_quiet_hours(form, org),
+                contact_email=_posted("contact_email", form.contact_email.data),
+                phone=_posted("phone", form.phone.data),
+                postal_address=_posted("postal_address", form.postal_address.data), logo=_logo(form))
         except InvalidRequest as exc:
             apply_errors(form, exc, {"cancellation_cutoff": "cancellation_cutoff_hours", "quiet_hours": "quiet_end"})
         else:
             flash("Settings saved.", "success")
             return see_other(url_for("dashboard.settings"))
-    return render("dashboard/settings.html", ["settings_form"], status=422, form=form, zones=ZONES)
+    return _settings_page(form, status=422)

@@ -118,7 +118,7 @@ def message_id_for(key: str) -> str:
 
 def build_message(*, to: str, subject: str, text: str, html: str | None, message_id: str,
                   calendar: bytes | None = None, calendar_method: str | None = None,
-                  headers: dict[str, str] | None = None) -> MimeMessage:
+                  headers: dict[str, str] | None = None, from_name: str | None = None) -> MimeMessage:
     """One email: plain text and HTML alternatives, and optionally a calendar invitation.
 
     The invitation follows the layout calendar clients recognise (and Google itself sends):
@@ -126,7 +126,9 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
     attached as invite.ics — also text/calendar with the method parameter.
 
     Every message says it was sent automatically (AUTOMATIC_HEADERS); `headers` adds others
-    (List-Unsubscribe, Reply-To), each a single line.
+    (List-Unsubscribe, Reply-To), each a single line. `from_name` (the gym's name) replaces
+    SMTP_FROM's display name; the address stays SMTP_FROM's. It is written as RFC 5322 and 2047
+    have it (quoted, or encoded when not ASCII), with any control character taken out first.
 
     Built with the classic email.mime classes, as Flask-Mail does: the modern EmailMessage API
     parses every header it is given, which cost more per message than rendering and sending it.
@@ -149,7 +151,7 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
         message.attach(attachment)
     else:
         message = alternatives
-    message["From"] = _address(_sender())
+    message["From"] = _from(from_name)
     message["To"] = _address(to)
     message["Subject"] = Header(subject, "utf-8") if not subject.isascii() else subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
@@ -159,6 +161,14 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
             raise ValueError(f"header {name} holds a line break")
         message[name] = value
     return message
+
+
+def _from(display_name: str | None) -> str:
+    """SMTP_FROM, with `display_name` as its name when one is given."""
+    name = " ".join("".join(c if c.isprintable() else " " for c in display_name or "").split())
+    if not name:
+        return _address(_sender())
+    return formataddr((name, sender_address()), charset="utf-8")
 
 
 def _address(value: str) -> str:

@@ -15,6 +15,7 @@ from app.models.catalog import (
     booking_link_appointment_types,
     booking_link_staff,
 )
+from app.models.clients import Client
 from app.models.notifications import Notification, NotificationOptOut
 from app.models.organizations import Organization
 from app.models.scheduling import (
@@ -40,6 +41,7 @@ __all__ = [
     "Calendar",
     "CalendarConnection",
     "CalendarOAuthState",
+    "Client",
     "FINISHED_STATUSES",
     "HOLDING_STATUSES",
     "Holiday",

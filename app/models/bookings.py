@@ -89,6 +89,9 @@ class Booking(db.Model):
     )
     # Staff with bookings are deactivated, never deleted: RESTRICT keeps history intact.
     staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # The client the booking is for (app/services/clients.py links it by email when it is made). The
+    # booking keeps its own copy of the attendee's details, so removing a client loses no booking.
+    client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"), index=True)
     # A collective booking holds every participant's time: one row per member of staff, sharing a
     # group id (the lead row carries the manage token). None for ordinary bookings.
     group_id: Mapped[uuid.UUID | None] = mapped_column(index=True)

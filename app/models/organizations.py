@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Integer, String
+from sqlalchemy import CheckConstraint, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -27,6 +27,15 @@ class Organization(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     currency: Mapped[str] = mapped_column(String(3), default="GBP")
     contact_email: Mapped[str | None] = mapped_column(String(254))
+    # The gym's identity on its pages, in its emails and calendar files (app/services/identity.py):
+    # a phone number as E.164, a postal address of a few lines, and an uploaded logo. The logo lives
+    # here, not on a disk: every web node serves it with no shared storage. Its bytes are deferred
+    # (read only by the logo's own route); its digest names it in its URL, so it is cached for good.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    postal_address: Mapped[str | None] = mapped_column(String(300))
+    logo_image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_content_type: Mapped[str | None] = mapped_column(String(32))
+    logo_digest: Mapped[str | None] = mapped_column(String(64))
     # No customer cancels or reschedules within this many minutes of the start.
     cancellation_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=12 * 60)
     # Reminders go out this many minutes before the start (one notification per offset).

@@ -2,7 +2,7 @@
 
 Importing this package registers every route on `bp`.
 """
-from app.public import assistant, routes  # noqa: F401  (register the routes)
+from app.public import assistant, logo, routes  # noqa: F401  (register the routes)
 from app.public.blueprint import bp
 
 __all__ = ["bp"]

@@ -34,13 +34,16 @@ from app.services.bookings import (
     SlotTaken,
     can_move_online,
     change_deadline,
+    changes_closed,
     get_booking_by_token,
     google_calendar_url,
     manage_url,
     normalise_phone,
 )
 from app.services.branding import Palette, palette, safe_logo_url
+from app.services.calendar_files import booking_location
 from app.services.errors import InvalidRequest, NotFound
+from app.services.identity import logo_path
 from app.services.phones import international, organization_region
 from app.services.scheduling import get_public_link
 from app.services.zones import valid_zone
@@ -64,16 +67,23 @@ class Brand:
     home_url: str
     palette: Palette
     logo_url: str | None = None
+    # How to reach the gym (the footer of every public page): its address lines, email and phone.
+    address_lines: tuple[str, ...] = ()
+    contact_email: str | None = None
+    phone: str | None = None
 
 
 def brand_for(org: Organization, link: BookingLink | None) -> Brand:
     branding = link.branding if link is not None else None
     home = url_for("public.book", slug=link.slug) if link is not None and link.is_public and link.is_active else \
         url_for("public.index")
+    # The page's own logo, else the one uploaded in the gym's settings.
+    logo = (safe_logo_url(branding.logo_url) if branding else None) or logo_path(org)
     return Brand(org_name=org.name, home_url=home,
                  palette=palette(branding.primary_color if branding else None,
                                  branding.accent_color if branding else None),
-                 logo_url=safe_logo_url(branding.logo_url) if branding else None)
+                 logo_url=logo, address_lines=tuple((org.postal_address or "").splitlines()),
+                 contact_email=org.contact_email, phone=international(org.phone) if org.phone else None)
 
 
 def public_link_or_404(slug: str) -> BookingLink:
@@ -96,10 +106,20 @@ class Chosen:
     end: datetime
     staff_id: str | None
     staff_name: str | None
+    # Inside the organization's change cutoff: once booked (or moved) there, it can't be changed or
+    # cancelled online — said before the visitor confirms (bookings.changes_closed, the service's rule).
+    locked: bool = False
 
     @property
     def value(self) -> str:
         return slot_value(self.start, self.staff_id)
+
+
+def chosen_slot(org: Organization, start: datetime, end: datetime, staff_id: str | None,
+                staff_name: str | None) -> Chosen:
+    """The slot a visitor picked, and whether a booking there would be past its change deadline already."""
+    return Chosen(start=start, end=end, staff_id=staff_id, staff_name=staff_name,
+                  locked=changes_closed(start, org, datetime.now(timezone.utc)))
 
 
 @dataclass
@@ -217,7 +237,7 @@ def book_step(page: BookPage) -> Step:
     if row is None:
         return Step(kind="slots", day=day,
                     notice="Sorry, that time is no longer available. Please choose another.")
-    chosen = Chosen(start=row.start, end=row.end, staff_id=row.staff_id, staff_name=row.staff_name)
+    chosen = chosen_slot(page.org, row.start, row.end, row.staff_id, row.staff_name)
     return Step(kind="details", day=day, chosen=chosen, form=details_form(page, chosen))
 
 
@@ -251,14 +271,19 @@ class ManagePage:
     created: bool = False
 
     @property
+    def made_locked(self) -> bool:
+        """Booked after its change deadline: it was never changeable online, so the page says so
+        rather than that online changes "have closed" (before it was even made)."""
+        return self.status == "locked" and self.booking.created_at > self.cutoff_at
+
+    @property
     def what(self) -> str:
         b = self.booking
         return b.appointment_type.name if b.appointment_type else (b.title or "Appointment")
 
     @property
     def where(self) -> str | None:
-        b = self.booking
-        return b.location_details or (b.appointment_type.location if b.appointment_type else None)
+        return booking_location(self.booking, self.org.postal_address)
 
     @property
     def book_again_url(self) -> str | None:
@@ -291,7 +316,7 @@ def manage_page(token: str, state: PickerState | None = None) -> ManagePage:
         status = "cancelled"
     elif not booking.is_active or booking.end_at <= now:
         status = "past"
-    elif now > cutoff_at:
+    elif changes_closed(booking, org, now):
         status = "locked"
     else:
         status = "open"
@@ -301,7 +326,7 @@ def manage_page(token: str, state: PickerState | None = None) -> ManagePage:
         cutoff_at=cutoff_at, manage_url=manage_url(token),
         # The service's own rule (bookings/online.py): open, and its page still online and offering it.
         can_reschedule=status == "open" and can_move_online(booking, org, now),
-        google_url=google_calendar_url(booking) if booking.is_active else None,
+        google_url=google_calendar_url(booking, org.postal_address) if booking.is_active else None,
         created=request.args.get("created") == "1",
     )
 
@@ -331,7 +356,7 @@ def reschedule_context(page: ManagePage):
         elif row is None:
             step = Step(kind="slots", day=day, notice="Sorry, that time is no longer available. Please choose another.")
         else:
-            chosen = Chosen(start=row.start, end=row.end, staff_id=row.staff_id, staff_name=row.staff_name)
+            chosen = chosen_slot(page.org, row.start, row.end, row.staff_id, row.staff_name)
             step = Step(kind="confirm", day=day, chosen=chosen,
                         form=RescheduleForm(formdata=None, data={"slot": chosen.value}))
     return dict(picker=picker, calendar=calendar, step=step)

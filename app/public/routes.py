@@ -29,12 +29,12 @@ from app.models import BookingLink, Organization
 from app.public.blueprint import bp
 from app.public.forms import BookingDetailsForm, CancelForm, RescheduleForm
 from app.public.pages import (
-    Chosen,
     Step,
     alternatives_from,
     book_page,
     book_step,
     booking_or_404,
+    chosen_slot,
     manage_page,
     phone_hint,
     reschedule_context,
@@ -167,8 +167,8 @@ def book_submit(slug: str):
                                 "Please choose again from what's offered.")
         form.appointment_type.data = str(page.atype.id)
     if start is not None:
-        step.chosen = Chosen(start=start, end=start + timedelta(minutes=page.atype.duration_minutes),
-                             staff_id=staff_id, staff_name=staff_name(page.link, staff_id))
+        step.chosen = chosen_slot(page.org, start, start + timedelta(minutes=page.atype.duration_minutes),
+                                  staff_id, staff_name(page.link, staff_id))
     elif not form.slot.errors:
         form.slot.errors.append("That time isn't valid any more. Please choose a time again.")
     # The country a number without its code is read in: the visitor's choice, else the gym's.
@@ -308,8 +308,8 @@ def reschedule_submit(token: str):
             ctx = reschedule_context(page)
             step = ctx["step"]
             step.kind, step.form = "confirm", form
-            step.chosen = Chosen(start=start, end=start + (page.booking.end_at - page.booking.start_at),
-                                 staff_id=staff_id, staff_name=None)
+            step.chosen = chosen_slot(page.org, start, start + (page.booking.end_at - page.booking.start_at),
+                                      staff_id, None)
             step.alternatives = alternatives_from(exc, show_staff_on(page.link) if page.link else False)
             step.notice = "Sorry — that time has just been taken. " + (
                 "We've picked the nearest free time; choose another below if you prefer, then confirm again."

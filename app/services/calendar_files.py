@@ -23,11 +23,25 @@ def event_uid(booking) -> str:
 EMAIL_METHOD = "PUBLISH"
 
 
+def booking_location(booking, address: str | None = None) -> str | None:
+    """Where the booking takes place, on one line: the place the booking names (its
+    `location_details`, which a booking takes from its service when made: "Studio 2", "Online"),
+    else its service's, else the gym's postal `address`. A named place is never joined to the
+    address: "Online, 12 High Street" would send a phone's travel alerts to the gym."""
+    place = booking.location_details or (booking.appointment_type.location if booking.appointment_type else None)
+    if place:
+        return place
+    lines = [line.strip() for line in (address or "").splitlines() if line.strip()]
+    return ", ".join(lines) or None
+
+
 def booking_calendar(booking, *, method: str | None = None, cancelled: bool = False,
-                     organizer: tuple[str, str] | None = None, manage_link: str | None = None) -> Calendar:
+                     organizer: tuple[str, str] | None = None, manage_link: str | None = None,
+                     address: str | None = None) -> Calendar:
     """A VCALENDAR holding the booking as one VEVENT: with `method` (EMAIL_METHOD) for an email,
     without for a file to download. `organizer`: (name, address) of who the event is from — the
-    gym; `cancelled`: the event as cancelled (also when the booking is)."""
+    gym; `cancelled`: the event as cancelled (also when the booking is); `address`: the gym's postal
+    address, for the LOCATION (booking_location)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -46,7 +60,7 @@ def booking_calendar(booking, *, method: str | None = None, cancelled: bool = Fa
         description = (description + "\n\n" if description else "") + f"Change or cancel: {manage_link}"
     if description:
         event.add("description", description)
-    location = booking.location_details or (booking.appointment_type.location if booking.appointment_type else None)
+    location = booking_location(booking, address)
     if location:
         event.add("location", location)
     event.add("status", "CANCELLED" if cancelled or booking.status == "cancelled" else "CONFIRMED")
@@ -66,11 +80,11 @@ def summary(booking) -> str:
     return f"{what} with {who}" if who else what
 
 
-def booking_ics(booking, manage_link: str | None = None) -> bytes:
-    return booking_calendar(booking, manage_link=manage_link).to_ical()
+def booking_ics(booking, manage_link: str | None = None, address: str | None = None) -> bytes:
+    return booking_calendar(booking, manage_link=manage_link, address=address).to_ical()
 
 
-def google_calendar_url(booking) -> str:
+def google_calendar_url(booking, address: str | None = None) -> str:
     """An add-to-Google-Calendar link (no account connection needed). It carries what the event says,
     never the manage link: that is the customer's secret, and this address is read by Google."""
     fmt = "%Y%m%dT%H%M%SZ"
@@ -81,7 +95,7 @@ def google_calendar_url(booking) -> str:
                  f"{booking.end_at.astimezone(timezone.utc).strftime(fmt)}",
         "details": booking.description or "",
     }
-    location = booking.location_details or (booking.appointment_type.location if booking.appointment_type else None)
+    location = booking_location(booking, address)
     if location:
         params["location"] = location
     return "https://calendar.google.com/calendar/render?" + urlencode(params)

@@ -22,6 +22,7 @@ from app.models import (
     Organization,
     User,
 )
+from app.services import clients
 
 ORG_SLUG = "atlas-fitness"
 ORG_TZ = "Europe/London"
@@ -183,8 +184,10 @@ def _seed_bookings(org, trainers, consultation, personal, consult_link, pt_link,
     for day, hour, trainer, atype, link, who, status in plan:
         name, email, phone = DEMO_ATTENDEES[who]
         start = datetime.combine(day, time(hour), tzinfo=tz).astimezone(timezone.utc)
+        client_id = clients.attach_client(org.id, email=email, name=name, phone=phone)
         booking = Booking(
             organization_id=org.id, booking_link_id=link.id, appointment_type_id=atype.id, staff_id=trainer.id,
+            client_id=client_id,
             start_at=start, end_at=start + timedelta(minutes=atype.duration_minutes),
             buffer_before_minutes=atype.buffer_before_minutes, buffer_after_minutes=atype.buffer_after_minutes,
             status=status, title=f"{atype.name} with {name}", attendee_name=name, attendee_email=email,

@@ -14,6 +14,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -25,9 +26,10 @@ from app.extensions import db
 from app.integrations.email import send_email
 from app.models import ACTIVE_STATUSES, Booking, Organization, User
 from app.models.staff import ROLES
-from app.services import background, notifications
+from app.services import background, identity, notifications
+from app.services.bookings.attendee import PHONE_MAX, SERVICE_NUMBERS, normalise_phone
 from app.services.errors import Conflict, InvalidRequest, NotFound
-from app.services.phones import valid_region
+from app.services.phones import organization_region, valid_region
 from app.services.quiet_hours import QuietHours, organization_quiet_hours
 from app.services.quiet_hours import setting as quiet_hours_setting
 from app.services.scoping import org_row, parse_id
@@ -289,11 +291,17 @@ UNCHANGED = object()  # update_settings: leave the quiet hours as they are
 def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str | None,
                     cancellation_cutoff_minutes: int | None, reminder_offsets_minutes: list[int],
                     frame_origins: list[str] | None = None, phone_region: str | None = None,
-                    quiet_hours=UNCHANGED) -> Organization:
+                    quiet_hours=UNCHANGED, contact_email=UNCHANGED, phone=UNCHANGED, postal_address=UNCHANGED,
+                    logo=UNCHANGED) -> Organization:
     """The organization's name, IANA time zone, cancellation cutoff, reminder offsets and (when given)
     the websites allowed to embed its booking pages and the country its customers' phone numbers are
     read in when written without a country code (an ISO 3166 alpha-2 code phonenumbers knows), and
-    its quiet hours for reminders (a QuietHours, or None for none; app/services/quiet_hours.py)."""
+    its quiet hours for reminders (a QuietHours, or None for none; app/services/quiet_hours.py).
+
+    Its identity, each left as it is when UNCHANGED: `contact_email` (the Reply-To of customers'
+    emails), `phone` (read in the gym's phone country), `postal_address`, and `logo` (the uploaded
+    bytes, or None to remove it; app/services/identity.py). Every problem is reported at once, in one
+    InvalidRequest naming each field; nothing is saved unless all are right."""
     org = db.session.get(Organization, org_id)
     if org is None:
         raise NotFound("No such organization.")
@@ -305,9 +313,20 @@ def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str |
         fields["phone_region"] = "choose a country from the list"
     if isinstance(quiet_hours, QuietHours) and quiet_hours.start == quiet_hours.end:
         fields["quiet_hours"] = "quiet hours must end at another time than they start"
+    if contact_email is not UNCHANGED:
+        contact_email = identity.clean_contact_email(contact_email, fields)
+    if phone is not UNCHANGED:
+        phone = clean_phone(phone, valid_region(phone_region) or organization_region(org.settings), fields)
+    if postal_address is not UNCHANGED:
+        postal_address = identity.clean_postal_address(postal_address, fields)
+    if logo is not UNCHANGED and logo is not None:
+        logo = identity.check_logo(logo, fields)
+    try:
+        zone = require_zone(timezone_name)
+    except InvalidRequest as exc:  # reported with the others, not only once they are put right
+        fields.update(exc.fields)
     if fields:
         raise InvalidRequest("Please correct the highlighted fields.", fields=fields)
-    zone = require_zone(timezone_name)
     quiet_before = organization_quiet_hours(org.settings)
     quiet = quiet_before if quiet_hours is UNCHANGED else quiet_hours
     zone_changed = zone != org.timezone
@@ -326,8 +345,46 @@ def update_settings(org_id: uuid.UUID, *, name: str | None, timezone_name: str |
         org.settings = {**(org.settings or {}), "frame_origins": list(frame_origins)}
     if phone_region is not None:
         org.settings = {**(org.settings or {}), "phone_region": valid_region(phone_region)}
+    if contact_email is not UNCHANGED:
+        org.contact_email = contact_email
+    if phone is not UNCHANGED:
+        org.phone = phone
+    if postal_address is not UNCHANGED:
+        org.postal_address = postal_address
+    if logo is not UNCHANGED:
+        identity.apply_logo(org, logo)
     commit_or_rollback()
     return org
+
+
+def clean_phone(value: str | None, region: str | None, fields: dict) -> str | None:
+    """The gym's phone as E.164 (None when empty), read as the booking form reads a customer's
+    (normalise_phone) — except that a freephone, shared-cost or 03 number is accepted: people call
+    the gym's number, nobody texts it. A problem goes in `fields["phone"]`."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return normalise_phone(text, region)
+    except InvalidRequest as exc:
+        service = _service_number(text, region)
+        if service is not None:
+            return service
+        fields["phone"] = exc.message
+        return None
+
+
+def _service_number(text: str, region: str | None) -> str | None:
+    """`text` as E.164 when it is a valid number of a service (freephone, shared-cost, 03…)."""
+    if len(text) > PHONE_MAX:
+        return None
+    try:
+        number = phonenumbers.parse("+" + text[2:] if text.startswith("00") else text, region or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in SERVICE_NUMBERS:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
 
 
 FRAME_ORIGINS_MAX = 10

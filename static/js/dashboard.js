@@ -56,6 +56,48 @@
     if (event.target.matches && event.target.matches(".override-add select[name=kind]")) syncOverrideTimes(document);
   });
 
+  // Asking before cancelling or moving a booking (dashboard/confirm.html): without JavaScript a page;
+  // with it htmx puts the same question, as a <dialog>, into #dialog-slot and it opens here as a
+  // modal — the first control focused, Esc or "Keep it" closing it, and focus handed back to the
+  // button that opened it (or, once that is gone with the booking it acted on, to the page's heading).
+  var opener = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var slot = event.detail.target;
+    if (slot && slot.id === "dialog-slot" && !slot.querySelector("dialog[open]")) opener = event.detail.elt;
+  });
+  function closeDialog(dialog) { if (dialog.open) dialog.close(); }
+  document.addEventListener("close", function (event) {
+    var dialog = event.target;
+    if (!dialog.matches || !dialog.matches("dialog[data-confirm-dialog]")) return;
+    var slot = dialog.parentNode;
+    if (slot) slot.removeChild(dialog);
+    var back = opener && opener.isConnected ? opener : (opener && opener.id && document.getElementById(opener.id));
+    opener = null;
+    if (!back) {
+      back = document.querySelector("#main h1") || document.getElementById("main");
+      if (back && !back.hasAttribute("tabindex")) back.setAttribute("tabindex", "-1");
+    }
+    if (back) back.focus();
+  }, true);  // "close" does not bubble
+  document.addEventListener("click", function (event) {
+    var keep = event.target.closest && event.target.closest("dialog[data-confirm-dialog] [data-dialog-close]");
+    if (!keep) return;
+    event.preventDefault();
+    closeDialog(keep.closest("dialog"));
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "dialog-slot") {
+      var dialog = target.querySelector("dialog[data-confirm-dialog]");
+      if (dialog && !dialog.open) dialog.showModal();
+      return;
+    }
+    // The dialog's own answer went elsewhere (the refreshed booking, the day's times): it is done.
+    var elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    var asked = elt && elt.closest && elt.closest("dialog[data-confirm-dialog]");
+    if (asked) closeDialog(asked);
+  });
+
   function enhance(root) { revealCopyButtons(root); syncOverrideTimes(root); }
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:afterSettle", function (event) { enhance(event.detail.elt || document); });

@@ -104,7 +104,7 @@ def audit_rows(db, booking):
 
 
 def test_cancel_goes_through_the_booking_service_and_is_audited(owner, gym, db):
-    response = owner.post(f"/dashboard/bookings/{gym.booking.id}/cancel", {"reason": "Trainer ill"},
+    response = owner.post(f"/dashboard/bookings/{gym.booking.id}/cancel", {"reason": "Trainer ill", "confirm": "yes"},
                           target="booking-detail")
     assert response.status_code == 200 and is_fragment(response)
     assert response.headers["HX-Trigger"] == "bookingChanged"
@@ -120,7 +120,8 @@ def test_cancel_goes_through_the_booking_service_and_is_audited(owner, gym, db):
 
 
 def test_cancel_twice_is_refused_with_the_services_message(owner, gym):
-    owner.post(f"/dashboard/bookings/{gym.booking.id}/cancel", {})
+    owner.post(f"/dashboard/bookings/{gym.booking.id}/cancel", {"confirm": "yes"})
+    # Cancelled: nothing to ask any more, so the service says why not.
     response = owner.post(f"/dashboard/bookings/{gym.booking.id}/cancel", {}, target="booking-detail")
     assert response.status_code == 409
     assert "already cancelled" in text(response)
@@ -159,11 +160,11 @@ def test_unknown_status_action_is_a_bad_request(owner, gym):
 
 def test_reschedule_lists_free_times_and_moves_the_booking(owner, gym, db):
     page = text(owner.get(f"/dashboard/bookings/{gym.booking.id}/reschedule?date=2030-01-07"))
-    starts = re.findall(r'name="start" value="([^"]+)"', page)
+    starts = re.findall(r'data-start="([^"]+)"', page)
     # Alex works 09–17; the booking's own 10:00 counts as free; 8 hourly slots.
     assert [s[11:16] for s in starts] == ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]
     response = owner.post(f"/dashboard/bookings/{gym.booking.id}/reschedule",
-                          {"start": at(MONDAY, 15).isoformat(), "staff_id": str(gym.alex.id)})
+                          {"start": at(MONDAY, 15).isoformat(), "staff_id": str(gym.alex.id), "confirm": "yes"})
     assert response.status_code == 303
     db.session.expire_all()
     moved = db.session.get(Booking, gym.booking.id)
@@ -174,7 +175,7 @@ def test_reschedule_lists_free_times_and_moves_the_booking(owner, gym, db):
 
 def test_reschedule_to_a_taken_time_is_refused(owner, gym, db):
     response = owner.post(f"/dashboard/bookings/{gym.booking.id}/reschedule",
-                          {"start": at(MONDAY, 11).isoformat(), "staff_id": str(gym.sam.id)})
+                          {"start": at(MONDAY, 11).isoformat(), "staff_id": str(gym.sam.id), "confirm": "yes"})
     assert response.status_code == 409
     assert "not free" in text(response)
     db.session.expire_all()
@@ -183,9 +184,9 @@ def test_reschedule_to_a_taken_time_is_refused(owner, gym, db):
 
 def test_reassign_to_another_trainer_of_the_link(owner, gym, db):
     page = text(owner.get(f"/dashboard/bookings/{gym.booking.id}/reschedule?date=2030-01-07&trainer={gym.sam.id}"))
-    assert "11:00" not in re.findall(r'class="slot" type="submit">([^<]+)<', page)  # Sam's own booking
+    assert "11:00" not in re.findall(r'class="slot"[^>]*>([^<]+)<', page)  # Sam's own booking
     response = owner.post(f"/dashboard/bookings/{gym.booking.id}/reschedule",
-                          {"start": at(MONDAY, 10).isoformat(), "staff_id": str(gym.sam.id)})
+                          {"start": at(MONDAY, 10).isoformat(), "staff_id": str(gym.sam.id), "confirm": "yes"})
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(Booking, gym.booking.id).staff_id == gym.sam.id

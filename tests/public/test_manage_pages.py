@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -232,6 +232,7 @@ def test_posts_without_the_csrf_token_are_refused(client, db, booked, path):
 
 def test_inside_the_cutoff_the_page_explains_the_policy(client, db, booked, org, pages):
     booking, token = booked()
+    booking.created_at -= timedelta(days=3)  # made before its deadline (one made after: test_cutoff_before_booking)
     org.cancellation_cutoff_minutes = 48 * 60  # so Tuesday 10:00 is already inside it
     db.session.commit()
     page = pages.text(client.get(f"/booking/manage/{token}"))

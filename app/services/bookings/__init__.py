@@ -42,12 +42,12 @@ from app.services.bookings.manage_links import (
     new_manage_token,
 )
 from app.services.bookings.online import can_move_online, online_move_refusal
-from app.services.bookings.policy import change_deadline, check_cutoff
+from app.services.bookings.policy import change_deadline, changes_closed, check_cutoff
 from app.services.bookings.summary import BookingSummary, summarize
 
 __all__ = [
     "Actor", "BookingResult", "BookingSummary", "PassOutcome", "SlotTaken", "SyncOutcome", "booking_ics", "calendar_pass",
-    "can_move_online", "cancel_booking", "change_deadline", "check_cutoff", "complete_past_bookings",
+    "can_move_online", "cancel_booking", "change_deadline", "changes_closed", "check_cutoff", "complete_past_bookings",
     "create_booking", "find_alternatives",
     "get_booking_by_token", "google_calendar_url", "hash_token", "manage_url", "new_manage_token",
     "normalise_email", "normalise_name", "normalise_phone", "online_move_refusal", "record_audit", "reschedule_booking",

@@ -4,7 +4,8 @@ Promises: the slot is re-checked against live availability inside the writing tr
 database refuses an overlap that slips past the check (PostgreSQL: an exclusion constraint; SQLite:
 the transaction is serialised with BEGIN IMMEDIATE), so two bookings never share a trainer's time.
 A lost race raises SlotTaken with the nearest free alternatives; the same idempotency key returns
-the first booking instead of making a second; the booking, its audit row, its messages and its
+the first booking instead of making a second; the booking, its client (app/services/clients.py:
+the organization's client with the same address, or a new one), its audit row, its messages and its
 calendar write-back mark are written together or not at all.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from app.database import RACE_ATTEMPTS, begin_serialized_transaction, lost_race
 from app.extensions import db
 from app.models import Booking
-from app.services import calendar, notifications
+from app.services import calendar, clients, notifications
 from app.services.bookings.alternatives import SlotTaken, slot_taken
 from app.services.bookings.attendee import (
     check_end_time,
@@ -192,13 +193,17 @@ def _insert(request: NewBooking, now: datetime) -> BookingResult:
     slot = offered[0]
     participants = list(slot.staff_ids) if mode == "collective" else [slot.staff_id]
     group_id = uuid.uuid4() if len(participants) > 1 else None
+    # The client first, before any booking row is written: a concurrent first booking by the same new
+    # address waits here for this one's client row, holding no lock of its own yet, and then finds it.
+    client_id = clients.attach_client(link.organization_id, email=request.email, name=request.name,
+                                      phone=request.phone, now=now)
     token, token_hash = new_manage_token()
     rows = []
     for index, member_id in enumerate(participants):
         booking = Booking(
             id=uuid.uuid4(), organization_id=link.organization_id, booking_link_id=link.id,
-            appointment_type_id=atype.id, staff_id=uuid.UUID(member_id), group_id=group_id, start_at=start,
-            end_at=end, buffer_before_minutes=atype.buffer_before_minutes,
+            appointment_type_id=atype.id, staff_id=uuid.UUID(member_id), client_id=client_id, group_id=group_id,
+            start_at=start, end_at=end, buffer_before_minutes=atype.buffer_before_minutes,
             buffer_after_minutes=atype.buffer_after_minutes, status="confirmed",
             title=_title(atype.name, request.name), attendee_name=request.name, attendee_email=request.email,
             attendee_phone=request.phone, attendee_timezone=request.timezone, description=request.description,

@@ -14,7 +14,7 @@ import secrets
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Booking
+from app.models import Booking, Organization
 from app.services import calendar_files
 from app.services.calendar_files import google_calendar_url  # never carries the manage link (Google reads it)
 from app.services.errors import NotFound
@@ -50,6 +50,9 @@ def get_booking_by_token(token: str) -> Booking:
 
 
 def booking_ics(booking: Booking, token: str | None = None) -> bytes:
-    """The booking as a calendar file, with its manage link when the token is known."""
-    return calendar_files.booking_ics(booking, manage_link=manage_url(token) if token else None)
+    """The booking as a calendar file, with its manage link when the token is known, and the gym's
+    postal address as its location when the booking names no place of its own."""
+    org = db.session.get(Organization, booking.organization_id)
+    return calendar_files.booking_ics(booking, manage_link=manage_url(token) if token else None,
+                                      address=org.postal_address if org is not None else None)
 

@@ -17,14 +17,22 @@ from app.timeformat import duration_text
 CUTOFF_BOUND_ACTORS = ("attendee", "ai")
 
 
-def change_deadline(booking: Booking, org: Organization) -> datetime:
-    """The last moment a customer or an agent may move or cancel `booking` online."""
-    return booking.start_at - timedelta(minutes=org.cancellation_cutoff_minutes)
+def change_deadline(booking: Booking | datetime, org: Organization) -> datetime:
+    """The last moment a customer or an agent may move or cancel `booking` online (`booking`: a
+    booking, or the start of one not made yet — a slot on offer)."""
+    start = booking if isinstance(booking, datetime) else booking.start_at
+    return start - timedelta(minutes=org.cancellation_cutoff_minutes)
+
+
+def changes_closed(booking: Booking | datetime, org: Organization, now: datetime) -> bool:
+    """True once `now` is past the change deadline: a booking made now for this start (a slot) could
+    not be moved or cancelled online at all, which the booking page and the agents say before it is made."""
+    return now > change_deadline(booking, org)
 
 
 def check_cutoff(booking: Booking, org: Organization, actor_type: str, now: datetime, verb: str) -> None:
     """Conflict `outside_cutoff` (with the policy) when a bound actor acts after the deadline."""
-    if actor_type not in CUTOFF_BOUND_ACTORS or now <= change_deadline(booking, org):
+    if actor_type not in CUTOFF_BOUND_ACTORS or not changes_closed(booking, org, now):
         return
     policy = duration_text(org.cancellation_cutoff_minutes)
     raise Conflict(

@@ -19,10 +19,11 @@ from flask import render_template
 from app.integrations import email as email_integration
 from app.models import Booking, Notification, Organization
 from app.services import calendar_files as ics
-from app.services import urls
+from app.services import identity, urls
 from app.services.branding import palette, safe_logo_url
 from app.services.notifications import gsm
 from app.services.notifications.opt_outs import unseal, unsubscribe_link
+from app.services.phones import international
 from app.services.zones import first_zone
 from app.timeformat import duration_text
 
@@ -75,6 +76,9 @@ class Rendered:
     calendar: bytes | None = None
     calendar_method: str | None = None
     headers: dict = field(default_factory=dict)
+    # The From display name: the gym's (the address stays the portal's SMTP_FROM, which the mail
+    # domain's SPF and DKIM cover; replies go to the gym through Reply-To).
+    from_name: str | None = None
 
 
 def render(row: Notification, booking: Booking | None, org: Organization, staff: dict, *,
@@ -91,13 +95,15 @@ def render(row: Notification, booking: Booking | None, org: Organization, staff:
         subject=" ".join(render_template(f"{name}.subject.txt", **context).split()),
         text=render_template(f"{name}.txt", **context).strip() + "\n",
         html=render_template(f"{name}.html", **context),
+        from_name=identity.sender_name(org.name),
     )
     reply_to = reply_to_address(org.contact_email) if kind.audience == "attendee" else None
     if kind.calendar:
         cancelled = kind.calendar == "cancelled"
         calendar = ics.booking_calendar(booking, method=ics.EMAIL_METHOD, cancelled=cancelled,
                                         organizer=(org.name, reply_to or email_integration.sender_address()),
-                                        manage_link=None if cancelled else context["manage_url"])
+                                        manage_link=None if cancelled else context["manage_url"],
+                                        address=org.postal_address)
         rendered.calendar = calendar.to_ical()
         rendered.calendar_method = ics.EMAIL_METHOD
     if reply_to:  # a customer's reply reaches the gym's desk, not the portal's sending address
@@ -246,7 +252,7 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
     offset = ctx.get("offset_minutes")
     return {
         "org_name": org.name,
-        "brand": brand_for(booking),
+        "brand": brand_for(booking, org),
         "attendee_name": booking.attendee_name,
         "first_name": booking.attendee_name.split()[0] if booking.attendee_name else "there",
         "attendee_email": booking.attendee_email,
@@ -254,7 +260,7 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
         "service": service,
         "trainer": trainer,
         "staff_name": member.name if member else trainer,
-        "location": booking.location_details or (booking.appointment_type.location if booking.appointment_type else None),
+        "location": ics.booking_location(booking, org.postal_address),
         "description": booking.description,
         "duration_minutes": booking.duration_minutes,
         "when": when_text(booking.start_at, booking.end_at, tz),
@@ -272,7 +278,7 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
         "unsubscribe_url": unsubscribe_link(org.id, row.recipient) if not is_staff and row.channel == "email" else None,
         "lead_time": lead_time_text(booking.start_at, now or datetime.now(timezone.utc), tz) if offset else None,
         "reminder_offsets": offset,
-        "contact_email": org.contact_email,
+        **gym_contact(org),
     }
 
 
@@ -281,20 +287,28 @@ def staff_context(row: Notification, org: Organization, staff: dict) -> dict:
     staff, the gym, and the dashboard's Calendar sync page."""
     ctx = row.context or {}
     member = staff.get(uuid.UUID(ctx["staff_id"])) if ctx.get("staff_id") else None
-    return {**ctx, "org_name": org.name, "brand": brand_of(None), "staff_name": member.name if member else "there",
-            "contact_email": org.contact_email, "calendar_sync_url": urls.calendar_sync_url(),
-            "unsubscribe_url": None}
+    return {**ctx, "org_name": org.name, "brand": brand_of(None, org), "staff_name": member.name if member else "there",
+            **gym_contact(org), "calendar_sync_url": urls.calendar_sync_url(), "unsubscribe_url": None}
 
 
-def brand_for(booking: Booking) -> dict:
+def gym_contact(org: Organization) -> dict:
+    """How to reach the gym, for every footer: its contact address, phone and postal address."""
+    return {"contact_email": org.contact_email, "gym_phone": international(org.phone) if org.phone else None,
+            "postal_address": org.postal_address}
+
+
+def brand_for(booking: Booking, org: Organization | None = None) -> dict:
     """The booking page's colours and logo, made safe and readable the same way the page does."""
-    return brand_of(booking.booking_link.branding if booking.booking_link is not None else None)
+    return brand_of(booking.booking_link.branding if booking.booking_link is not None else None, org)
 
 
-def brand_of(branding) -> dict:
-    """Colours and logo of a booking link's branding (None: the portal's own)."""
+def brand_of(branding, org: Organization | None = None) -> dict:
+    """Colours and logo of a booking link's branding (None: the portal's own); the logo is the
+    page's own, else the one uploaded in the gym's settings."""
     colours = palette(branding.primary_color if branding else None, branding.accent_color if branding else None)
     logo = safe_logo_url(branding.logo_url) if branding else None
+    if not logo and org is not None:
+        logo = identity.logo_path(org)
     if logo and logo.startswith("/"):
         logo = urls.app_url() + logo  # an email has no page to be relative to
     return {"primary": colours.brand, "on_primary": colours.brand_contrast, "ink": colours.brand_ink,

@@ -66,7 +66,7 @@ def send_email_row(row: Notification, token: str, message: Rendered, transports:
     mime = email_integration.build_message(
         to=row.recipient, subject=message.subject, text=message.text, html=message.html,
         message_id=email_integration.message_id_for(f"notification-{row.id}"), calendar=message.calendar,
-        calendar_method=message.calendar_method, headers=message.headers)
+        calendar_method=message.calendar_method, headers=message.headers, from_name=message.from_name)
     handoff = _handoff(row, token, clock, via=transport.name)
     try:
         reference = transport.send(mime, recipient=row.recipient, on_handoff=handoff, key=str(row.id))

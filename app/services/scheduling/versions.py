@@ -22,6 +22,7 @@ from app.models import (
     Calendar,
     CalendarConnection,
     CalendarOAuthState,
+    Client,
     Notification,
     NotificationOptOut,
     Organization,
@@ -29,7 +30,7 @@ from app.models import (
 
 # Rows whose changes never alter which slots are offered.
 _IGNORED = (BookingAudit, Notification, NotificationOptOut, CalendarConnection, CalendarOAuthState, ApiKey,
-            AiActionLog)
+            AiActionLog, Client)
 # Of these rows, only changes to these columns alter slots (a calendar's busy cache, not its sync
 # bookkeeping; a booking's time and status, not the state of its Google event).
 _BOOKING_SYNC_ONLY = frozenset({"external_event_id", "external_calendar_id", "calendar_sync_status",
