@@ -5,9 +5,9 @@ Promises:
 * Every booking made through create_booking is linked to its client in the booking's own
   transaction (`attach_client`): the organization's client with the same address, letter case
   aside, or a new one named after the booking. Two first bookings by the same new address at the
-  same moment make one client — never two, never an error: the row is written with INSERT … ON
-  CONFLICT DO NOTHING against the (organization, email) unique constraint and then read (on
-  PostgreSQL the second insert waits for the first transaction and then finds its row; on SQLite
+  same moment make one client — never two, never an error: the row is written with one INSERT …
+  ON CONFLICT DO UPDATE … RETURNING against the (organization, email) unique constraint (on
+  PostgreSQL the second insert waits for the first transaction and then updates its row; on SQLite
   booking transactions are serialised anyway). A booking that fails leaves no client behind.
 * The client's name and phone are those of their latest booking (a booking without a phone keeps
   the one the client had); notes and marketing opt-outs are the staff's (`update_client`).
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -60,22 +60,18 @@ def attach_client(org_id: uuid.UUID, *, email: str, name: str, phone: str | None
     db.session.flush()  # rows the caller added (a new organization) before the statement that refers to them
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    created = db.session.execute(
-        insert(Client.__table__)
-        .values(id=uuid.uuid4(), organization_id=org_id, name=name, email=key, phone=phone,
-                marketing_email_opt_out=False, marketing_sms_opt_out=False, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["organization_id", "email"])
-    ).rowcount == 1
-    client_id = db.session.scalar(select(Client.id).where(Client.organization_id == org_id, Client.email == key))
-    if client_id is None:  # cannot happen: the row was either inserted here or there before
-        raise RuntimeError("client row vanished after insert")
-    if not created:
-        values = {"name": name, "updated_at": now}
-        if phone:
-            values["phone"] = phone
-        db.session.execute(update(Client).where(Client.id == client_id).values(**values),
-                           execution_options={"synchronize_session": False})
-    return client_id
+    statement = insert(Client.__table__).values(
+        id=uuid.uuid4(), organization_id=org_id, name=name, email=key, phone=phone,
+        marketing_email_opt_out=False, marketing_sms_opt_out=False, created_at=now, updated_at=now)
+    # One statement on the booking path (it was three: insert, read, update): the new row, or the
+    # existing one brought up to date — a booking without a phone keeps the client's.
+    table = Client.__table__
+    statement = statement.on_conflict_do_update(
+        index_elements=["organization_id", "email"],
+        set_={"name": statement.excluded.name, "updated_at": statement.excluded.updated_at,
+              "phone": func.coalesce(statement.excluded.phone, table.c.phone)},
+    ).returning(table.c.id)
+    return db.session.execute(statement).scalar_one()
 
 
 # --- the list ----------------------------------------------------------------------------------------
