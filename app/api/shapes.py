@@ -28,7 +28,8 @@ class Open(BaseModel):
 class ErrorDetail(Open):
     """What went wrong. `code` is stable and meant for programs; `message` is for people. Other
     members depend on the error: `fields` (which input is wrong, and why), `alternatives` (free
-    times near one that was taken), `hint`, `valid_tests`, `validActions`."""
+    times near one that was taken), `hint`, `valid_tests`, `validActions`, `suggestion` (the
+    canonical time zone meant by an unknown one: "London" → "Europe/London")."""
 
     code: str = Field(examples=["invalid_request", "not_found", "slot_taken"])
     message: str

@@ -164,6 +164,14 @@ def test_bad_input_names_the_field(client, org, make_trainer, make_link, pt_type
     assert body["error"]["message"]
 
 
+def test_a_place_for_a_zone_gets_the_zone_it_means(client, org, make_trainer, make_link, pt_type):
+    """'London' is no IANA name: the 400 says which one was meant, as a member a program can use."""
+    make_link([make_trainer(org=org)], [pt_type], slug="pt")
+    body = get(client, link="pt", date="2030-01-07", timezone="London").get_json()
+    assert body["error"]["suggestion"] == "Europe/London"
+    assert "Europe/London" in body["error"]["fields"]["timezone"]
+
+
 def test_missing_link_and_org_is_a_400(client):
     response = get(client, date="2030-01-07")
     assert response.status_code == 400
