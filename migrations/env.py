@@ -1,5 +1,6 @@
 """Alembic environment, driven by Flask-Migrate: the database URL and metadata come from the app."""
 import logging
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
@@ -46,10 +47,51 @@ def run_migrations_online():
 
     connectable = target_db.engine
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(),
-                          include_object=include_object, **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+        with sqlite_foreign_keys_off(connection):
+            context.configure(connection=connection, target_metadata=get_metadata(),
+                              include_object=include_object, **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+                check_sqlite_references(connection)
+
+
+@contextmanager
+def sqlite_foreign_keys_off(connection):
+    """On SQLite, foreign keys unenforced while migrations run, as SQLite's own procedure for
+    schema changes asks: SQLite changes a table by rebuilding it (a new table, the rows copied, the
+    old one dropped), and dropping a table that other rows refer to while enforcement is on is
+    refused (NO ACTION: `booking_audit` → `bookings` made 0005 fail on any database with an audit
+    row) or empties the referring table (ON DELETE CASCADE). check_sqlite_references then checks
+    every reference before the transaction commits, so nothing broken is kept. The pragma only
+    takes effect outside a transaction, and the connection goes back to the pool enforcing again."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    _set_foreign_keys(raw, False)
+    try:
+        yield
+    finally:
+        _set_foreign_keys(raw, True)
+
+
+def _set_foreign_keys(raw, on: bool) -> None:
+    # The app opens every SQLAlchemy transaction with its own BEGIN (app/database.py): end an open
+    # (empty) one, or the pragma is silently ignored.
+    if raw.in_transaction:
+        raw.commit()
+    raw.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+    if bool(raw.execute("PRAGMA foreign_keys").fetchone()[0]) != on:
+        raise RuntimeError("SQLite did not change foreign key enforcement")
+
+
+def check_sqlite_references(connection) -> None:
+    """Refuse (roll the whole upgrade back) if any row refers to a row that is not there."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"rows refer to missing rows after migrating: {broken[:5]}")
 
 
 if context.is_offline_mode():

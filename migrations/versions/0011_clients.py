@@ -17,10 +17,9 @@ Downgrade: drops the link and the table; the bookings keep everything they had b
 (client notes and opt-outs, which only the table holds, are lost).
 
 SQLite adds or drops a column with a foreign key only by rebuilding the table, and rebuilding
-`bookings` drops the old table, which other tables' rows refer to: with foreign keys enforced that
-drop is refused (or, for a parent with ON DELETE CASCADE children, empties them). Both directions
-therefore turn enforcement off around the rebuild and check every reference afterwards
-(`_sqlite_rebuild`).
+`bookings` drops the old table, which other tables' rows refer to: migrations/env.py runs every
+migration on SQLite with foreign keys unenforced and checks every reference before committing;
+`_sqlite_rebuild` checks them right after this rebuild too.
 
 Revision ID: 0011_clients
 Revises: 0010_finished_bookings
@@ -136,27 +135,12 @@ def downgrade():
 @contextmanager
 def _sqlite_rebuild():
     """Around a rebuild of `bookings` on SQLite (a new table, the rows copied, the old one dropped):
-    SQLite adds a column with a foreign key, or drops one, only that way, and dropping the old table
-    while foreign keys are enforced is refused (booking_audit and notifications refer to it). So, as
-    SQLite's own procedure for schema changes says: enforcement off — which only takes effect outside
-    a transaction —, rebuild, check that every reference still holds, enforcement back on."""
-    _sqlite_foreign_keys(False)
-    try:
-        yield
-        broken = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all()
-        if broken:
-            raise RuntimeError(f"rows refer to missing rows after rebuilding bookings: {broken[:5]}")
-    finally:
-        _sqlite_foreign_keys(True)
-
-
-def _sqlite_foreign_keys(on: bool) -> None:
-    with op.get_context().autocommit_block():
-        raw = op.get_bind().connection.dbapi_connection
-        # The app opens every SQLAlchemy transaction with its own BEGIN (app/database.py), even in
-        # autocommit: end that empty one, or the pragma is silently ignored.
-        if raw.in_transaction:
-            raw.commit()
-        raw.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
-        if bool(raw.execute("PRAGMA foreign_keys").fetchone()[0]) != on:
-            raise RuntimeError("SQLite did not change foreign key enforcement")
+    foreign keys must be unenforced (migrations/env.py turns them off for every migration), or the
+    drop is refused; afterwards every reference must still hold."""
+    bind = op.get_bind()
+    if bind.exec_driver_sql("PRAGMA foreign_keys").scalar():
+        raise RuntimeError("rebuilding bookings needs foreign keys unenforced (see migrations/env.py)")
+    yield
+    broken = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"rows refer to missing rows after rebuilding bookings: {broken[:5]}")
