@@ -151,7 +151,8 @@ class LinkForm(FlaskForm):
                        render_kw={"spellcheck": "false", "autocapitalize": "off"})
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)], render_kw={"rows": 2})
     type = SelectField("Who takes the bookings", choices=LINK_TYPE_CHOICES)
-    is_public = BooleanField("Listed on the front page", default=True)
+    is_public = BooleanField("Public", default=True,
+                             description="Customers can open and book this page. Unticked, the page is private: its address shows \"not found\" and it takes no bookings.")
     staff_ids = MultiCheckboxField("Trainers", choices=[], validate_choice=False)
     appointment_type_ids = MultiCheckboxField("Services", choices=[], validate_choice=False)
 

@@ -83,6 +83,16 @@ def test_deactivated_link_takes_its_public_page_offline(owner, gym, client):
     assert client.get(f"/book/{gym.link.slug}").status_code == 404
 
 
+def test_a_private_page_is_shown_as_private_not_live(owner, gym, client, db):
+    """A page that is not public answers "not found" and takes no bookings: the list says Private,
+    never "Live"."""
+    gym.link.is_public = False
+    db.session.commit()
+    assert client.get(f"/book/{gym.link.slug}").status_code == 404
+    row = re.search(r'<span class="badge[^"]*"[^>]*>([^<]+)</span>', text(owner.get("/dashboard/links")))
+    assert row is not None and row.group(1) == "Private"
+
+
 def test_links_page_has_a_readonly_address_and_a_copy_button(owner, gym):
     body = text(owner.get("/dashboard/links"))
     assert re.search(r'<input class="input copy-link__input"[^>]*readonly value="http://localhost/book/acme-pt">', body)
