@@ -1,28 +1,33 @@
-"""Forms of the public pages (Flask-WTF: every one carries a CSRF token)."""
+"""Forms of the public pages (Flask-WTF: every one carries a CSRF token).
+
+The booking form checks the customer's details with the booking service's own rules (normalise_name,
+normalise_email, normalise_phone: one home for each), as validators of their fields, so every
+mistake is reported at once on the form instead of one after another as they are put right.
+"""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TelField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.services.phones import region_choices
+from app.services.bookings import normalise_email, normalise_name, normalise_phone
+from app.services.errors import InvalidRequest
+from app.services.phones import DEFAULT_REGION, region_choices, require_region
 
 
 class BookingDetailsForm(FlaskForm):
     """Who is coming. The chosen slot travels in hidden fields so the POST stands on its own."""
 
-    name = StringField("Your name", validators=[DataRequired("Please tell us your name."), Length(max=200)],
+    name = StringField("Your name", validators=[DataRequired("Please tell us your name.")],
                        render_kw={"autocomplete": "name"})
-    email = EmailField("Email", validators=[DataRequired("We need an email address to send your confirmation."),
-                                            Email("That doesn't look like an email address."), Length(max=254)],
+    email = EmailField("Email", validators=[DataRequired("We need an email address to send your confirmation.")],
                        render_kw={"autocomplete": "email", "spellcheck": "false"})
     # The number and the country it is read in (the gym's, until the visitor chooses): a number without
     # its country code is never read as another country's (normalise_phone refuses it instead).
-    phone = TelField("Number", validators=[Optional(), Length(max=40)],
+    phone = TelField("Number", validators=[Optional()],
                      description="For a text reminder. Choose the number's country, or start with + and the "
                                  "country code.",
                      render_kw={"autocomplete": "tel"})
-    # Checked by the booking service (one rule for every path), so a tampered value gets its message.
     phone_country = SelectField("Country", choices=region_choices, validate_choice=False)
     notes = TextAreaField("Anything we should know? (optional)", validators=[Optional(), Length(max=2000)],
                           description="Injuries, goals, or questions for your trainer.", render_kw={"rows": 3})
@@ -37,6 +42,42 @@ class BookingDetailsForm(FlaskForm):
     SERVICE_FIELDS = {"attendee_name": "name", "attendee_email": "email", "attendee_phone": "phone",
                       "attendee_phone_country": "phone_country",
                       "description": "notes", "start_time": "slot", "end_time": "slot"}
+
+    def __init__(self, *args, phone_region: str = DEFAULT_REGION, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The country a number without its code is read in when the visitor chose none: the gym's.
+        self.phone_region = phone_region
+
+    # Inline validators: WTForms runs them after the field's own, each field on its own, so every
+    # field's mistake is found in the same pass.
+    def validate_name(self, field):
+        _service_check(normalise_name, field.data)
+
+    def validate_email(self, field):
+        try:
+            normalise_email(field.data)
+        except InvalidRequest as exc:
+            detail = (exc.fields or {}).get("attendee_email", "")
+            raise ValidationError(f"That doesn't look like an email address. {detail}".strip()) from None
+
+    def validate_phone(self, field):
+        try:
+            normalise_phone(field.data, self.phone_country.data or self.phone_region)
+        except InvalidRequest as exc:
+            if "attendee_phone_country" not in (exc.fields or {}):  # the country's own field says that
+                raise ValidationError(exc.message) from None
+
+    def validate_phone_country(self, field):
+        # normalise_phone's first check, reported on this field even when no number was given.
+        _service_check(require_region, field.data or self.phone_region, field="attendee_phone_country")
+
+
+def _service_check(rule, *args, **kwargs) -> None:
+    """Run one of the booking service's rules; its refusal becomes this field's error."""
+    try:
+        rule(*args, **kwargs)
+    except InvalidRequest as exc:
+        raise ValidationError(exc.message) from None
 
 
 class RescheduleForm(FlaskForm):

@@ -201,6 +201,7 @@ class CalendarDay:
     today: bool
     selected: bool
     past: bool
+    later: bool = False  # past the booking window: not open for booking yet
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,23 @@ class CalendarMonth:
     weeks: list[list[CalendarDay | None]]
     prev_month: date | None
     next_month: date | None
+    # The appointment type's booking window (days ahead) and the last day it reaches today; None: no window.
+    window_days: int | None = None
+    last_bookable: date | None = None
+
+    @property
+    def opens_on(self) -> date | None:
+        """For a month wholly past the booking window, the day its first day opens for booking
+        (the engine offers a slot from `booking_window_days` before it: scheduling/engine.py)."""
+        if self.window_days and self.last_bookable and self.month > self.last_bookable:
+            return self.month - timedelta(days=self.window_days)
+        return None
+
+    @property
+    def window_ends_here(self) -> bool:
+        """The booking window ends inside this month: its later days open one a day."""
+        return bool(self.window_days and self.last_bookable and self.last_bookable.replace(day=1) == self.month
+                    and self.last_bookable < _month_end(self.month))
 
     @property
     def title(self) -> str:
@@ -229,7 +247,8 @@ def build_calendar(month: date, free: frozenset[date], *, today: date, selected:
     weeks = []
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
         weeks.append([
-            CalendarDay(date=d, available=d in free, today=d == today, selected=d == selected, past=d < today)
+            CalendarDay(date=d, available=d in free, today=d == today, selected=d == selected, past=d < today,
+                        later=bool(window_days) and d > last_bookable)
             if d.month == month.month else None
             for d in week
         ])
@@ -237,7 +256,8 @@ def build_calendar(month: date, free: frozenset[date], *, today: date, selected:
     prev_month = add_months(month, -1) if month > this_month else None
     following = add_months(month, 1)
     next_month = following if following <= last_bookable else None
-    return CalendarMonth(month=month, weeks=weeks, prev_month=prev_month, next_month=next_month)
+    return CalendarMonth(month=month, weeks=weeks, prev_month=prev_month, next_month=next_month,
+                         window_days=window_days or None, last_bookable=last_bookable if window_days else None)
 
 
 @dataclass

@@ -149,14 +149,16 @@ def book(slug: str):
 @limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_CREATE"])
 def book_submit(slug: str):
     """Create the booking from the details form; on success, on to the confirmation (manage) page."""
-    form = BookingDetailsForm()
     state = PickerState.from_args(request.args)
-    state = replace(state, tz=valid_zone(form.timezone.data) or state.tz,
-                    type_id=parse_uuid(form.appointment_type.data) or state.type_id)
+    form_zone, form_type = request.form.get("timezone"), request.form.get("appointment_type")
+    state = replace(state, tz=valid_zone(form_zone) or state.tz, type_id=parse_uuid(form_type) or state.type_id)
     page = book_page(slug, state)
     if page.atype is None:
         abort(404)
-    valid = form.validate()
+    # The country a number without its code is read in: the visitor's choice, else the gym's.
+    gym_region = organization_region(page.org.settings)
+    form = BookingDetailsForm(phone_region=gym_region)
+    valid = form.validate()  # every field at once, by the booking service's own rules
     start, staff_id = split_slot_value(form.slot.data)
     step = Step(kind="details", form=form)
     asked_type = parse_uuid(form.appointment_type.data)
@@ -171,8 +173,6 @@ def book_submit(slug: str):
                                   staff_id, staff_name(page.link, staff_id))
     elif not form.slot.errors:
         form.slot.errors.append("That time isn't valid any more. Please choose a time again.")
-    # The country a number without its code is read in: the visitor's choice, else the gym's.
-    gym_region = organization_region(page.org.settings)
     country = form.phone_country.data or gym_region
 
     if valid and start is not None:
@@ -217,15 +217,12 @@ def book_submit(slug: str):
     if step.alternatives and not any(a.value == form.slot.data for a in step.alternatives):
         form.slot.data = step.alternatives[0].value
     # The country stays as chosen (one that is not a country shows the gym's, under its error). Without
-    # JavaScript the hint says what the number will be texted as before it is confirmed again; a number
-    # that can't be used is a mistake shown with the others, not only once they are put right.
+    # JavaScript the hint says what the number will be texted as before it is confirmed again (a number
+    # that can't be used was refused by the form's validation, with the other mistakes).
     form.phone_country.data = valid_region(country) or gym_region
     if not form.phone.errors and not form.phone_country.errors:
         hint = phone_hint(form.phone.data, form.phone_country.data)
-        if hint is not None and hint.problem:
-            form.phone.errors = [*form.phone.errors, hint.problem]
-        else:
-            step.phone_hint = hint
+        step.phone_hint = hint if hint is not None and not hint.problem else None
     return render("public/book.html", block=fragment("step"), status=422, page=page, picker=page.picker,
                        calendar=page.calendar, step=step, tz=page.tz, brand=page.brand)
 

@@ -78,6 +78,78 @@
     adoptZone();
   });
 
+  // Loading feedback. While htmx fetches into a region, the region is aria-busy (assistive tech
+  // waits for the new content) and its indicator (the spinner over the day's times, shown by CSS
+  // on .htmx-request) speaks its visually hidden text. A submit button with data-busy-label says
+  // what it is doing ("Booking…") until the answer comes; htmx disables it meanwhile
+  // (hx-disabled-elt), and a 422 brings a fresh form. Without htmx the same happens on a plain
+  // submit, and a second submit while the first is in flight is ignored.
+  var ENDED = ["htmx:afterRequest", "htmx:sendError", "htmx:timeout", "htmx:sendAbort"];
+
+  function busyButton(form) {
+    return form && form.querySelector ? form.querySelector("button[type=submit][data-busy-label]") : null;
+  }
+
+  function setBusy(button) {
+    if (!button || button.hasAttribute("data-idle-label")) return;
+    button.setAttribute("data-idle-label", button.textContent);
+    button.textContent = button.getAttribute("data-busy-label");
+  }
+
+  function setIdle(button) {
+    if (!button || !button.hasAttribute("data-idle-label")) return;
+    button.textContent = button.getAttribute("data-idle-label");
+    button.removeAttribute("data-idle-label");
+    button.disabled = false;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt, target = event.detail.target;
+    if (target && target.setAttribute) target.setAttribute("aria-busy", "true");
+    if (elt && elt.tagName === "FORM") setBusy(busyButton(elt));
+    var selector = elt && elt.getAttribute && elt.getAttribute("hx-indicator");
+    var indicator = selector && document.querySelector(selector);
+    var text = indicator && indicator.querySelector(".step-loading__text");
+    if (text) {  // re-set once shown, so a screen reader announces it
+      var words = text.textContent;
+      text.textContent = "";
+      setTimeout(function () { text.textContent = words; }, 50);
+    }
+  });
+  ENDED.forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      var elt = event.detail.elt, target = event.detail.target;
+      if (target && target.removeAttribute) target.removeAttribute("aria-busy");
+      var xhr = event.detail.xhr;
+      var leaving = name === "htmx:afterRequest" && xhr && event.detail.successful &&
+        (xhr.getResponseHeader("HX-Redirect") || xhr.getResponseHeader("HX-Location"));
+      // On the way to the confirmation keep saying "Booking…"; otherwise (an error) restore it.
+      if (!elt || elt.tagName !== "FORM" || !document.contains(elt)) return;
+      var button = busyButton(elt);
+      if (!leaving) setIdle(button);
+      else if (button) setTimeout(function () { button.disabled = true; }, 0);  // after htmx re-enables it
+    });
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var button = busyButton(form);
+    if (event.defaultPrevented || !button) return;  // htmx took it (or nothing to say)
+    if (form.getAttribute("data-submitting")) { event.preventDefault(); return; }
+    form.setAttribute("data-submitting", "1");
+    setBusy(button);
+    // After the submission has read the form (a disabled button would be left out of it).
+    setTimeout(function () { button.disabled = true; }, 0);
+  });
+  // Back to a page kept in the back-forward cache: its form is usable again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-submitting]").forEach(function (form) {
+      form.removeAttribute("data-submitting");
+      setIdle(busyButton(form));
+    });
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", adoptZone);
   } else {

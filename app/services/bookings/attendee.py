@@ -1,6 +1,7 @@
 """The customer's details on a booking, checked and normalised the same way on every path."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import phonenumbers
@@ -98,8 +99,9 @@ def _reserved_for_drama(number: phonenumbers.PhoneNumber) -> bool:
 
 
 def normalise_name(value: str | None) -> str:
-    """The name with its white space folded, 1–200 characters."""
-    name = " ".join((value or "").split())
+    """The name with its white space folded and control characters (C0, DEL, C1) taken out, 1–200
+    characters. Format characters stay: a zero-width joiner belongs in Persian and Indic names."""
+    name = " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in value or "").split())
     if not name:
         raise InvalidRequest("Your name is required.", fields={"attendee_name": "required"})
     if len(name) > NAME_MAX:
