@@ -98,9 +98,13 @@ def test_rule_is_changed_in_place_and_checked_against_the_others(trainer, gym, d
 
 
 def test_rule_is_deleted(trainer, gym, db):
-    response = trainer.post(f"/dashboard/availability/rules/{gym.rule.id}/delete", target="weekly-rules")
-    assert response.status_code == 200
-    assert all(day != 1 for day, _, _ in rules_of(db, gym.alex))
+    # Tuesday's hours hold no booking, so they go at once (Monday's hold one: tests/dashboard/
+    # test_schedule_change_review.py).
+    tuesday = db.session.scalars(select(AvailabilityRule).where(AvailabilityRule.user_id == gym.alex.id,
+                                                                AvailabilityRule.day_of_week == 2)).one()
+    response = trainer.post(f"/dashboard/availability/rules/{tuesday.id}/delete", target="weekly-rules")
+    assert response.status_code == 200 and response.headers["HX-Trigger"] == "scheduleChanged"
+    assert all(day != 2 for day, _, _ in rules_of(db, gym.alex))
 
 
 def test_day_off_removes_that_days_slots_from_the_preview(trainer, gym, db):

@@ -181,13 +181,21 @@ def add_rule(org_id: uuid.UUID, user_id, day_of_week: int, start_time: time | No
     return rule
 
 
-def update_rule(org_id: uuid.UUID, rule_id, day_of_week: int, start_time: time | None,
-                end_time: time | None) -> AvailabilityRule:
-    """Change a weekly interval in place, with the same checks as add_rule."""
+def check_rule_update(org_id: uuid.UUID, rule_id, day_of_week: int, start_time: time | None,
+                      end_time: time | None) -> tuple[AvailabilityRule, int]:
+    """The weekly interval and the day it would move to, after update_rule's checks; nothing changed
+    (services.schedule_changes judges a change before it is saved)."""
     rule = org_row(AvailabilityRule, org_id, rule_id, "weekly hours")
     day = _check_day(day_of_week)
     span = _check_interval(start_time, end_time)
     _check_no_overlap(span, _day_rules(rule.user_id, day, exclude=rule.id), f"on {DAY_NAMES[day]}")
+    return rule, day
+
+
+def update_rule(org_id: uuid.UUID, rule_id, day_of_week: int, start_time: time | None,
+                end_time: time | None) -> AvailabilityRule:
+    """Change a weekly interval in place, with the same checks as add_rule."""
+    rule, day = check_rule_update(org_id, rule_id, day_of_week, start_time, end_time)
     rule.day_of_week, rule.start_time, rule.end_time = day, start_time, end_time
     commit_or_rollback()
     return rule
@@ -216,14 +224,11 @@ def _day_rules(user_id: uuid.UUID, day: int, exclude) -> list[tuple[time, time]]
 
 # --- date overrides --------------------------------------------------------------------------------
 
-def add_override(org_id: uuid.UUID, user_id, *, day: date | None, kind: str, start_time: time | None = None,
-                 end_time: time | None = None, reason: str | None = None,
-                 today: date | None = None) -> AvailabilityOverride:
-    """Add a change for one date: a day off, time off, extra hours or replacement hours.
-
-    Promises: a date from today on; times for every kind but a whole day off, end after start; one
-    day off per date; extra/replacement hours do not overlap each other on that date.
-    """
+def check_override(org_id: uuid.UUID, user_id, *, day: date | None, kind: str, start_time: time | None = None,
+                   end_time: time | None = None, reason: str | None = None,
+                   today: date | None = None) -> AvailabilityOverride:
+    """The date override add_override would save, checked as it checks it, but not added to the
+    session (services.schedule_changes judges a change before it is saved)."""
     member = get_staff_member(org_id, user_id)
     if kind not in OVERRIDE_KINDS:
         raise InvalidRequest("Choose what kind of change this is.", fields={"kind": "choose one"})
@@ -244,8 +249,20 @@ def add_override(org_id: uuid.UUID, user_id, *, day: date | None, kind: str, sta
         if any(o.type == "unavailable" and o.start_time is None for o in existing):
             raise InvalidRequest("That date is already a day off.", fields={"date": "already a day off"})
     reason = " ".join((reason or "").split())[:REASON_MAX] or None
-    override = AvailabilityOverride(organization_id=org_id, user_id=member.id, date=day, type=model_type,
-                                    start_time=start_time, end_time=end_time, replace_rules=replaces, reason=reason)
+    return AvailabilityOverride(organization_id=org_id, user_id=member.id, date=day, type=model_type,
+                                start_time=start_time, end_time=end_time, replace_rules=replaces, reason=reason)
+
+
+def add_override(org_id: uuid.UUID, user_id, *, day: date | None, kind: str, start_time: time | None = None,
+                 end_time: time | None = None, reason: str | None = None,
+                 today: date | None = None) -> AvailabilityOverride:
+    """Add a change for one date: a day off, time off, extra hours or replacement hours.
+
+    Promises: a date from today on; times for every kind but a whole day off, end after start; one
+    day off per date; extra/replacement hours do not overlap each other on that date.
+    """
+    override = check_override(org_id, user_id, day=day, kind=kind, start_time=start_time, end_time=end_time,
+                              reason=reason, today=today)
     db.session.add(override)
     commit_or_rollback()
     return override
@@ -264,8 +281,9 @@ def override_kind(override: AvailabilityOverride) -> str:
 
 # --- holidays --------------------------------------------------------------------------------------
 
-def add_holiday(org_id: uuid.UUID, *, name: str | None, day: date | None, today: date | None = None) -> Holiday:
-    """An organization-wide day without bookings (one per date)."""
+def check_holiday(org_id: uuid.UUID, *, name: str | None, day: date | None,
+                  today: date | None = None) -> tuple[str, date]:
+    """The holiday's cleaned name and date after add_holiday's checks; nothing saved."""
     name = " ".join((name or "").split())
     fields = {}
     if not name:
@@ -281,6 +299,12 @@ def add_holiday(org_id: uuid.UUID, *, name: str | None, day: date | None, today:
     clash = db.session.scalar(select(Holiday.name).where(Holiday.organization_id == org_id, Holiday.date == day))
     if clash:
         raise InvalidRequest(f"{day:%d %b %Y} is already a holiday ({clash}).", fields={"date": "already a holiday"})
+    return name, day  # type: ignore[return-value]
+
+
+def add_holiday(org_id: uuid.UUID, *, name: str | None, day: date | None, today: date | None = None) -> Holiday:
+    """An organization-wide day without bookings (one per date)."""
+    name, day = check_holiday(org_id, name=name, day=day, today=today)
     holiday = Holiday(organization_id=org_id, name=name, date=day, affects_all_staff=True)
     db.session.add(holiday)
     commit_or_rollback()
