@@ -14,6 +14,7 @@ from app.dashboard import (  # noqa: F401  (register the routes)
     catalog,
     clients,
     home,
+    new_booking,
     outbox,
     team,
 )

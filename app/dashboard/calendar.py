@@ -59,6 +59,13 @@ class TimeGrid:
         return (self.last_hour - self.first_hour) * 60 // SLOT_MINUTES
 
     @property
+    def openings(self) -> list[tuple[int, str]]:
+        """(grid row, "HH:MM") of every half hour: where a click on empty time opens New booking."""
+        per_half = 30 // SLOT_MINUTES
+        return [(1 + i * per_half, f"{(self.first_hour * 60 + i * 30) // 60 % 24:02d}:{i * 30 % 60:02d}")
+                for i in range((self.last_hour - self.first_hour) * 2)]
+
+    @property
     def hours(self) -> list[tuple[int, str]]:
         """(grid row, "HH:00") of each hour line."""
         per_hour = 60 // SLOT_MINUTES

@@ -26,10 +26,13 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.services.phones import region_choices
+from app.services.bookings import normalise_email, normalise_name, normalise_phone
+from app.services.errors import InvalidRequest
+from app.services.phones import region_choices, require_region
 from app.services.scheduling.schedules import DAY_NAMES, DISPLAY_DAY_ORDER
 
 
@@ -245,3 +248,67 @@ class ClientForm(FlaskForm):
     marketing_sms_opt_out = BooleanField("No marketing texts",
                                          description="Booking confirmations and reminders are not marketing: they "
                                                      "follow the client's own unsubscribe and STOP replies.")
+
+
+# --- a new booking (staff) -------------------------------------------------------------------------
+
+class NewBookingForm(FlaskForm):
+    """Staff booking a client: who, what, with whom, when. The submit button's `action` says whether
+    the POST books or only shows the free times of the chosen service, trainer and day (the page
+    without JavaScript)."""
+
+    client_id = HiddenField()  # the client picked from the list (display only: clients are found by email)
+    name = StringField("Client's name", validators=[InputRequired("Enter the client's name.")],
+                       render_kw={"autocomplete": "off"})
+    email = EmailField("Email", validators=[InputRequired("Enter the client's email address.")],
+                       render_kw={"autocomplete": "off", "spellcheck": "false"})
+    phone = StringField("Phone (optional)", validators=[Optional()], render_kw={"autocomplete": "off"},
+                        description="For text confirmations and reminders.")
+    phone_country = SelectField("Phone's country", choices=region_choices, validate_choice=False)
+    service = SelectField("Service", validate_choice=True)
+    trainer = SelectField("Trainer", validate_choice=True)
+    date = DateField("Day", validators=[InputRequired("Choose a day.")])
+    start = HiddenField()  # the chosen free time (radios of the same name), ISO with offset
+    outside_hours = BooleanField("Book outside the trainer's working hours",
+                                 description="Owners and admins only: the time must still be clear of the trainer's "
+                                             "other bookings. Recorded in the booking's history.")
+    at_time = TimeField("At", validators=[Optional()])
+    notes = TextAreaField("Notes for the trainer (optional)", validators=[Optional(), Length(max=2000)],
+                          render_kw={"rows": 2})
+    notify = BooleanField("Send the client a confirmation and reminders", default=True)
+    idempotency_key = HiddenField(validators=[Length(max=64)])
+
+    # Field names of the booking service → fields of this form, for errors it reports.
+    SERVICE_FIELDS = {"attendee_name": "name", "attendee_email": "email", "attendee_phone": "phone",
+                      "attendee_phone_country": "phone_country", "description": "notes", "start_time": "start",
+                      "end_time": "start", "appointment_type_id": "service", "staff_id": "trainer",
+                      "outside_hours": "outside_hours"}
+
+    def __init__(self, *args, phone_region: str = "GB", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.phone_region = phone_region
+
+    # The booking service's own rules, one field at a time, so every mistake shows at once.
+    def validate_name(self, field):
+        _service_check(normalise_name, field.data)
+
+    def validate_email(self, field):
+        _service_check(normalise_email, field.data)
+
+    def validate_phone(self, field):
+        try:
+            normalise_phone(field.data, self.phone_country.data or self.phone_region)
+        except InvalidRequest as exc:
+            if "attendee_phone_country" not in (exc.fields or {}):
+                raise ValidationError(exc.message) from None
+
+    def validate_phone_country(self, field):
+        _service_check(require_region, field.data or self.phone_region, field="attendee_phone_country")
+
+
+def _service_check(rule, *args, **kwargs) -> None:
+    """Run one of the booking service's rules; its refusal becomes the field's error."""
+    try:
+        rule(*args, **kwargs)
+    except InvalidRequest as exc:
+        raise ValidationError(exc.message) from None

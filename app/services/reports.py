@@ -212,6 +212,11 @@ def audit_trail(booking: Booking, tz: str) -> list[AuditLine]:
                     changes.append((label, None, show(field, new)))
             elif old != new:
                 changes.append((label, show(field, old), show(field, new)))
+        # What staff chose when they made it (app/services/bookings/create.py).
+        if after.get("outside_hours"):
+            changes.append(("Outside working hours", None, "yes (staff override)"))
+        if after.get("client_notified") is False:
+            changes.append(("Client notified", None, "no"))
         if entry.actor_type == "staff":
             actor = names.get(entry.actor_id or "", "Staff")
         else:

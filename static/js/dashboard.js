@@ -98,7 +98,18 @@
     if (asked) closeDialog(asked);
   });
 
-  function enhance(root) { revealCopyButtons(root); syncOverrideTimes(root); }
+  // A week wider than the screen (a phone) opens scrolled to today's column, just right of the
+  // sticky trainer or time column, rather than at Monday.
+  function scrollToToday(root) {
+    root.querySelectorAll(".team-week, .tgrid-scroll").forEach(function (box) {
+      if (box.scrollWidth <= box.clientWidth) return;
+      var today = box.querySelector(".team-week__day.is-today, .tgrid__head.is-today");
+      var corner = box.querySelector(".team-week__corner, .tgrid__corner");
+      if (today && corner) box.scrollLeft = Math.max(0, today.offsetLeft - corner.offsetWidth);
+    });
+  }
+
+  function enhance(root) { revealCopyButtons(root); syncOverrideTimes(root); scrollToToday(root); }
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:afterSettle", function (event) { enhance(event.detail.elt || document); });
 })();

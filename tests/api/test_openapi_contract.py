@@ -37,6 +37,7 @@ from app.services.bookings import Actor, create_booking
 from app.services.calendar.access import digest
 from app.services.demo import seed_demo
 from app.services.notifications.opt_outs import unsubscribe_link
+from app.services.scheduling import search_slots
 
 ADMIN_KEY = "contract-admin-key-0123456789abcdef"
 TWILIO_TOKEN = "contract-twilio-auth-token"
@@ -65,12 +66,16 @@ def gym(app, db):
     seed_demo(today=NOW.date())
     from sqlalchemy import select
 
-    from app.models import AppointmentType, BookingLink, Calendar, CalendarConnection, Organization, User
+    from app.models import BookingLink, Calendar, CalendarConnection, Organization, User
 
     org = db.session.scalars(select(Organization).filter_by(slug="atlas-fitness")).one()
     key = api_keys.create_api_key(org.id, name="contract", scopes=list(api_keys.API_KEY_SCOPES)).token
-    links = db.session.scalars(select(BookingLink).filter_by(organization_id=org.id)).all()
-    types = db.session.scalars(select(AppointmentType).filter_by(organization_id=org.id)).all()
+    # The demo's two team pages (a free consultation, personal training with any coach) and their
+    # services: real values drawn from them fit together often enough to book, move and cancel.
+    # (links[0], the consultation, takes the booking the manage operations act on.)
+    links = [db.session.scalars(select(BookingLink).filter_by(slug=slug)).one()
+             for slug in ("gym-consultation", "personal-training-any-coach")]
+    types = [atype for link in links for atype in link.appointment_types]
     staff = db.session.scalars(select(User).filter_by(organization_id=org.id)).all()
     unsubscribe = unsubscribe_link(org.id, "contract@example.com").rsplit("/", 1)[-1]
     # A trainer's Google calendar with an open push channel, for the webhook.
@@ -83,8 +88,12 @@ def gym(app, db):
                             attendee_name="Contract Test", attendee_email="contract@example.com",
                             actor=Actor(type="system"), source="api")
     days = [(NOW.date() + timedelta(days=n)).isoformat() for n in range(0, 8)]
-    weekdays = [day for day in days[1:] if datetime.fromisoformat(day).weekday() < 5]
-    starts = [f"{day}T{hour:02d}:00:00Z" for day in weekdays for hour in range(9, 16)]
+    # Times really free over the coming week (the gym keeps a gym's hours, not nine to five): those the
+    # booked trainer could move the booking to, which the consultation page also books.
+    offered = search_slots(link_slug=links[0].slug, staff_id=str(booked.booking.staff_id),
+                           start_date=NOW.date() + timedelta(days=1), end_date=NOW.date() + timedelta(days=7),
+                           exclude_booking_id=booked.booking.id, now=NOW, use_cache=False).slots
+    starts = [slot.start.strftime("%Y-%m-%dT%H:%M:%SZ") for slot in offered]
     REAL.clear()
     REAL.update({
         "link": [link.slug for link in links], "org": [org.slug], "type": [str(t.id) for t in types],

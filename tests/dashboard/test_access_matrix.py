@@ -15,6 +15,15 @@ from dashboard_helpers import MONDAY, Browser, at
 OK_GET, OK_POST = 200, 303
 
 
+def keeping_bookings(g, action: str, **change) -> dict:
+    """A schedule change's form with the review answered: every booking it affects kept (Monday's
+    hours hold Alex's booking; tests/dashboard/test_schedule_change_review.py tests the review)."""
+    from app.services.schedule_changes import ScheduleChange, change_impact
+
+    impact = change_impact(g.org.id, ScheduleChange(action, **change))
+    return {"review": impact.fingerprint, **{f"decision-{b.booking_id}": "keep" for b in impact.bookings}}
+
+
 @dataclass(frozen=True)
 class Route:
     name: str
@@ -69,7 +78,8 @@ ROW_ROUTES = [
     Route("update rule", "POST", lambda g: f"/dashboard/availability/rules/{g.rule.id}", "own",
           lambda g: {f"r-{g.rule.id}-day_of_week": "1", f"r-{g.rule.id}-start_time": "08:00",
                      f"r-{g.rule.id}-end_time": "16:00"}),
-    Route("delete rule", "POST", lambda g: f"/dashboard/availability/rules/{g.rule.id}/delete", "own"),
+    Route("delete rule", "POST", lambda g: f"/dashboard/availability/rules/{g.rule.id}/delete", "own",
+          lambda g: keeping_bookings(g, "delete_rule", row_id=g.rule.id)),
     Route("add rule for trainer", "POST", lambda g: "/dashboard/availability/rules", "own",
           lambda g: {"trainer": str(g.alex.id), "day_of_week": "6", "start_time": "09:00", "end_time": "12:00"}),
     Route("add rule for colleague", "POST", lambda g: "/dashboard/availability/rules", "own",

@@ -61,7 +61,7 @@ def test_week_of_one_trainer_is_a_time_grid_with_bookings_placed(owner, gym):
     page = text(owner.get(f"/dashboard/calendar?trainer={gym.alex.id}&date=2030-01-07"))
     assert 'class="tgrid"' in page
     # 10:00 on a grid starting at 07:00 in 15-minute rows: row 13 (+1 for the header), four rows long.
-    assert re.search(r'grid-row: 14 / span 4;[^"]*"[^>]*>\s*<span class="ev__time">10:00–11:00', page)
+    assert re.search(r'grid-row: 14 / span 4;[^"]*"[^>]*>\s*<span class="ev__time">10:00<span class="ev__end">–11:00', page)
     assert "tgrid__work" in page  # working hours shaded
 
 

@@ -8,7 +8,8 @@ that is over (policy.py); customers and agents move a booking online only while 
 was made on still offers it (online.py); ended bookings become completed (completion.py, a
 periodic job); every change is audited (audit.py), notifies (services/notifications) and is
 mirrored to Google (services/calendar); manage links are secret and shown once (manage_links.py);
-a trainer's change in Google becomes a booking change (calendar_changes.py).
+a trainer's change in Google becomes a booking change (calendar_changes.py); staff book from the
+dashboard through create_booking too, on the page staff.py chooses for the service and trainer.
 
 Exported for the rest of the portal; the modules import each other directly.
 """
@@ -43,13 +44,21 @@ from app.services.bookings.manage_links import (
 )
 from app.services.bookings.online import can_move_online, online_move_refusal
 from app.services.bookings.policy import change_deadline, changes_closed, check_cutoff
+from app.services.bookings.staff import (
+    ServiceChoice,
+    booking_page_for,
+    staff_booking_services,
+    staff_free_times,
+)
 from app.services.bookings.summary import BookingSummary, summarize
 
 __all__ = [
-    "Actor", "BookingResult", "BookingSummary", "PassOutcome", "SlotTaken", "SyncOutcome", "booking_ics", "calendar_pass",
+    "Actor", "BookingResult", "BookingSummary", "PassOutcome", "ServiceChoice", "SlotTaken", "SyncOutcome",
+    "booking_ics", "booking_page_for", "calendar_pass",
     "can_move_online", "cancel_booking", "change_deadline", "changes_closed", "check_cutoff", "complete_past_bookings",
     "create_booking", "find_alternatives",
     "get_booking_by_token", "google_calendar_url", "hash_token", "manage_url", "new_manage_token",
     "normalise_email", "normalise_name", "normalise_phone", "online_move_refusal", "record_audit", "reschedule_booking",
-    "set_booking_status", "setup_connection", "snapshot", "summarize", "sync_calendar",
+    "set_booking_status", "setup_connection", "snapshot", "staff_booking_services", "staff_free_times", "summarize",
+    "sync_calendar",
 ]

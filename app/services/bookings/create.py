@@ -7,12 +7,25 @@ A lost race raises SlotTaken with the nearest free alternatives; the same idempo
 the first booking instead of making a second; the booking, its client (app/services/clients.py:
 the organization's client with the same address, or a new one), its audit row, its messages and its
 calendar write-back mark are written together or not at all.
+
+Staff (the dashboard's New booking) use this same path, with two switches of their own:
+
+* `notify=False` — the client is sent nothing about the new booking: no confirmation and no
+  reminders (a booking taken at the desk or on the phone, or for a client who asked not to be
+  messaged). The trainers' notices still go, and later changes (a move, a cancellation) notify as
+  usual. The audit row records `client_notified: false`.
+* `outside_hours=True` (staff actors only; the dashboard allows it to owners and admins) — the
+  named trainer's working hours are waived: weekly hours, date overrides, holidays, the slot grid,
+  the minimum notice and the booking window. Never waived: the time must not have passed, must be
+  clear of the trainer's other bookings with both bookings' buffers and of busy time on their
+  connected calendars, and within the service's daily cap; the database's no-overlap guarantee is
+  the same. The audit row records `outside_hours: true`.
 """
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -74,6 +87,8 @@ class NewBooking:
     idempotency_key: str | None
     actor: Actor
     source: str
+    notify: bool = True
+    outside_hours: bool = False
 
 
 def create_booking(
@@ -93,12 +108,16 @@ def create_booking(
     location_details: str | None = None,
     idempotency_key: str | None = None,
     source: str = "public",
+    notify: bool = True,
+    outside_hours: bool = False,
     now: datetime | None = None,
 ) -> BookingResult:
     """Book `start_time` on a public link, or raise (see the module docstring for the promises).
 
     `attendee_phone` without a country code is read as a number of `attendee_phone_country` (ISO
-    3166 alpha-2; default: the gym's phone region) and refused unless valid there (normalise_phone)."""
+    3166 alpha-2; default: the gym's phone region) and refused unless valid there (normalise_phone).
+    `notify` and `outside_hours`: see the module docstring (InvalidRequest when `outside_hours` is
+    asked by anyone but staff, or without one named trainer)."""
     now = now or datetime.now(timezone.utc)
     link = link_info(link_slug, now=now, cache=app_cache())
     request = _checked(link, start_time=start_time, end_time=end_time, attendee_name=attendee_name,
@@ -106,6 +125,14 @@ def create_booking(
                        attendee_phone_country=attendee_phone_country, attendee_timezone=attendee_timezone, appointment_type_id=appointment_type_id,
                        staff_id=staff_id, description=description, location_details=location_details,
                        idempotency_key=idempotency_key, actor=actor, source=source)
+    if outside_hours:
+        if actor.type != "staff":
+            raise InvalidRequest("Only staff can book outside working hours.",
+                                 fields={"outside_hours": "staff only"})
+        if not request.staff_id or link.type == "collective":
+            raise InvalidRequest("Choose the trainer to book outside their working hours.",
+                                 fields={"staff_id": "required to book outside working hours"})
+    request = replace(request, notify=bool(notify), outside_hours=bool(outside_hours))
     _refresh_calendar_busy(request, now)
     for attempt in range(RACE_ATTEMPTS):
         try:
@@ -180,13 +207,18 @@ def _insert(request: NewBooking, now: datetime) -> BookingResult:
         if replay is not None:
             db.session.rollback()
             return replay
-    check_notice_and_window(appointment_spec(atype), start, now, atype.name)
+    spec = appointment_spec(atype)
+    if request.outside_hours:
+        spec = replace(spec, min_notice_minutes=0, booking_window_days=None, slot_interval_minutes=1)
+    check_notice_and_window(spec, start, now, atype.name)
     candidates, mode = choose_staff(link.type, link.staff, request.staff_id, booking=True)
     with_calendars = any(member.id in link.calendar_staff for member in candidates)
     schedules = load_schedules(candidates, start - timedelta(days=1), end + timedelta(days=1), now=now,
                                with_fairness=mode == "round_robin", cache=app_cache(), version=link.version,
                                external_busy=None if with_calendars else {})
-    offered = engine.find_slot_at(schedules, appointment_spec(atype), start, now=now, mode=mode)
+    if request.outside_hours:
+        schedules = [_around_the_clock(schedule) for schedule in schedules]
+    offered = engine.find_slot_at(schedules, spec, start, now=now, mode=mode)
     if not offered:
         raise slot_taken("Sorry, that time has just been taken. Here are the nearest free times.", atype, candidates,
                          start, now=now, mode=mode)
@@ -211,18 +243,32 @@ def _insert(request: NewBooking, now: datetime) -> BookingResult:
             idempotency_key=request.idempotency_key if index == 0 else None, source=request.source,
         )
         db.session.add(booking)
-        record_audit(booking, request.actor, "created", None, snapshot(booking))
+        after = snapshot(booking)
+        if request.outside_hours:
+            after["outside_hours"] = True
+        if not request.notify:
+            after["client_notified"] = False
+        record_audit(booking, request.actor, "created", None, after)
         rows.append(booking)
     lead = rows[0]
     staff = {str(member.id): member for member in candidates}
     notifications.schedule_booking_created(lead, manage_token=token, staff=[staff[i] for i in participants],
                                            reminder_offsets=link.reminder_offsets, quiet_hours=link.quiet_hours,
-                                           org_timezone=link.org_timezone, now=now)
+                                           org_timezone=link.org_timezone, notify_attendee=request.notify, now=now)
     calendar_writes = calendar.mark_bookings_changed(rows, now=now, destinations=link.destination_staff)
     db.session.commit()
     calendar.after_commit(calendar_writes)
     return BookingResult(booking=lead, manage_token=token, created=True, staff_name=staff[participants[0]].name,
                          appointment_type_name=atype.name)
+
+
+ALL_WEEK = tuple(engine.WeeklyRule(day, time(0), time(0)) for day in range(7))
+
+
+def _around_the_clock(schedule: engine.StaffSchedule) -> engine.StaffSchedule:
+    """A trainer's schedule with working hours waived (a staff override): working all day every
+    day, with no date overrides or holidays — their bookings and busy time left as they are."""
+    return replace(schedule, rules=ALL_WEEK, overrides=(), holidays=frozenset())
 
 
 def _title(service: str, name: str) -> str:

@@ -31,10 +31,13 @@ FROM_ORGANIZATION = object()
 
 def schedule_booking_created(booking: Booking, *, manage_token: str | None, staff: Sequence | None = None,
                              reminder_offsets=FROM_ORGANIZATION, quiet_hours=FROM_ORGANIZATION,
-                             org_timezone: str | None = None, now: datetime | None = None) -> list[Notification]:
+                             org_timezone: str | None = None, notify_attendee: bool = True,
+                             now: datetime | None = None) -> list[Notification]:
     """Queue the messages a new booking causes, in the caller's transaction (no commit):
     the attendee's confirmation (email with a calendar invitation, and SMS when a phone was given),
     a notice to each trainer, and the reminders at the organization's offsets that are still ahead.
+    With `notify_attendee` off (staff chose "don't notify the client"), only the trainers' notices:
+    no confirmation and no reminders.
 
     A caller that already knows them passes the trainers (anything with `id` and `email`; default:
     the booking's own) and the organization's `reminder_offsets` (None: the default offsets),
@@ -52,10 +55,12 @@ def schedule_booking_created(booking: Booking, *, manage_token: str | None, staf
             else _staff_by_id([booking.staff_id])
         sequence = booking.sequence or 0
         attendee_context = {"manage": seal(manage_token)} if manage_token else {}
-        rows = _attendee_messages(booking, "booking_confirmation", sequence, now, attendee_context)
+        rows = _attendee_messages(booking, "booking_confirmation", sequence, now, attendee_context) \
+            if notify_attendee else []
         rows += [_row(booking, "email", "staff_booking_created", member.email, now, sequence, {"staff_id": str(member.id)},
                       key_extra=str(member.id)) for member in staff]
-        rows += _reminders(booking, reminder_offsets, sequence, now, attendee_context, quiet_hours, org_timezone)
+        if notify_attendee:
+            rows += _reminders(booking, reminder_offsets, sequence, now, attendee_context, quiet_hours, org_timezone)
     return _add(rows)
 
 
