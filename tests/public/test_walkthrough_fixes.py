@@ -202,7 +202,7 @@ def test_the_minimum_notice_is_said_before_a_day_is_chosen(client, db, link, pt_
 
 def test_the_public_footer_links_to_staff_sign_in(client, link, booked, pages):
     _, token = booked()
-    for url in ("/book/pt", f"/booking/manage/{token}"):
+    for url in ("/", "/book/pt", f"/booking/manage/{token}"):
         footer = pages.text(client.get(url)).split('<footer class="site-footer')[1]
         assert '<a class="site-footer__staff" href="/auth/login">Staff sign in</a>' in footer
     assert client.get("/auth/login").status_code == 200
