@@ -92,10 +92,13 @@ def availability():
     return editor(_trainer_from(request.args.get("trainer")))
 
 
-def _saved(trainer, block: str, message: str):
-    """After a change: the section re-rendered for htmx, with the event that refreshes the preview;
-    post/redirect/get without JavaScript."""
+def _saved(trainer, block: str, message: str, *, announce: bool = False):
+    """After a change: the section re-rendered for htmx, with the event that refreshes the preview
+    (and, when `announce`, the message in the page's messages: what became of bookings is not seen in
+    the section); post/redirect/get without JavaScript."""
     if htmx:
+        if announce:
+            flash(message, "success")
         return editor(trainer, block=block, trigger=SCHEDULE_CHANGED)
     flash(message, "success")
     return see_other(url_for("dashboard.availability", trainer=trainer.id, type=request.args.get("type")))
@@ -274,7 +277,7 @@ def _done(trainer, block: str, message: str, outcome):
     if outcome.kept:
         parts.append(f"{len(outcome.kept)} booking{'s' if len(outcome.kept) != 1 else ''} kept.")
     if not outcome.to_move and not outcome.failed:
-        return _saved(trainer, block, " ".join(parts))
+        return _saved(trainer, block, " ".join(parts), announce=len(parts) > 1)
     block_name = "change_done" if wants_fragment() else None
     return render("dashboard/schedule_review.html", block=block_name, trigger=SCHEDULE_CHANGED, trainer=trainer,
                   outcome=outcome, summary=" ".join(parts), section_id=SECTION_IDS[block],

@@ -92,6 +92,8 @@ def test_cancel_with_a_reason_cancels_notifies_and_audits(owner, gym, db):
     form[f"reason-{gym.booking.id}"] = "Alex is on a course"
     response = owner.post("/dashboard/availability/overrides", form, target="overrides")
     assert response.status_code == 200 and response.headers["HX-Trigger"] == "scheduleChanged"
+    # What became of the booking is said in the page's messages (it is not in the section).
+    assert 'id="messages" hx-swap-oob' in text(response) and "1 booking cancelled and the client told" in text(response)
     assert overrides_on(db, gym.alex, MONDAY) == 1
     booking = db.session.get(Booking, gym.booking.id)
     assert (booking.status, booking.cancellation_reason) == ("cancelled", "Alex is on a course")
