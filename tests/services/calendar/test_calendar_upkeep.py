@@ -53,7 +53,7 @@ def smtp():
 
 @pytest.fixture
 def app_config(app_config, google, smtp, tmp_path):
-    return {**app_config, **google_settings(google), "GOOGLE_HTTP_TIMEOUT": 1.5, "GOOGLE_RETRY_AFTER": 0,
+    return {**app_config, **google_settings(google), "GOOGLE_HTTP_TIMEOUT": 4, "GOOGLE_RETRY_AFTER": 0,
             "GOOGLE_WEBHOOK_URL": "http://localhost/api/calendar/webhooks/google", "CALENDAR_JOBS": "inline",
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp.port, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port,
             "MAIL_USE_TLS": False, "MAIL_USE_SSL": False, "SMTP_TIMEOUT": 5, "SMTP_FROM": "Atlas <hello@atlas.example>",
