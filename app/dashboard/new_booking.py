@@ -31,6 +31,7 @@ from app.services.bookings import (
 from app.services.dates import RANGE_TEXT, supported
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.phones import organization_region
+from app.services.scheduling.wall_time import from_us, wall_to_us
 
 WHOEVER = ""  # the trainer choice "whoever is free"
 CLIENT_MATCHES = 8
@@ -197,7 +198,8 @@ def _checked(form: NewBookingForm, tz: str) -> datetime | None:
             if not form.at_time.errors:
                 form.at_time.errors = ["Give the time to book outside working hours."]
         elif isinstance(form.date.data, date):
-            start = datetime.combine(form.date.data, form.at_time.data, tzinfo=ZoneInfo(tz))
+            # The engine's reading of a wall time: in a repeated hour the first, in a DST gap its end.
+            start = from_us(wall_to_us(form.date.data, form.at_time.data, ZoneInfo(tz)))
     else:
         try:
             start = datetime.fromisoformat(form.start.data or "")

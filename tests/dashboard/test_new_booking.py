@@ -4,6 +4,7 @@ override of working hours, and every bad input a 422 (or 403/404), never a 500."
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 import pytest
 from dashboard_helpers import MONDAY, at, is_fragment, text
@@ -109,6 +110,15 @@ def test_owner_books_outside_hours_and_it_is_audited(owner, gym, db):
     audit = db.session.scalars(select(BookingAudit).where(BookingAudit.booking_id == booking.id)).one()
     assert audit.after["outside_hours"] is True and audit.actor_type == "staff"
     assert "Outside working hours" in text(owner.get(f"/dashboard/bookings/{booking.id}"))
+
+
+def test_an_override_time_in_the_spring_forward_gap_books_when_the_gap_ends(owner, gym, db):
+    """01:30 on 31 March 2030 never happens in London (01:00 → 02:00): the booking starts at 02:00 BST
+    (01:00 UTC), as the engine reads such a wall time, not at an instant that shows another time."""
+    response = owner.post(URL, form(gym, start="", outside_hours="y", date="2030-03-31", at_time="01:30"))
+    assert response.status_code == 303, text(response)[:800]
+    [booking] = bookings_of(db, "nina@example.com")
+    assert booking.start_at == datetime(2030, 3, 31, 1, 0, tzinfo=timezone.utc)
 
 
 def test_override_never_over_another_booking(owner, gym, db):
