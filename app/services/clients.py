@@ -22,15 +22,16 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from app.models import ACTIVE_STATUSES, Booking, Client
+from app.models import ACTIVE_STATUSES, Booking, Client, NotificationOptOut
 from app.services.errors import InvalidRequest
+from app.services.notifications.sms_status import unreachable_reason
 from app.services.reports import one_row_per_booking
 from app.services.scoping import org_row
 
@@ -203,6 +204,9 @@ class ClientDetail:
     upcoming: list[Booking]
     past: list[Booking]
     stats: ClientRow
+    # Why booking messages do not reach them, if they do not: (channel, why, since), from the outbox's
+    # opt-outs — their unsubscribe link (reminder emails, this gym) or STOP / an unreachable number (texts).
+    message_opt_outs: tuple[tuple[str, str, datetime], ...] = field(default=())
 
     @property
     def past_shown_all(self) -> bool:
@@ -234,7 +238,25 @@ def client_detail(org_id: uuid.UUID, client_id, *, staff_id: uuid.UUID | None = 
         select(Booking).where(*scope, or_(Booking.status.not_in(ACTIVE_STATUSES), Booking.end_at < now))
         .order_by(Booking.start_at.desc(), Booking.id).limit(HISTORY_MAX)).unique())
     stats = _with_stats(org_id, [client], staff_id, now)[0]
-    return ClientDetail(client=client, upcoming=upcoming, past=past, stats=stats)
+    return ClientDetail(client=client, upcoming=upcoming, past=past, stats=stats,
+                        message_opt_outs=message_opt_outs(org_id, client))
+
+
+def message_opt_outs(org_id: uuid.UUID, client: Client) -> tuple[tuple[str, str, datetime], ...]:
+    """What stops the booking messages reaching `client`, as the outbox applies it: an email opt-out of
+    this organization for their address (reminders stop), an SMS opt-out of their number from any
+    organization (every gym texts from one number; STOP or a number that cannot take texts). One query."""
+    conditions = [and_(NotificationOptOut.channel == "email", NotificationOptOut.organization_id == org_id,
+                       NotificationOptOut.address == client.email.lower())]
+    if client.phone:
+        conditions.append(and_(NotificationOptOut.channel == "sms", NotificationOptOut.address == client.phone))
+    found: dict[str, tuple[str, str, datetime]] = {}
+    for row in db.session.scalars(select(NotificationOptOut).where(or_(*conditions))
+                                  .order_by(NotificationOptOut.created_at)):
+        why = ("No reminder emails: they unsubscribed" if row.channel == "email"
+               else "No texts: " + unreachable_reason(row.source))
+        found.setdefault(row.channel, (row.channel, why, row.created_at))
+    return tuple(found.values())
 
 
 def update_client(org_id: uuid.UUID, client_id, *, notes: str | None, marketing_email_opt_out: bool,

@@ -84,6 +84,29 @@ def test_a_clients_page_shows_upcoming_past_no_shows_cancellations_and_notes(own
     assert "Left knee: no deep squats." in body and "ann@acme.example" in body
 
 
+def test_a_clients_page_says_when_booking_messages_do_not_reach_them(owner, people, db, gym, other):
+    """The desk sees why a client gets no reminders or texts: their unsubscribe (this gym's only) and a
+    STOP or an unreachable number (any gym's: every gym texts from one number)."""
+    from app.models import NotificationOptOut
+
+    ann = db.session.get(Client, people.ann)
+    assert "Sent as usual" in text(owner.get(f"/dashboard/clients/{ann.id}"))
+    ann.phone = "+447700900123"
+    db.session.add_all([
+        NotificationOptOut(organization_id=gym.org.id, channel="email", address="ann@acme.example",
+                           source="unsubscribe_link"),
+        NotificationOptOut(organization_id=other.org.id, channel="sms", address="+447700900123", source="sms_stop"),
+    ])
+    db.session.commit()
+    body = text(owner.get(f"/dashboard/clients/{ann.id}")).split("<dt>Booking messages</dt>")[1].split("</dd>")[0]
+    assert "No reminder emails: they unsubscribed" in body and "replied STOP" in body
+    # Another gym's unsubscribe is theirs alone.
+    db.session.query(NotificationOptOut).filter_by(channel="email").update({"organization_id": other.org.id})
+    db.session.commit()
+    body = text(owner.get(f"/dashboard/clients/{ann.id}")).split("<dt>Booking messages</dt>")[1].split("</dd>")[0]
+    assert "unsubscribed" not in body and "replied STOP" in body
+
+
 def test_another_organizations_client_is_not_found(owner, people):
     for client_id in (people.rival, "not-a-uuid"):
         assert owner.get(f"/dashboard/clients/{client_id}").status_code == 404
