@@ -26,13 +26,11 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.services.bookings import normalise_email, normalise_name, normalise_phone
-from app.services.errors import InvalidRequest
-from app.services.phones import region_choices, require_region
+from app.forms import AttendeeChecks
+from app.services.phones import region_choices
 from app.services.scheduling.schedules import DAY_NAMES, DISPLAY_DAY_ORDER
 
 
@@ -252,7 +250,7 @@ class ClientForm(FlaskForm):
 
 # --- a new booking (staff) -------------------------------------------------------------------------
 
-class NewBookingForm(FlaskForm):
+class NewBookingForm(AttendeeChecks, FlaskForm):
     """Staff booking a client: who, what, with whom, when. The submit button's `action` says whether
     the POST books or only shows the free times of the chosen service, trainer and day (the page
     without JavaScript)."""
@@ -287,28 +285,3 @@ class NewBookingForm(FlaskForm):
     def __init__(self, *args, phone_region: str = "GB", **kwargs):
         super().__init__(*args, **kwargs)
         self.phone_region = phone_region
-
-    # The booking service's own rules, one field at a time, so every mistake shows at once.
-    def validate_name(self, field):
-        _service_check(normalise_name, field.data)
-
-    def validate_email(self, field):
-        _service_check(normalise_email, field.data)
-
-    def validate_phone(self, field):
-        try:
-            normalise_phone(field.data, self.phone_country.data or self.phone_region)
-        except InvalidRequest as exc:
-            if "attendee_phone_country" not in (exc.fields or {}):
-                raise ValidationError(exc.message) from None
-
-    def validate_phone_country(self, field):
-        _service_check(require_region, field.data or self.phone_region, field="attendee_phone_country")
-
-
-def _service_check(rule, *args, **kwargs) -> None:
-    """Run one of the booking service's rules; its refusal becomes the field's error."""
-    try:
-        rule(*args, **kwargs)
-    except InvalidRequest as exc:
-        raise ValidationError(exc.message) from None

@@ -10,12 +10,13 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.services.bookings import normalise_email, normalise_name, normalise_phone
+from app.forms import AttendeeChecks
+from app.services.bookings import normalise_email
 from app.services.errors import InvalidRequest
-from app.services.phones import DEFAULT_REGION, region_choices, require_region
+from app.services.phones import DEFAULT_REGION, region_choices
 
 
-class BookingDetailsForm(FlaskForm):
+class BookingDetailsForm(AttendeeChecks, FlaskForm):
     """Who is coming. The chosen slot travels in hidden fields so the POST stands on its own."""
 
     name = StringField("Your name", validators=[DataRequired("Please tell us your name.")],
@@ -48,36 +49,14 @@ class BookingDetailsForm(FlaskForm):
         # The country a number without its code is read in when the visitor chose none: the gym's.
         self.phone_region = phone_region
 
-    # Inline validators: WTForms runs them after the field's own, each field on its own, so every
-    # field's mistake is found in the same pass.
-    def validate_name(self, field):
-        _service_check(normalise_name, field.data)
-
+    # Name, phone and country: AttendeeChecks (the service's own rules, every field in one pass). The
+    # email's refusal is worded for a visitor.
     def validate_email(self, field):
         try:
             normalise_email(field.data)
         except InvalidRequest as exc:
             detail = (exc.fields or {}).get("attendee_email", "")
             raise ValidationError(f"That doesn't look like an email address. {detail}".strip()) from None
-
-    def validate_phone(self, field):
-        try:
-            normalise_phone(field.data, self.phone_country.data or self.phone_region)
-        except InvalidRequest as exc:
-            if "attendee_phone_country" not in (exc.fields or {}):  # the country's own field says that
-                raise ValidationError(exc.message) from None
-
-    def validate_phone_country(self, field):
-        # normalise_phone's first check, reported on this field even when no number was given.
-        _service_check(require_region, field.data or self.phone_region, field="attendee_phone_country")
-
-
-def _service_check(rule, *args, **kwargs) -> None:
-    """Run one of the booking service's rules; its refusal becomes this field's error."""
-    try:
-        rule(*args, **kwargs)
-    except InvalidRequest as exc:
-        raise ValidationError(exc.message) from None
 
 
 class RescheduleForm(FlaskForm):
