@@ -337,3 +337,47 @@ def make_app():
     for extra in made:
         with extra.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture
+def make_class_type(db, make_org):
+    """A class type (Spin, 45 minutes, 20 places by default)."""
+    from app.models import ClassType
+
+    def make(org=None, **overrides):
+        org = org or make_org()
+        values = {"organization_id": org.id, "name": "Spin", "duration_minutes": 45, "capacity": 20}
+        values.update(overrides)
+        ctype = ClassType(**values)
+        db.session.add(ctype)
+        db.session.commit()
+        return ctype
+
+    return make
+
+
+@pytest.fixture
+def make_class_session(db, make_class_type, make_user):
+    """A one-off class session: `start` (UTC, default 2030-01-07 18:00), `capacity` (default the type's)."""
+    from datetime import datetime, timedelta, timezone
+
+    from app.models import ClassSession
+
+    def make(ctype=None, instructor=None, start=None, **overrides):
+        from app.models import Organization
+
+        ctype = ctype or make_class_type()
+        if instructor is None:
+            instructor = make_user(org=db.session.get(Organization, ctype.organization_id), name="Sam Instructor")
+        start = start or datetime(2030, 1, 7, 18, 0, tzinfo=timezone.utc)
+        values = {"organization_id": ctype.organization_id, "class_type_id": ctype.id, "instructor_id": instructor.id,
+                  "start_at": start, "end_at": start + timedelta(minutes=ctype.duration_minutes),
+                  "capacity": ctype.capacity, "booked_count": 0, "waitlist_seq": 0, "status": "scheduled",
+                  "detached": True, "occurrence_date": start.date()}
+        values.update(overrides)
+        session = ClassSession(**values)
+        db.session.add(session)
+        db.session.commit()
+        return session
+
+    return make

@@ -15,6 +15,7 @@ from app.models.catalog import (
     booking_link_appointment_types,
     booking_link_staff,
 )
+from app.models.classes import ClassAudit, ClassBooking, ClassSeries, ClassSession, ClassType
 from app.models.clients import Client
 from app.models.notifications import Notification, NotificationOptOut
 from app.models.organizations import Organization
@@ -41,6 +42,11 @@ __all__ = [
     "Calendar",
     "CalendarConnection",
     "CalendarOAuthState",
+    "ClassAudit",
+    "ClassBooking",
+    "ClassSeries",
+    "ClassSession",
+    "ClassType",
     "Client",
     "FINISHED_STATUSES",
     "HOLDING_STATUSES",

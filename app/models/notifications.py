@@ -47,6 +47,10 @@ class Notification(db.Model):
     booking_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("bookings.id", ondelete="CASCADE"), index=True
     )
+    # A message about a spot in a class (app/services/classes) instead of an appointment.
+    class_booking_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("class_bookings.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(8))
     template: Mapped[str] = mapped_column(String(64))
     recipient: Mapped[str] = mapped_column(String(254))
@@ -75,6 +79,7 @@ class Notification(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     booking = relationship("Booking", lazy="select")
+    class_booking = relationship("ClassBooking", lazy="select")
 
 
 class NotificationOptOut(db.Model):

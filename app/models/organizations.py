@@ -38,6 +38,10 @@ class Organization(db.Model):
     logo_digest: Mapped[str | None] = mapped_column(String(64))
     # No customer cancels or reschedules within this many minutes of the start.
     cancellation_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=12 * 60)
+    # Classes: nobody is promoted from a waitlist closer to the start than this (the place stays open),
+    # and a spot given up closer than this to the start is recorded as a late cancellation.
+    class_waitlist_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    class_late_cancel_minutes: Mapped[int] = mapped_column(Integer, default=12 * 60, server_default="720")
     # Reminders go out this many minutes before the start (one notification per offset).
     reminder_offsets_minutes: Mapped[list[int]] = mapped_column(
         JSONType, default=lambda: list(DEFAULT_REMINDER_OFFSETS_MINUTES)

@@ -1,7 +1,7 @@
 """Turns database rows into the availability engine's plain inputs, in a fixed number of queries.
 
 Whatever the number of staff or days, loading costs the same handful of queries (rules,
-overrides, holidays, bookings, fairness counts). Every query is bounded by an indexed range
+overrides, holidays, bookings with class sessions, fairness counts). Every query is bounded by an indexed range
 condition on time, so its cost does not grow with the size of the booking history.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal, null, select, union_all
 
 from app.extensions import db
 from app.models import (
@@ -21,6 +21,7 @@ from app.models import (
     AvailabilityOverride,
     AvailabilityRule,
     Booking,
+    ClassSession,
     Holiday,
     User,
     holiday_staff,
@@ -189,6 +190,9 @@ def _load_holidays(staff: Sequence[User], first_day: date, last_day: date) -> di
 
 
 def _load_bookings(ids, window_start, window_end, exclude_booking_id) -> dict[uuid.UUID, list[ExistingBooking]]:
+    """The staff's bookings that hold time near the window, and the class sessions they teach there
+    (a class is busy time for its instructor: no buffers, no service, so no daily cap counts it).
+    One round trip: the two are read with UNION ALL."""
     conditions = [
         Booking.staff_id.in_(ids),
         # Finished bookings too: a session marked completed (or a no-show) before its end keeps the
@@ -199,16 +203,17 @@ def _load_bookings(ids, window_start, window_end, exclude_booking_id) -> dict[uu
     ]
     if exclude_booking_id is not None:
         conditions.append(Booking.id != exclude_booking_id)
+    bookings = select(Booking.staff_id, Booking.start_at, Booking.end_at, Booking.buffer_before_minutes,
+                      Booking.buffer_after_minutes, Booking.appointment_type_id).where(and_(*conditions))
+    classes = select(ClassSession.instructor_id, ClassSession.start_at, ClassSession.end_at, literal(0), literal(0),
+                     null()).where(
+        ClassSession.instructor_id.in_(ids), ClassSession.status == "scheduled",
+        ClassSession.start_at >= window_start - BOOKING_LOOKBACK, ClassSession.start_at < window_end + BOOKING_LOOKBACK)
     result: dict[uuid.UUID, list[ExistingBooking]] = defaultdict(list)
-    for row in db.session.execute(
-        select(Booking.staff_id, Booking.start_at, Booking.end_at, Booking.buffer_before_minutes,
-               Booking.buffer_after_minutes, Booking.appointment_type_id).where(and_(*conditions))
-    ):
-        result[row.staff_id].append(
-            ExistingBooking(
-                row.start_at, row.end_at, row.buffer_before_minutes, row.buffer_after_minutes,
-                str(row.appointment_type_id) if row.appointment_type_id else None,
-            )
+    for staff_id, start_at, end_at, before, after, type_id in db.session.execute(union_all(bookings, classes)):
+        # (A union's columns take the first select's types: ids and aware UTC times come back as such.)
+        result[staff_id].append(
+            ExistingBooking(start_at, end_at, before, after, str(type_id) if type_id else None)
         )
     return result
 

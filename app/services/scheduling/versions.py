@@ -22,15 +22,24 @@ from app.models import (
     Calendar,
     CalendarConnection,
     CalendarOAuthState,
+    ClassAudit,
+    ClassBooking,
+    ClassSeries,
+    ClassSession,
+    ClassType,
     Client,
     Notification,
     NotificationOptOut,
     Organization,
 )
 
-# Rows whose changes never alter which slots are offered.
+# Rows whose changes never alter which slots are offered. (Class types, series and spots shape
+# one-to-one availability only through the sessions they make: see _SESSION_TIME.)
 _IGNORED = (BookingAudit, Notification, NotificationOptOut, CalendarConnection, CalendarOAuthState, ApiKey,
-            AiActionLog, Client)
+            AiActionLog, Client, ClassType, ClassSeries, ClassBooking, ClassAudit)
+# A class session is busy time for its instructor, like a booking: a new or removed session, or one
+# whose time, instructor or status changed, moves booking_version (its spots and counts do not).
+_SESSION_TIME = frozenset({"start_at", "end_at", "instructor_id", "status"})
 # Of these rows, only changes to these columns alter slots (a calendar's busy cache, not its sync
 # bookkeeping; a booking's time and status, not the state of its Google event).
 _BOOKING_SYNC_ONLY = frozenset({"external_event_id", "external_calendar_id", "calendar_sync_status",
@@ -59,9 +68,12 @@ def _organizations_touched(session: Session) -> tuple[set, set]:
         if org_id is None:
             continue
         if obj in session.new or obj in session.deleted:
-            (bookings if isinstance(obj, Booking) else schedule).add(org_id)
+            (bookings if isinstance(obj, (Booking, ClassSession)) else schedule).add(org_id)
         elif session.is_modified(obj):
-            if isinstance(obj, Booking):
+            if isinstance(obj, ClassSession):
+                if _changed_columns(obj) & _SESSION_TIME:
+                    bookings.add(org_id)
+            elif isinstance(obj, Booking):
                 if _changed_columns(obj) - _BOOKING_SYNC_ONLY:
                     bookings.add(org_id)
             elif isinstance(obj, Calendar):
