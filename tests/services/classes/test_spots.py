@@ -110,3 +110,120 @@ def test_one_live_spot_per_person_is_held_by_the_database(db, session):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_cancelling_in_time_is_not_late_and_late_inside_the_window(db, session):
+    early, late = book(session, 1), book(session, 2)
+    classes.cancel_spot(early.spot.id, actor=CUSTOMER, now=session.start_at - timedelta(hours=13))
+    classes.cancel_spot(late.spot.id, actor=CUSTOMER, now=session.start_at - timedelta(hours=11))
+    db.session.expire_all()
+    assert db.session.get(ClassBooking, early.spot.id).cancel_kind == "customer"
+    assert db.session.get(ClassBooking, late.spot.id).cancel_kind == "late"
+    with pytest.raises(Conflict) as twice:
+        classes.cancel_spot(late.spot.id, actor=CUSTOMER, now=NOW)
+    assert twice.value.code == "booking_cancelled"
+
+
+def test_leaving_the_waitlist_closes_the_gap_in_positions(db, session):
+    [book(session, i) for i in range(3)]
+    waiting = [book(session, i, join_waitlist=True) for i in range(3, 6)]
+    classes.cancel_spot(waiting[0].spot.id, actor=CUSTOMER, now=NOW)
+    db.session.expire_all()
+    left = db.session.get(ClassBooking, waiting[0].spot.id)
+    assert (left.status, left.cancel_kind, left.waitlist_seq) == ("cancelled", "left_waitlist", None)
+    assert [classes.waitlist_position(db.session.get(ClassBooking, w.spot.id)) for w in waiting[1:]] == [1, 2]
+    assert db.session.get(ClassSession, session.id).booked_count == 3
+    # leaving the list yourself is not news to send you
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.class_booking_id == left.id, Notification.template == "class_spot_cancelled")) == 0
+
+
+def test_customers_cannot_cancel_once_the_class_has_started_staff_can_remove_until_it_ends(db, session):
+    a, b = book(session, 1), book(session, 2)
+    with pytest.raises(Conflict) as started:
+        classes.cancel_spot(a.spot.id, actor=CUSTOMER, now=session.start_at + timedelta(minutes=1))
+    assert started.value.code == "session_started"
+    classes.cancel_spot(b.spot.id, actor=STAFF, removed=True, now=session.start_at + timedelta(minutes=1))
+    db.session.expire_all()
+    assert db.session.get(ClassBooking, b.spot.id).cancel_kind == "removed"
+
+
+def test_attendance_from_two_hours_before_and_the_place_stays_held(db, session):
+    spot = book(session, 1).spot
+    with pytest.raises(Conflict) as early:
+        classes.set_attendance(session.organization_id, spot.id, "attended", actor=STAFF, now=NOW)
+    assert early.value.code == "too_early"
+    at = session.start_at + timedelta(minutes=5)
+    marked = classes.set_attendance(session.organization_id, spot.id, "no_show", actor=STAFF, now=at)
+    assert marked.status == "no_show"
+    marked = classes.set_attendance(session.organization_id, spot.id, "attended", actor=STAFF, now=at)
+    assert marked.status == "attended" and marked.checked_in_at == at
+    db.session.expire_all()
+    assert db.session.get(ClassSession, session.id).booked_count == 1
+    with pytest.raises(InvalidRequest):
+        classes.set_attendance(session.organization_id, spot.id, "cancelled", actor=STAFF, now=at)
+
+
+def test_the_backstop_promotes_into_free_places_and_closes_started_waitlists(db, session, make_class_session):
+    [book(session, i) for i in range(3)]
+    waiting = book(session, 3, join_waitlist=True).spot
+    # a place freed behind the services' back (as if a promotion had been impossible when it freed)
+    db.session.execute(update(ClassSession).where(ClassSession.id == session.id).values(capacity=4))
+    db.session.commit()
+    assert classes.promote_waitlists(now=NOW) == {"promoted": 1, "waitlists_closed": 0}
+    assert classes.promote_waitlists(now=NOW) == {"promoted": 0, "waitlists_closed": 0}  # never twice
+    db.session.expire_all()
+    assert db.session.get(ClassBooking, waiting.id).status == "confirmed"
+    other = make_class_session(ctype=session.class_type, capacity=1,
+                               start=session.start_at + timedelta(days=1))
+    book(other, 7)
+    still = book(other, 8, join_waitlist=True).spot
+    result = classes.promote_waitlists(now=other.start_at + timedelta(minutes=1))
+    assert result["waitlists_closed"] == 1
+    db.session.expire_all()
+    assert db.session.get(ClassBooking, still.id).cancel_kind == "waitlist_closed"
+
+
+def test_bad_input_is_refused_clearly(db, session):
+    with pytest.raises(InvalidRequest):
+        classes.book_class(session_id="not-a-uuid", attendee_name="A", attendee_email="a@example.com", actor=CUSTOMER,
+                           now=NOW)
+    with pytest.raises(InvalidRequest):
+        classes.book_class(session_id=session.id, attendee_name="\x00\x01", attendee_email="a@example.com",
+                           actor=CUSTOMER, now=NOW)
+    with pytest.raises(InvalidRequest):
+        classes.book_class(session_id=session.id, attendee_name="Ann", attendee_email="nope", actor=CUSTOMER, now=NOW)
+    assert db.session.scalar(select(func.count()).select_from(ClassBooking)) == 0
+
+
+def test_another_organizations_session_is_not_found(db, session, make_org):
+    from app.services.errors import NotFound
+
+    with pytest.raises(NotFound):
+        classes.book_class(session_id=session.id, attendee_name="A", attendee_email="a@example.com", actor=CUSTOMER,
+                           org_id=make_org().id, now=NOW)
+
+
+@pytest.mark.postgres_only
+def test_concurrent_bookings_never_exceed_the_capacity(app, db, make_class_session, make_class_type):
+    """Forty threads, each with its own connection, at a session of five places."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = make_class_session(ctype=make_class_type(capacity=5))
+
+    def one(i):
+        with app.app_context():
+            try:
+                result = classes.book_class(session_id=target.id, attendee_name=f"R{i}",
+                                            attendee_email=f"r{i}@example.com", actor=CUSTOMER, join_waitlist=True,
+                                            now=NOW)
+                return result.spot.status, result.waitlist_position
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(one, range(40)))
+    assert sum(1 for status, _ in results if status == "confirmed") == 5
+    assert sorted(p for status, p in results if status == "waitlisted") == list(range(1, 36))
+    db.session.expire_all()
+    assert db.session.get(ClassSession, target.id).booked_count == 5
