@@ -1,8 +1,9 @@
-"""Public pages: the front page, /healthz, branded booking pages, manage pages and the booking assistant.
+"""Public pages: the front page, /healthz, branded booking pages, class timetables, manage pages and the
+booking assistant.
 
 Importing this package registers every route on `bp`.
 """
-from app.public import assistant, logo, routes  # noqa: F401  (register the routes)
+from app.public import assistant, classes, logo, routes  # noqa: F401  (register the routes)
 from app.public.blueprint import bp
 
 __all__ = ["bp"]

@@ -16,8 +16,9 @@ from app.services.errors import InvalidRequest
 from app.services.phones import DEFAULT_REGION, region_choices
 
 
-class BookingDetailsForm(AttendeeChecks, FlaskForm):
-    """Who is coming. The chosen slot travels in hidden fields so the POST stands on its own."""
+class AttendeeDetailsForm(AttendeeChecks, FlaskForm):
+    """Who is coming: name, email, and an optional phone number with its country — asked the same way
+    on the appointment form and a class's booking form, and checked by the same rules."""
 
     name = StringField("Your name", validators=[DataRequired("Please tell us your name.")],
                        render_kw={"autocomplete": "name"})
@@ -30,19 +31,6 @@ class BookingDetailsForm(AttendeeChecks, FlaskForm):
                                  "country code.",
                      render_kw={"autocomplete": "tel"})
     phone_country = SelectField("Country", choices=region_choices, validate_choice=False)
-    notes = TextAreaField("Anything we should know? (optional)", validators=[Optional(), Length(max=2000)],
-                          description="Injuries, goals, or questions for your trainer.", render_kw={"rows": 3})
-    # "<start ISO UTC>|<staff id>": the alternatives offered after a lost race are radios of the same name.
-    slot = HiddenField(validators=[DataRequired("Please choose a time.")])
-    appointment_type = HiddenField()
-    timezone = HiddenField()
-    # One per rendering of the form: a double submit books once (the service's idempotency key).
-    idempotency_key = HiddenField(validators=[Length(max=64)])
-
-    # Field names of the booking service → fields of this form, for errors it reports.
-    SERVICE_FIELDS = {"attendee_name": "name", "attendee_email": "email", "attendee_phone": "phone",
-                      "attendee_phone_country": "phone_country",
-                      "description": "notes", "start_time": "slot", "end_time": "slot"}
 
     def __init__(self, *args, phone_region: str = DEFAULT_REGION, **kwargs):
         super().__init__(*args, **kwargs)
@@ -57,6 +45,38 @@ class BookingDetailsForm(AttendeeChecks, FlaskForm):
         except InvalidRequest as exc:
             detail = (exc.fields or {}).get("attendee_email", "")
             raise ValidationError(f"That doesn't look like an email address. {detail}".strip()) from None
+
+
+class BookingDetailsForm(AttendeeDetailsForm):
+    """Who is coming to an appointment. The chosen slot travels in hidden fields so the POST stands on its own."""
+
+    notes = TextAreaField("Anything we should know? (optional)", validators=[Optional(), Length(max=2000)],
+                          description="Injuries, goals, or questions for your trainer.", render_kw={"rows": 3})
+    # "<start ISO UTC>|<staff id>": the alternatives offered after a lost race are radios of the same name.
+    slot = HiddenField(validators=[DataRequired("Please choose a time.")])
+    appointment_type = HiddenField()
+    timezone = HiddenField()
+    # One per rendering of the form: a double submit books once (the service's idempotency key).
+    idempotency_key = HiddenField(validators=[Length(max=64)])
+
+    # Field names of the booking service → fields of this form, for errors it reports.
+    SERVICE_FIELDS = {"attendee_name": "name", "attendee_email": "email", "attendee_phone": "phone",
+                      "attendee_phone_country": "phone_country",
+                      "description": "notes", "start_time": "slot", "end_time": "slot"}
+
+
+class ClassSpotForm(AttendeeDetailsForm):
+    """Who is taking a spot in a class. `join_waitlist` is set ("1") by the form offered when the class
+    is full, so nobody lands on a waitlist without having been told the class is full."""
+
+    join_waitlist = HiddenField()
+
+    SERVICE_FIELDS = {"attendee_name": "name", "attendee_email": "email", "attendee_phone": "phone",
+                      "attendee_phone_country": "phone_country"}
+
+    @property
+    def wants_waitlist(self) -> bool:
+        return self.join_waitlist.data == "1"
 
 
 class RescheduleForm(FlaskForm):

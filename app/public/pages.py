@@ -11,9 +11,10 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import abort, request, url_for
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AppointmentType, Booking, BookingLink, Organization
+from app.models import AppointmentType, Booking, BookingLink, ClassType, Organization
 from app.public.forms import BookingDetailsForm, RescheduleForm
 from app.public.picker import (
     CalendarMonth,
@@ -187,6 +188,8 @@ class BookPage:
     calendar: CalendarMonth | None
     zones: list[tuple[str, str]]
     staff_names: list[str]
+    # The gym's class timetable, when it runs classes (linked from the page's heading).
+    classes_url: str | None = None
 
 
 def book_page(slug: str, state: PickerState) -> BookPage:
@@ -210,9 +213,12 @@ def book_page(slug: str, state: PickerState) -> BookPage:
         calendar = build_calendar(month, free.days, today=today, selected=state.day,
                                   window_days=atype.booking_window_days)
     staff = [m.name for m in link.staff if m.active]
+    runs_classes = db.session.scalar(select(ClassType.id).where(
+        ClassType.organization_id == org.id, ClassType.is_active.is_(True)).limit(1)) is not None
     return BookPage(link=link, org=org, brand=brand_for(org, link), types=types, atype=atype, state=state, tz=tz,
                     picker=picker, calendar=calendar, zones=zone_choices(tz, state.tz, org.timezone),
-                    staff_names=staff)
+                    staff_names=staff,
+                    classes_url=url_for("public.classes", org_slug=org.slug) if runs_classes else None)
 
 
 def staff_name(link: BookingLink, staff_id: str | None) -> str | None:

@@ -25,8 +25,9 @@ from sqlalchemy import select, text
 
 from app.extensions import db, limiter
 from app.htmx import apply_errors, private, render, see_other, wanted_block
-from app.models import BookingLink, Organization
+from app.models import BookingLink, ClassType, Organization
 from app.public.blueprint import bp
+from app.public.classes import cancel_spot_submit, confirm_cancel_spot, manage_spot, spot_for_token
 from app.public.forms import BookingDetailsForm, CancelForm, RescheduleForm
 from app.public.pages import (
     Step,
@@ -82,10 +83,14 @@ def index():
     links_by_org: dict = {}
     for link in links:
         links_by_org.setdefault(link.organization_id, []).append(link)
+    # Organizations with classes on offer: their timetable is linked beside their booking pages.
+    class_orgs = set(db.session.scalars(select(ClassType.organization_id).where(ClassType.is_active.is_(True))
+                                        .distinct()))
     return render_template(
         "public/index.html",
         orgs=orgs,
         links_by_org=links_by_org,
+        class_orgs=class_orgs,
         booking_pages_enabled="public.book" in current_app.view_functions,
     )
 
@@ -249,7 +254,10 @@ def phone_check(slug: str):
 # --- the manage pages ----------------------------------------------------------------------------
 @bp.get("/booking/manage/<token>")
 def manage(token: str):
-    """The booking (what, who, when, where, status) and what can be done with it now."""
+    """The booking (what, who, when, where, status) and what can be done with it now. A class spot's
+    token opens the spot's page (one link for every kind of booking: emails and the API give it)."""
+    if (spot := spot_for_token(token)) is not None:
+        return manage_spot(token, spot)
     page = manage_page(token)
     return private(render("public/manage.html", block=fragment("actions"), page=page, tz=page.tz, brand=page.brand))
 
@@ -259,7 +267,8 @@ def short_manage(token: str):
     """The manage page's short address, as SMS carry it (urls.short_manage_url): the same lookup and
     the same 404 for a wrong token as the page, then on to the page. 302, not 301: a browser must
     not remember where a token led (the booking may be gone next time)."""
-    booking_or_404(token)
+    if spot_for_token(token) is None:
+        booking_or_404(token)
     return private(redirect(url_for("public.manage", token=token), code=302))
 
 
@@ -326,7 +335,10 @@ def reschedule_submit(token: str):
 
 @bp.get("/booking/manage/<token>/cancel")
 def cancel(token: str):
-    """Ask before cancelling (with an optional reason)."""
+    """Ask before cancelling (with an optional reason); a class spot's page asks before giving the spot up
+    or leaving the waitlist."""
+    if (spot := spot_for_token(token)) is not None:
+        return confirm_cancel_spot(token, spot)
     page = manage_page(token)
     template = "public/cancel.html" if page.status == "open" else "public/manage.html"
     return private(render(template, block=fragment("actions"), page=page, tz=page.tz, brand=page.brand,
@@ -336,6 +348,8 @@ def cancel(token: str):
 @bp.post("/booking/manage/<token>/cancel")
 @limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_MANAGE"])
 def cancel_submit(token: str):
+    if (spot := spot_for_token(token)) is not None:
+        return cancel_spot_submit(token, spot)
     page = manage_page(token)
     form = CancelForm()
     if not form.validate():
