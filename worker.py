@@ -1,6 +1,7 @@
 """Background worker: `python worker.py` runs an RQ worker (with its scheduler) inside an app context,
 a ticker that queues the notification dispatcher every NOTIFICATIONS_DISPATCH_SECONDS, one that
-queues the job marking ended bookings completed every BOOKINGS_COMPLETE_SECONDS and, with
+queues the job marking ended bookings completed every BOOKINGS_COMPLETE_SECONDS, the group classes'
+waitlist promotion pass every few minutes and the timetable extension daily (and at start) and, with
 Google Calendar configured, one that queues the calendar pass (write-back retries, channel
 renewals, backstop syncs) every 30 seconds.
 
@@ -21,7 +22,17 @@ from redis import Redis
 from rq import Queue, Worker
 
 from app import create_app
-from app.jobs import CALENDAR_TICK_SECONDS, Ticker, kick_bookings_rq, kick_calendar_rq, warm_up
+from app.jobs import (
+    CALENDAR_TICK_SECONDS,
+    TIMETABLE_EXTEND_SECONDS,
+    WAITLIST_PROMOTE_SECONDS,
+    Ticker,
+    kick_bookings_rq,
+    kick_calendar_rq,
+    kick_timetables_rq,
+    kick_waitlists_rq,
+    warm_up,
+)
 
 DEFAULT_QUEUES = ("default",)
 
@@ -52,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             if app.config["BOOKINGS_COMPLETE_SECONDS"] > 0:
                 tickers.append(Ticker(app, float(app.config["BOOKINGS_COMPLETE_SECONDS"]), kick=kick_bookings_rq,
                                       name="bookings-ticker"))
+            tickers.append(Ticker(app, WAITLIST_PROMOTE_SECONDS, kick=kick_waitlists_rq, name="waitlists-ticker"))
+            # Its first tick is at start: a worker starting extends the timetables (once across workers).
+            tickers.append(Ticker(app, TIMETABLE_EXTEND_SECONDS, kick=kick_timetables_rq, name="timetables-ticker"))
             if app.config.get("GOOGLE_CLIENT_ID"):
                 tickers.append(Ticker(app, CALENDAR_TICK_SECONDS, kick=kick_calendar_rq, name="calendar-ticker"))
             for ticker in tickers:

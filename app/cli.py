@@ -1,10 +1,14 @@
-"""Flask commands: `flask seed-demo` loads the spec's Atlas Fitness example; `flask complete-bookings`
-marks ended bookings completed (for cron, where no worker or in-process dispatcher runs)."""
+"""Flask commands: `flask seed-demo` loads the spec's Atlas Fitness example; for cron, where no worker
+or in-process dispatcher runs: `flask complete-bookings` marks ended bookings completed, `flask
+promote-waitlists` (every few minutes) gives free class places to the first people waiting and closes
+the waitlists of classes that have started, `flask extend-timetables` (daily) makes class sessions up
+to the timetable's horizon."""
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app
 
+from app.services import classes
 from app.services.bookings import complete_past_bookings
 from app.services.demo import seed_demo
 
@@ -27,3 +31,14 @@ def register_cli(app: Flask) -> None:
     def complete_bookings_command() -> None:
         """Mark every confirmed booking that has ended completed (idempotent; audited, no messages)."""
         click.echo(f"Ended bookings marked completed: {complete_past_bookings()}.")
+
+    @app.cli.command("promote-waitlists")
+    def promote_waitlists_command() -> None:
+        """Promote waiting people into free class places; close the waitlists of classes that have started."""
+        result = classes.promote_waitlists()
+        click.echo(f"Promoted from waitlists: {result['promoted']}; waitlists closed: {result['waitlists_closed']}.")
+
+    @app.cli.command("extend-timetables")
+    def extend_timetables_command() -> None:
+        """Make every active timetable entry's class sessions up to the horizon (idempotent)."""
+        click.echo(f"Class sessions made: {classes.extend_timetables()}.")

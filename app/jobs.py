@@ -15,6 +15,11 @@ runtime below, which decides how it runs:
 * Ended bookings are marked completed every BOOKINGS_COMPLETE_SECONDS by whoever empties the outbox:
   worker.py's bookings ticker queues `complete_bookings` (RQ), the in-process dispatcher runs it
   itself, and with the dispatcher off cron runs `flask complete-bookings`.
+* Group classes the same way: waitlists promoted into free places (and closed at the start) every
+  WAITLIST_PROMOTE_SECONDS, and timetables extended to their horizon every TIMETABLE_EXTEND_SECONDS
+  and when a worker (or the dispatcher) starts — `promote_waitlists` and `extend_timetables` queued by
+  worker.py's tickers, run by the in-process dispatcher, or `flask promote-waitlists` / `flask
+  extend-timetables` from cron.
 
 RQ jobs take ids, never ORM objects, and run in the app the worker built (worker.py creates it with
 create_app, which registers it here, before RQ forks a work-horse per job). The database is the
@@ -35,12 +40,17 @@ from redis import Redis
 from app.extensions import db
 from app.integrations import queue as rq_queues
 from app.integrations.google_calendar import GoogleSettings
-from app.services import background, bookings, notifications, team
+from app.services import background, bookings, classes, notifications, team
 from app.services import calendar as calendar_sync
 
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT = 600  # seconds; RQ kills a stuck job's work-horse after this (its rows are then recovered)
+# Group classes' periodic work. The promotion pass is a backstop (a freed place is given away in the
+# transaction that frees it), so a few minutes is plenty; the timetable horizon is weeks ahead, so
+# once a day is.
+WAITLIST_PROMOTE_SECONDS = 120.0
+TIMETABLE_EXTEND_SECONDS = 24 * 3600.0
 
 
 # --- the app a job runs in ---------------------------------------------------------------------
@@ -127,6 +137,29 @@ def complete_bookings() -> dict:
             db.session.remove()
 
 
+def promote_waitlists() -> dict:
+    """Promote into free places of classes still ahead and close the waitlists of classes that have
+    started (services.classes.promote_waitlists: locked, so nobody is promoted twice)."""
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        try:
+            return classes.promote_waitlists()
+        finally:
+            db.session.remove()
+
+
+def extend_timetables() -> dict:
+    """Make every active timetable entry's sessions up to the horizon (services.classes.extend_timetables)."""
+    app = _job_app()
+    with app.app_context():
+        _fresh_pool_after_fork()
+        try:
+            return {"sessions_made": classes.extend_timetables()}
+        finally:
+            db.session.remove()
+
+
 # --- Redis / RQ plumbing -----------------------------------------------------------------------------
 
 def notification_queue(app: Flask, connection: Redis | None = None):
@@ -175,6 +208,33 @@ def kick_bookings_rq(app: Flask) -> bool:
     return True
 
 
+def _kick_periodic_rq(app: Flask, job, interval: float, name: str) -> bool:
+    """Queue `job` on BOOKINGS_QUEUE unless one was queued less than about `interval` ago by any
+    worker's ticker (the marker is shared, and expires on its own a little before the next turn)."""
+    connection = rq_queues.redis_connection(app)
+    key = f"atlas:{app.config['BOOKINGS_QUEUE']}:{name}-queued"
+    if not connection.set(key, "1", nx=True, px=max(1, int(interval * 900))):
+        return False
+    try:
+        rq_queues.queue(app, app.config["BOOKINGS_QUEUE"], connection).enqueue(
+            job, job_timeout=JOB_TIMEOUT, result_ttl=300, failure_ttl=24 * 3600)
+    except Exception:
+        connection.delete(key)
+        raise
+    return True
+
+
+def kick_waitlists_rq(app: Flask) -> bool:
+    """Queue `promote_waitlists` at most once per WAITLIST_PROMOTE_SECONDS. True when queued."""
+    return _kick_periodic_rq(app, promote_waitlists, WAITLIST_PROMOTE_SECONDS, "promote-waitlists")
+
+
+def kick_timetables_rq(app: Flask) -> bool:
+    """Queue `extend_timetables` at most once per TIMETABLE_EXTEND_SECONDS (the first tick of a
+    worker that starts finds no marker, so a fresh deployment extends at once). True when queued."""
+    return _kick_periodic_rq(app, extend_timetables, TIMETABLE_EXTEND_SECONDS, "extend-timetables")
+
+
 class Ticker(threading.Thread):
     """worker.py's periodic dispatchers: every interval, `kick` queues a job (if none is waiting).
 
@@ -201,7 +261,8 @@ class Ticker(threading.Thread):
 
 class InProcessDispatcher(threading.Thread):
     """Empties the outbox from inside the web process: process_due in a loop, woken early by kicks.
-    Every BOOKINGS_COMPLETE_SECONDS it also marks ended bookings completed (the RQ job's work)."""
+    Every BOOKINGS_COMPLETE_SECONDS it also marks ended bookings completed (the RQ job's work), and
+    it runs the group classes' periodic work (class_duties_when_due)."""
 
     def __init__(self, app: Flask, interval: float) -> None:
         super().__init__(name="notification-dispatcher", daemon=True)
@@ -211,6 +272,8 @@ class InProcessDispatcher(threading.Thread):
         self.stopped = threading.Event()
         self.last_run_at: float | None = None
         self.next_completion_at = 0.0  # time.monotonic() from which bookings are due to be looked at
+        # time.monotonic() from which each class duty is due: both at once when the thread starts.
+        self.next_class_duty_at = {"promote_waitlists": 0.0, "extend_timetables": 0.0}
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -224,6 +287,7 @@ class InProcessDispatcher(threading.Thread):
             except Exception:  # noqa: BLE001 (a bad pass must not end the thread)
                 log.exception("in-process notification dispatcher failed; trying again")
             self.complete_bookings_when_due()
+            self.class_duties_when_due()
             self.last_run_at = time.time()
             self.wake.wait(self.interval)
 
@@ -240,6 +304,24 @@ class InProcessDispatcher(threading.Thread):
                     db.session.remove()
         except Exception:  # noqa: BLE001 (the next time round catches up: nothing is lost)
             log.exception("marking ended bookings completed failed; trying again later")
+
+    def class_duties_when_due(self) -> None:
+        """Promote waitlists every WAITLIST_PROMOTE_SECONDS and extend timetables every
+        TIMETABLE_EXTEND_SECONDS (both on the first turn); one failing never stops the other."""
+        duties = (("promote_waitlists", WAITLIST_PROMOTE_SECONDS, classes.promote_waitlists),
+                  ("extend_timetables", TIMETABLE_EXTEND_SECONDS, classes.extend_timetables))
+        for name, interval, work in duties:
+            if time.monotonic() < self.next_class_duty_at[name]:
+                continue
+            self.next_class_duty_at[name] = time.monotonic() + interval
+            try:
+                with self.app.app_context():
+                    try:
+                        work()
+                    finally:
+                        db.session.remove()
+            except Exception:  # noqa: BLE001 (the next turn catches up: the database keeps what is due)
+                log.exception("%s failed; trying again later", name)
 
     def stop(self, timeout: float = 10) -> None:
         self.stopped.set()
@@ -279,6 +361,8 @@ def _run_calendar_job(kind: str, argument):
     """The work behind each kind of calendar job, in the current app context (every runtime uses it)."""
     if kind == "booking":  # write these bookings' events (insert, patch or delete)
         return {str(booking_id): calendar_sync.sync_booking_event(booking_id) for booking_id in argument}
+    if kind == "class_session":  # write these class sessions' events in their instructors' calendars
+        return {str(session_id): calendar_sync.sync_session_event(session_id) for session_id in argument}
     if kind == "sync":  # incremental sync of one calendar (after a push notification)
         return bookings.sync_calendar(argument).as_dict()
     if kind == "setup":  # channels, first sync and busy times of a connection just made or changed
@@ -392,8 +476,8 @@ def _calendar_worker(app: Flask) -> CalendarWorker:
 
 # --- the runtime services talk to (app/services/background.py) -------------------------------------------
 
-CALENDAR_JOBS = {"calendar.events": "booking", "calendar.sync": "sync", "calendar.setup": "setup",
-                 "calendar.pass": "pass"}
+CALENDAR_JOBS = {"calendar.events": "booking", "calendar.class_events": "class_session", "calendar.sync": "sync",
+                 "calendar.setup": "setup", "calendar.pass": "pass"}
 
 
 # --- account emails (a password reset link) -----------------------------------------------------------

@@ -42,6 +42,19 @@ def booking_calendar(booking, *, method: str | None = None, cancelled: bool = Fa
     without for a file to download. `organizer`: (name, address) of who the event is from — the
     gym; `cancelled`: the event as cancelled (also when the booking is); `address`: the gym's postal
     address, for the LOCATION (booking_location)."""
+    description = booking.description or ""
+    if manage_link:
+        description = (description + "\n\n" if description else "") + f"Change or cancel: {manage_link}"
+    return _one_event(uid=event_uid(booking), sequence=booking.sequence, start=booking.start_at, end=booking.end_at,
+                      summary=summary(booking), description=description,
+                      location=booking_location(booking, address),
+                      cancelled=cancelled or booking.status == "cancelled", method=method, organizer=organizer)
+
+
+def _one_event(*, uid: str, sequence: int, start: datetime, end: datetime, summary: str, description: str,
+               location: str | None, cancelled: bool, method: str | None,
+               organizer: tuple[str, str] | None) -> Calendar:
+    """A VCALENDAR with one VEVENT (what every calendar file here is)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -49,21 +62,17 @@ def booking_calendar(booking, *, method: str | None = None, cancelled: bool = Fa
     if method:
         cal.add("method", method)
     event = Event()
-    event.add("uid", event_uid(booking))
-    event.add("sequence", booking.sequence)
+    event.add("uid", uid)
+    event.add("sequence", sequence)
     event.add("dtstamp", datetime.now(timezone.utc))
-    event.add("dtstart", booking.start_at)
-    event.add("dtend", booking.end_at)
-    event.add("summary", summary(booking))
-    description = booking.description or ""
-    if manage_link:
-        description = (description + "\n\n" if description else "") + f"Change or cancel: {manage_link}"
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", summary)
     if description:
         event.add("description", description)
-    location = booking_location(booking, address)
     if location:
         event.add("location", location)
-    event.add("status", "CANCELLED" if cancelled or booking.status == "cancelled" else "CONFIRMED")
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if organizer:
         name, address = organizer
         who = vCalAddress(f"mailto:{address}")
@@ -99,3 +108,43 @@ def google_calendar_url(booking, address: str | None = None) -> str:
     if location:
         params["location"] = location
     return "https://calendar.google.com/calendar/render?" + urlencode(params)
+
+
+# --- a spot in a group class -------------------------------------------------------------------------
+
+def class_event_uid(spot) -> str:
+    """One UID per spot, stable across the session's moves (each raises SEQUENCE), so a person's
+    calendar keeps one event for their place in the class and updates or cancels it."""
+    return f"class-spot-{spot.id}@atlas-booking"
+
+
+def class_location(session, address: str | None = None) -> str | None:
+    """Where the class takes place, on one line: the session's place, else its class type's, else the
+    gym's postal `address` (never joined: see booking_location)."""
+    place = session.location or (session.class_type.location if session.class_type else None)
+    if place:
+        return place
+    lines = [line.strip() for line in (address or "").splitlines() if line.strip()]
+    return ", ".join(lines) or None
+
+
+def class_summary(session) -> str:
+    what = session.class_type.name if session.class_type else "Class"
+    who = session.instructor.name if session.instructor else None
+    return f"{what} with {who}" if who else what
+
+
+def class_calendar(spot, session, *, method: str | None = None, cancelled: bool = False,
+                   organizer: tuple[str, str] | None = None, manage_link: str | None = None,
+                   address: str | None = None) -> Calendar:
+    """A VCALENDAR holding the person's spot in the session as one VEVENT (UID per spot, SEQUENCE the
+    session's), as booking_calendar does for a booking; `cancelled` (or a cancelled spot or session)
+    marks it STATUS:CANCELLED."""
+    description = (session.class_type.description or "") if session.class_type else ""
+    if manage_link:
+        description = (description + "\n\n" if description else "") + f"Cancel your spot: {manage_link}"
+    return _one_event(uid=class_event_uid(spot), sequence=session.sequence or 0, start=session.start_at,
+                      end=session.end_at, summary=class_summary(session), description=description,
+                      location=class_location(session, address),
+                      cancelled=cancelled or spot.status == "cancelled" or session.status == "cancelled",
+                      method=method, organizer=organizer)

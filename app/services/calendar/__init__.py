@@ -9,7 +9,9 @@ What it promises (docs/calendar.md has the long form):
   availability reads the cache, and a trainer whose busy times are unknown is withheld (or ignored,
   by GOOGLE_UNREACHABLE_POLICY).
 * **Write-back** (writeback.py): every booking becomes one event in its trainer's destination
-  calendar (a deterministic event id), retried with backoff, never written twice.
+  calendar (a deterministic event id), retried with backoff, never written twice; every class
+  session likewise in its instructor's (class_events.py: moved with a new instructor, deleted when
+  the session is cancelled, no attendee's details in it).
 * **Push and incremental sync** (channels.py, changes.py): a channel per selected calendar, renewed
   before it expires; notifications checked by channel id and token; changes read from the stored
   sync token. What a trainer's change does to a booking is decided by the booking service
@@ -50,6 +52,13 @@ from app.services.calendar.channels import (
     receive_push,
     verify_push,
 )
+from app.services.calendar.class_events import (
+    class_event_id_for,
+    mark_sessions_changed,
+    sync_session_event,
+    write_class_events_soon,
+    write_due_events,
+)
 from app.services.calendar.connections import (
     connections_by_user,
     connections_for,
@@ -72,12 +81,11 @@ from app.services.calendar.writeback import (
     event_id_for,
     mark_bookings_changed,
     sync_booking_event,
-    write_due_events,
 )
 
 __all__ = [
     "BusyState", "CalendarUnavailable", "ChannelRejected", "Changes", "GoogleNotConfigured", "Upkeep", "after_commit",
-    "busy_for_staff", "calendar_problems", "calendars_to_maintain", "changes_applied", "connections_by_user",
+    "busy_for_staff", "class_event_id_for", "mark_sessions_changed", "sync_session_event", "write_class_events_soon", "calendar_problems", "calendars_to_maintain", "changes_applied", "connections_by_user",
     "connections_for", "disconnect", "due_bookings", "ensure_channel", "event_id_for", "failed_write_counts",
     "failed_writes", "finish_connect", "get_connection", "is_current", "mark_bookings_changed", "needs_refresh",
     "look_after_connections", "own_events", "read_changes", "receive_push", "refresh_busy",

@@ -27,6 +27,7 @@ from app.models import (
     Calendar,
     CalendarConnection,
     CalendarOAuthState,
+    ClassSession,
     User,
 )
 from app.services import background
@@ -250,6 +251,10 @@ def disconnect(connection_id, user: User, *, now: datetime | None = None) -> Non
                                              Booking.calendar_sync_status.in_(("pending", "failed")))
                        .values(calendar_sync_status="not_applicable", calendar_sync_next_at=None,
                                calendar_sync_error=None).execution_options(synchronize_session=False))
+    db.session.execute(update(ClassSession).where(ClassSession.instructor_id == connection.user_id,
+                                                  ClassSession.calendar_sync_status.in_(("pending", "failed")))
+                       .values(calendar_sync_status="not_applicable", calendar_sync_next_at=None,
+                               calendar_sync_error=None).execution_options(synchronize_session=False))
     db.session.delete(connection)
     db.session.commit()
     log.info("calendar connection %s of user %s disconnected", connection_id, user.id)
@@ -311,20 +316,34 @@ def sync_now(connection_id, user: User) -> CalendarConnection:
 
 
 def _mark_future_bookings(user_id, now: datetime) -> None:
-    """The trainer's destination changed: every future active booking's event is rewritten."""
+    """The trainer's destination changed: every future active booking's event is rewritten, and
+    every class session they teach that is still ahead."""
     db.session.execute(
         update(Booking).where(Booking.staff_id == user_id, Booking.status.in_(ACTIVE_STATUSES),
                               Booking.end_at > now)
         .values(calendar_sync_status="pending", calendar_sync_attempts=0, calendar_sync_next_at=now,
                 calendar_sync_error=None)
         .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(ClassSession).where(ClassSession.instructor_id == user_id, ClassSession.status == "scheduled",
+                                   ClassSession.end_at > now)
+        .values(calendar_sync_status="pending", calendar_sync_attempts=0, calendar_sync_next_at=now,
+                calendar_sync_error=None)
+        .execution_options(synchronize_session=False))
 
 
 def _requeue_failed_for(user_id, now: datetime) -> None:
-    """After a (re)connect: bookings that waited for this person's calendar are written now."""
+    """After a (re)connect: bookings and class sessions that waited for this person's calendar are
+    written now."""
     db.session.execute(
         update(Booking).where(Booking.staff_id == user_id, Booking.calendar_sync_status == "failed",
                               Booking.end_at > now)
+        .values(calendar_sync_status="pending", calendar_sync_attempts=0, calendar_sync_next_at=now,
+                calendar_sync_error=None)
+        .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(ClassSession).where(ClassSession.instructor_id == user_id, ClassSession.calendar_sync_status == "failed",
+                                   ClassSession.end_at > now)
         .values(calendar_sync_status="pending", calendar_sync_attempts=0, calendar_sync_next_at=now,
                 calendar_sync_error=None)
         .execution_options(synchronize_session=False))

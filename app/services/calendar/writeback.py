@@ -22,7 +22,7 @@ from sqlalchemy import and_, or_, select, update
 
 from app.extensions import db
 from app.integrations import google_calendar as google
-from app.models import ACTIVE_STATUSES, Booking, Calendar, CalendarConnection
+from app.models import ACTIVE_STATUSES, Booking, Calendar, CalendarConnection, ClassSession
 from app.services import background
 from app.services.calendar.access import client_for, connection_failed, settings, utcnow
 
@@ -70,6 +70,9 @@ def after_commit(booking_ids: Sequence[uuid.UUID]) -> None:
     if booking_ids:
         background.submit("calendar.events", [str(i) for i in booking_ids])
 
+
+# The background job that writes class sessions' events (class_events.sync_session_event).
+CLASS_EVENTS_JOB = "calendar.class_events"
 
 RETRY_CAP = 1800  # seconds between retries when GOOGLE_WRITE_RETRIES lists none
 
@@ -145,16 +148,26 @@ def sync_booking_event(booking_id, *, now: datetime | None = None) -> str:
 
 
 def google_recovered(user_id, *, now: datetime) -> None:
-    """Google works again for this trainer: their write-backs waiting out a backoff are due now."""
+    """Google works again for this trainer: their write-backs waiting out a backoff (their bookings'
+    and their class sessions') are due now."""
     waiting = list(db.session.scalars(
         select(Booking.id).where(Booking.staff_id == user_id, Booking.calendar_sync_next_at > now,
                                  Booking.calendar_sync_status.in_(("pending", "failed")))))
-    if not waiting:
+    sessions = list(db.session.scalars(
+        select(ClassSession.id).where(ClassSession.instructor_id == user_id, ClassSession.calendar_sync_next_at > now,
+                                      ClassSession.calendar_sync_status.in_(("pending", "failed")))))
+    if not waiting and not sessions:
         return
-    db.session.execute(update(Booking).where(Booking.id.in_(waiting)).values(calendar_sync_next_at=now)
-                       .execution_options(synchronize_session=False))
+    if waiting:
+        db.session.execute(update(Booking).where(Booking.id.in_(waiting)).values(calendar_sync_next_at=now)
+                           .execution_options(synchronize_session=False))
+    if sessions:
+        db.session.execute(update(ClassSession).where(ClassSession.id.in_(sessions))
+                           .values(calendar_sync_next_at=now).execution_options(synchronize_session=False))
     db.session.commit()
     after_commit(waiting)
+    if sessions:
+        background.submit(CLASS_EVENTS_JOB, [str(i) for i in sessions])
 
 
 def _delete_event(calendar: Calendar, event_id: str, config) -> None:
@@ -167,12 +180,18 @@ def _delete_event(calendar: Calendar, event_id: str, config) -> None:
 
 
 def _write_event(booking: Booking, calendar: Calendar, config) -> str:
+    return write_event(booking, calendar, config, _event_body(booking, calendar), event_id_for(booking.id))
+
+
+def write_event(row, calendar: Calendar, config, body: dict, event_id: str) -> str:
+    """Insert or patch `row`'s event (a booking's, a class session's: anything with
+    `external_event_id` and `external_calendar_id`) in `calendar`, under its stable `event_id` when
+    it has none there yet: a retried insert hits 409 and becomes a patch. Records where it is."""
     connection = db.session.get(CalendarConnection, calendar.connection_id)
     if connection.status == "needs_reconnect":
         raise google.GoogleAccessRevoked("Google Calendar needs reconnecting.")
-    body = _event_body(booking, calendar)
-    known = booking.external_calendar_id == calendar.id and booking.external_event_id
-    event_id = booking.external_event_id if known else event_id_for(booking.id)
+    known = row.external_calendar_id == calendar.id and row.external_event_id
+    event_id = row.external_event_id if known else event_id
     with client_for(connection, config) as client:
         if known:
             try:
@@ -189,8 +208,8 @@ def _write_event(booking: Booking, calendar: Calendar, config) -> str:
                 # A retried insert (the first one did land), or a tombstone of an earlier event.
                 client.patch_event(calendar.external_id, event_id, body)
                 outcome = "patched"
-    booking.external_event_id = event_id
-    booking.external_calendar_id = calendar.id
+    row.external_event_id = event_id
+    row.external_calendar_id = calendar.id
     return outcome
 
 
@@ -214,22 +233,8 @@ def _failed(booking: Booking, seen_sequence: int, exc: google.GoogleError, now: 
     connection = db.session.get(CalendarConnection, calendar.connection_id) if calendar else None
     if connection is not None:
         connection_failed(connection, exc, now)
-    delays = _retry_delays() or [RETRY_CAP]
     attempts = booking.calendar_sync_attempts + 1
-    next_at = now + timedelta(seconds=delays[min(attempts, len(delays)) - 1])
-    if isinstance(exc, google.GoogleAccessRevoked):
-        status, next_at = "failed", None
-        message = "Waiting for Google Calendar to be reconnected."
-    elif booking.end_at <= now:
-        status, next_at = "failed", None  # over: nobody needs its event any more
-        message = f"Google Calendar could not be updated: {exc}"
-    elif attempts <= len(delays):
-        status = "pending"
-        message = f"Google Calendar could not be updated ({exc}); trying again."
-    else:  # a lasting failure: shown to the trainer, and still retried
-        status = "failed"
-        message = (f"Google Calendar could not be updated ({exc}); trying again at "
-                   f"{next_at.strftime('%H:%M')} UTC, and for as long as the booking is ahead.")
+    status, next_at, message = retry_state(attempts, exc, booking.end_at, now, "booking")
     db.session.execute(
         update(Booking).where(Booking.id == booking.id, Booking.sequence == seen_sequence)
         .values(calendar_sync_status=status, calendar_sync_next_at=next_at, calendar_sync_attempts=attempts,
@@ -239,6 +244,25 @@ def _failed(booking: Booking, seen_sequence: int, exc: google.GoogleError, now: 
     db.session.expire(booking)
     log.warning("booking %s event write-back: %s", booking.id, exc)
     return "retry" if status == "pending" else "failed"
+
+
+def retry_state(attempts: int, exc: google.GoogleError, end_at: datetime, now: datetime,
+                what: str) -> tuple[str, datetime | None, str]:
+    """After the `attempts`-th failed write of the event of a `what` ("booking", "class") ending at
+    `end_at`: (status, next try, message for the dashboard). Pending while GOOGLE_WRITE_RETRIES
+    lasts, then failed and still retried at the last delay while it is ahead; parked (no next try)
+    when the grant was revoked (a reconnect requeues it) or it is over."""
+    delays = _retry_delays() or [RETRY_CAP]
+    next_at = now + timedelta(seconds=delays[min(attempts, len(delays)) - 1])
+    if isinstance(exc, google.GoogleAccessRevoked):
+        return "failed", None, "Waiting for Google Calendar to be reconnected."
+    if end_at <= now:
+        return "failed", None, f"Google Calendar could not be updated: {exc}"  # over: nobody needs its event
+    if attempts <= len(delays):
+        return "pending", next_at, f"Google Calendar could not be updated ({exc}); trying again."
+    # A lasting failure: shown to the trainer, and still retried.
+    return "failed", next_at, (f"Google Calendar could not be updated ({exc}); trying again at "
+                               f"{next_at.strftime('%H:%M')} UTC, and for as long as the {what} is ahead.")
 
 
 def due_bookings(now: datetime, limit: int = 100) -> list[uuid.UUID]:
@@ -255,9 +279,9 @@ def due_bookings(now: datetime, limit: int = 100) -> list[uuid.UUID]:
 WRITTEN = ("inserted", "patched", "deleted", "unchanged")
 
 
-def write_due_events(*, now: datetime | None = None) -> int:
+def write_due_booking_events(*, now: datetime | None = None) -> int:
     """Write every booking event that is due (new changes, retries after their backoff). Returns how
-    many were written."""
+    many were written. (class_events.write_due_events does this and the class sessions' too.)"""
     now = utcnow(now)
     if settings() is None:
         return 0

@@ -29,7 +29,9 @@ What it exports (code outside the package imports these names from here, and not
 
 Inside, one module per concern (each imports the others directly, never through this file):
 scheduling (rows a booking change writes), claims (claiming, and writes fenced by a claim),
-delivery (passes over due rows: check, render, send), sending (one row to its provider),
+class_messages (rows a change of a spot in a class writes), reminder_settings (every reminder
+following a change of the settings), delivery (passes over due rows: check, render, send), sending
+(one row to its provider),
 recovery (rows whose sender died), messages (kinds, rendering, time text, an SMS fitted into one
 segment), gsm (the GSM-7 alphabet: SMS length, transliteration), opt_outs (opt-outs,
 unsubscribe tokens, the sealed manage token), sms_status (Twilio's status callbacks: delivered,
@@ -54,9 +56,9 @@ from app.services.notifications.outbox import (
     retry_notification,
 )
 from app.services.notifications.recovery import recover_expired
+from app.services.notifications.reminder_settings import reminder_settings_changed
 from app.services.notifications.retention import purge_expired
 from app.services.notifications.scheduling import (
-    reminder_settings_changed,
     schedule_booking_cancelled,
     schedule_booking_created,
     schedule_booking_rescheduled,

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.database import begin_serialized_transaction
 from app.extensions import db
-from app.models import Booking, Notification
+from app.models import Booking, ClassBooking, ClassSession, Notification
 from app.services.notifications.clock import Clock, utcnow
 from app.services.notifications.messages import KINDS
 
@@ -182,17 +182,24 @@ def finish_failed(row: Notification, token: str, reason: str) -> str:
     return finish(row, token, "failed", reason[:2000])
 
 
-def useful_until(row: Notification, booking: Booking | None = None) -> datetime:
-    """Until when a message is worth sending: a booking's messages until the booking starts (a
-    reminder or a confirmation after that helps nobody), and any message that is not a reminder
-    at most NOTIFICATIONS_RETRY_HOURS after it was written. `booking`: the row's, when the caller
-    has it loaded (else it is read)."""
+def useful_until(row: Notification, booking: Booking | None = None, *, start_at: datetime | None = None) -> datetime:
+    """Until when a message is worth sending: a booking's (or a class spot's) messages until the
+    booking (the class) starts (a reminder or a confirmation after that helps nobody), and any
+    message that is not a reminder at most NOTIFICATIONS_RETRY_HOURS after it was written.
+    `booking`, `start_at`: the row's booking, or the start of its class, when the caller has them
+    loaded (else it is read)."""
     limit = row.created_at + timedelta(hours=current_app.config["NOTIFICATIONS_RETRY_HOURS"])
-    if booking is not None and booking.id == row.booking_id:
+    if start_at is not None:
+        start = start_at
+    elif booking is not None and booking.id == row.booking_id:
         start = booking.start_at
+    elif row.booking_id:
+        start = db.session.scalar(select(Booking.start_at).where(Booking.id == row.booking_id))
+    elif row.class_booking_id:
+        start = db.session.scalar(select(ClassSession.start_at).join(
+            ClassBooking, ClassBooking.session_id == ClassSession.id).where(ClassBooking.id == row.class_booking_id))
     else:
-        start = db.session.scalar(select(Booking.start_at).where(Booking.id == row.booking_id)) \
-            if row.booking_id else None
+        start = None
     kind = KINDS.get(row.template)
     if kind is not None and kind.reminder and start is not None:
         return start

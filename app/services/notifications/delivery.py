@@ -26,6 +26,7 @@ from app.models import (
     ACTIVE_STATUSES,
     Booking,
     BookingLink,
+    ClassBooking,
     Notification,
     NotificationOptOut,
     Organization,
@@ -41,6 +42,7 @@ from app.services.notifications.claims import (
     finish_failed,
     postpone,
 )
+from app.services.notifications.class_messages import still_for
 from app.services.notifications.clock import Clock
 from app.services.notifications.messages import KINDS, Kind, render
 from app.services.notifications.recovery import recover_expired
@@ -139,6 +141,7 @@ class _Batch:
 
     rows: dict
     bookings: dict
+    spots: dict           # class spots (with their sessions) of rows about a place in a class
     orgs: dict
     staff: dict
     sms_opt_outs: dict    # number → source of its opt-out (STOP, or a number that cannot take SMS)
@@ -152,9 +155,16 @@ def _load_batch(ids: list[uuid.UUID]) -> _Batch:
     bookings = {b.id: b for b in db.session.scalars(
         select(Booking).where(Booking.id.in_(booking_ids)).execution_options(**FRESH)
         .options(selectinload(Booking.booking_link).selectinload(BookingLink.branding)))} if booking_ids else {}
+    spot_ids = {n.class_booking_id for n in rows.values() if n.class_booking_id}
+    spots = {s.id: s for s in db.session.scalars(
+        select(ClassBooking).where(ClassBooking.id.in_(spot_ids)).execution_options(**FRESH)
+        .options(selectinload(ClassBooking.session)))} if spot_ids else {}
     orgs = {o.id: o for o in db.session.scalars(
         select(Organization).where(Organization.id.in_({n.organization_id for n in rows.values()})))}
     staff_ids = {uuid.UUID(n.context["staff_id"]) for n in rows.values() if (n.context or {}).get("staff_id")}
+    # A changed class names the instructor it had (the message says who takes it now instead).
+    staff_ids |= {i for i in (_as_uuid((n.context or {}).get("previous_instructor_id")) for n in rows.values()
+                              if n.class_booking_id) if i}
     staff = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(staff_ids)))} if staff_ids else {}
     numbers = {n.recipient for n in rows.values() if n.channel == "sms"}
     sms_opt_outs = dict(db.session.execute(select(NotificationOptOut.address, NotificationOptOut.source).where(
@@ -164,16 +174,25 @@ def _load_batch(ids: list[uuid.UUID]) -> _Batch:
         NotificationOptOut.organization_id, NotificationOptOut.address).where(
         NotificationOptOut.channel == "email", NotificationOptOut.address.in_(addresses)))} if addresses else set()
     db.session.commit()  # end the read transaction: sending happens outside any open transaction
-    return _Batch(rows, bookings, orgs, staff, sms_opt_outs, email_opt_outs)
+    return _Batch(rows, bookings, spots, orgs, staff, sms_opt_outs, email_opt_outs)
+
+
+def _as_uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _send_one(row: Notification, token: str, batch: _Batch, transports: Transports, clock: Clock) -> str:
     kind = KINDS.get(row.template)
     booking = batch.bookings.get(row.booking_id) if row.booking_id else None
+    spot = batch.spots.get(row.class_booking_id) if row.class_booking_id else None
     org = batch.orgs.get(row.organization_id)
     if kind is None:
         return finish_failed(row, token, f"unknown template {row.template!r}")
-    reason = stale_reason(row, kind, booking, clock(), org=org)
+    reason = class_stale_reason(row, kind, spot, clock(), org=org) if kind.about_class \
+        else stale_reason(row, kind, booking, clock(), org=org)
     if reason:
         return finish(row, token, "skipped", reason)
     problem = recipient_problem(row.channel, row.recipient)
@@ -183,16 +202,18 @@ def _send_one(row: Notification, token: str, batch: _Batch, transports: Transpor
         return finish(row, token, "skipped", unreachable_reason(batch.sms_opt_outs[row.recipient]))
     if kind.reminder and row.channel == "email" and (row.organization_id, row.recipient.lower()) in batch.email_opt_outs:
         return finish(row, token, "skipped", "the recipient unsubscribed from reminder emails")
+    start_at, attendee_zone = (spot.session.start_at, spot.attendee_timezone) if spot is not None \
+        else (booking.start_at, booking.attendee_timezone) if booking is not None else (None, None)
     if kind.reminder:
-        held = quiet_hold(row, booking, org, clock())
+        held = quiet_hold(row, start_at, attendee_zone, org, clock())
         if held is not None:
             when, reason = held
             return postpone(row, token, when, reason) if when else finish(row, token, "skipped", reason)
 
-    message = render(row, booking, org, batch.staff, now=clock())
+    message = render(row, booking, org, batch.staff, now=clock(), spot=spot)
     if row.channel == "email":
         return send_email_row(row, token, message, transports, clock)
-    return send_sms_row(row, token, message, transports, clock, booking=booking)
+    return send_sms_row(row, token, message, transports, clock, booking=booking, start_at=start_at)
 
 
 def stale_reason(row: Notification, kind: Kind, booking: Booking | None, now: datetime, *,
@@ -213,11 +234,41 @@ def stale_reason(row: Notification, kind: Kind, booking: Booking | None, now: da
     if kind.reminder and booking.start_at <= now:
         return "the booking has already started"
     if kind.reminder:
-        return late_reminder(row, booking, now, org)
+        return late_reminder(row, booking.start_at, now, org)
     return None
 
 
-def late_reminder(row: Notification, booking: Booking, now: datetime, org: Organization | None) -> str | None:
+def class_stale_reason(row: Notification, kind: Kind, spot: ClassBooking | None, now: datetime, *,
+                       org: Organization | None = None) -> str | None:
+    """Why this message about a place in a class must not go out now, or None: the spot is no longer
+    in a state the message speaks of (a "you're booked" after the spot was given up, a "you're on
+    the waitlist" after the person was promoted — class_promoted tells them — or left), the session
+    changed since the row was written (a change notice superseded by a later change, a reminder for
+    a time the class no longer has: the move wrote new ones — a reminder of the same time, after
+    a new instructor or place, still goes, rendered as the class is now), the class was cancelled
+    (reminders), or a reminder's moment is gone."""
+    if spot is None:
+        return "the class spot no longer exists"
+    session = spot.session
+    if kind.spot_statuses is not None and spot.status not in kind.spot_statuses:
+        what = {"waitlisted": "on the waitlist", "confirmed": "booked", "cancelled": "cancelled"}.get(
+            spot.status, spot.status.replace("_", " "))
+        return f"the spot is {what} now"
+    if kind.needs_active and session.status != "scheduled":
+        return "the class was cancelled"
+    if kind.stale_on_sequence and row.booking_sequence is not None and (session.sequence or 0) != row.booking_sequence \
+            and not (kind.reminder and still_for(row, session)):
+        what = "reminder was scheduled" if kind.reminder else "message was written"
+        return f"the class changed after this {what} (version {row.booking_sequence} → {session.sequence})"
+    if kind.reminder and session.start_at <= now:
+        return "the class has already started"
+    if kind.reminder:
+        return late_reminder(row, session.start_at, now, org, "class")
+    return None
+
+
+def late_reminder(row: Notification, start_at: datetime, now: datetime, org: Organization | None,
+                  what: str = "booking") -> str | None:
     """A reminder sent late (the worker was down, a long outage) goes only while it still fits:
     not once a later reminder of the booking is due (that one goes instead, so a customer never gets
     "tomorrow" and "in 2 hours" together), and not with less than half its lead time left (a 2-hour
@@ -227,17 +278,18 @@ def late_reminder(row: Notification, booking: Booking, now: datetime, org: Organ
         return None
     offsets = org.reminder_offsets_minutes if org is not None and org.reminder_offsets_minutes is not None \
         else DEFAULT_REMINDER_OFFSETS_MINUTES
-    left = booking.start_at - now
+    left = start_at - now
     if any(0 < int(o) < offset and left <= timedelta(minutes=int(o)) for o in offsets):
-        return "late: a later reminder of this booking is due, and goes instead"
+        return f"late: a later reminder of this {what} is due, and goes instead"
     if left < timedelta(minutes=offset) / 2:
         return f"late: less than half of its {offset} minutes' notice was left"
     return None
 
 
-def quiet_hold(row: Notification, booking: Booking, org: Organization, now: datetime) \
-        -> tuple[datetime | None, str] | None:
-    """A reminder that comes due inside the organization's quiet hours (in the customer's zone):
+def quiet_hold(row: Notification, start_at: datetime, attendee_zone: str | None, org: Organization,
+               now: datetime) -> tuple[datetime | None, str] | None:
+    """A reminder of something starting at `start_at` (a booking, a class) that comes due inside
+    the organization's quiet hours (in the customer's zone, `attendee_zone`, else the gym's):
     (their end, why) to hold it until then when that still leaves half its notice, (None, why) to
     skip it; None to send it now. Reminders are placed around quiet hours when written; this
     catches those that arrive in them anyway (the worker was down, the settings changed)."""
@@ -246,12 +298,12 @@ def quiet_hold(row: Notification, booking: Booking, org: Organization, now: date
         return None
     offset = (row.context or {}).get("offset_minutes")
     notice = timedelta(minutes=offset if isinstance(offset, int) and offset > 0 else 0)
-    tz = first_zone(booking.attendee_timezone, org.timezone)
-    until = quiet.hold(now, booking.start_at, notice, tz)
+    tz = first_zone(attendee_zone, org.timezone)
+    until = quiet.hold(now, start_at, notice, tz)
     if until is None:
         return None
     why = f"quiet hours ({quiet.label()} {tz})"
-    if until >= booking.start_at:
+    if until >= start_at:
         return None, f"{why}: after them too little notice would be left"
     return until, f"held: {why}"
 

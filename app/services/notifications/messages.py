@@ -17,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import render_template
 
 from app.integrations import email as email_integration
-from app.models import Booking, Notification, Organization
+from app.models import Booking, ClassBooking, Notification, Organization
 from app.services import calendar_files as ics
 from app.services import identity, urls
 from app.services.branding import palette, safe_logo_url
@@ -44,6 +44,10 @@ class Kind:
     reminder: bool = False
     # A message about a booking (its row names one); staff messages about their calendar sync are not.
     about_booking: bool = True
+    # A message about a spot in a class (its row names a ClassBooking, and no booking).
+    about_class: bool = False
+    # A class message goes only while the spot is in one of these states (None: in any).
+    spot_statuses: tuple[str, ...] | None = None
 
 
 KINDS = {
@@ -60,6 +64,21 @@ KINDS = {
     "staff_booking_unassigned": Kind("staff", stale_on_sequence=True),
     "staff_calendar_reconnect": Kind("staff", about_booking=False),
     "staff_calendar_write_failures": Kind("staff", about_booking=False),
+    # Group classes (rows written by class_messages.py; docs/notifications.md, "Classes"). Each goes
+    # only while it is still true: "you're booked" not after the spot was given up, "you're on the
+    # waitlist" not once the person was promoted (class_promoted says so) or left the list, a
+    # reminder only for a confirmed spot in a class that is still on at the time it was written for.
+    "class_booked": Kind("attendee", calendar="event", about_booking=False, about_class=True,
+                         spot_statuses=("confirmed",)),
+    "class_waitlisted": Kind("attendee", about_booking=False, about_class=True, spot_statuses=("waitlisted",)),
+    "class_promoted": Kind("attendee", calendar="event", about_booking=False, about_class=True,
+                           spot_statuses=("confirmed",)),
+    "class_spot_cancelled": Kind("attendee", calendar="cancelled", about_booking=False, about_class=True),
+    "class_session_cancelled": Kind("attendee", calendar="cancelled", about_booking=False, about_class=True),
+    "class_session_changed": Kind("attendee", calendar="event", stale_on_sequence=True, about_booking=False,
+                                  about_class=True, spot_statuses=("confirmed", "waitlisted")),
+    "class_reminder": Kind("attendee", stale_on_sequence=True, needs_active=True, reminder=True,
+                           about_booking=False, about_class=True, spot_statuses=("confirmed",)),
 }
 
 
@@ -82,12 +101,16 @@ class Rendered:
 
 
 def render(row: Notification, booking: Booking | None, org: Organization, staff: dict, *,
-           now: datetime | None = None) -> Rendered:
+           now: datetime | None = None, spot: ClassBooking | None = None) -> Rendered:
     """The message for `row`, from its template and the booking as it is now (None for a message
-    about no booking)."""
+    about no booking), or the spot in a class and its session (`spot`, for a class message)."""
     kind = KINDS[row.template]
-    context = message_context(row, booking, org, staff, now=now) if kind.about_booking \
-        else staff_context(row, org, staff)
+    if kind.about_class:
+        context = class_context(row, spot, org, staff, now=now)
+    elif kind.about_booking:
+        context = message_context(row, booking, org, staff, now=now)
+    else:
+        context = staff_context(row, org, staff)
     name = f"notifications/{row.template}"
     if row.channel == "sms":
         return Rendered(sms=sms_message(f"{name}.sms.txt", context))
@@ -100,10 +123,13 @@ def render(row: Notification, booking: Booking | None, org: Organization, staff:
     reply_to = reply_to_address(org.contact_email) if kind.audience == "attendee" else None
     if kind.calendar:
         cancelled = kind.calendar == "cancelled"
-        calendar = ics.booking_calendar(booking, method=ics.EMAIL_METHOD, cancelled=cancelled,
-                                        organizer=(org.name, reply_to or email_integration.sender_address()),
-                                        manage_link=None if cancelled else context["manage_url"],
-                                        address=org.postal_address)
+        organizer = (org.name, reply_to or email_integration.sender_address())
+        manage_link = None if cancelled else context["manage_url"]
+        calendar = ics.class_calendar(spot, spot.session, method=ics.EMAIL_METHOD, cancelled=cancelled,
+                                      organizer=organizer, manage_link=manage_link, address=org.postal_address) \
+            if kind.about_class else \
+            ics.booking_calendar(booking, method=ics.EMAIL_METHOD, cancelled=cancelled, organizer=organizer,
+                                 manage_link=manage_link, address=org.postal_address)
         rendered.calendar = calendar.to_ical()
         rendered.calendar_method = ics.EMAIL_METHOD
     if reply_to:  # a customer's reply reaches the gym's desk, not the portal's sending address
@@ -280,6 +306,62 @@ def message_context(row: Notification, booking: Booking, org: Organization, staf
         "reminder_offsets": offset,
         **gym_contact(org),
     }
+
+
+def class_context(row: Notification, spot: ClassBooking, org: Organization, staff: dict, *,
+                  now: datetime | None = None) -> dict:
+    """What a class message can use: the class, its time in the attendee's zone (the gym's when
+    they gave none), the instructor, the place, the manage link; the waitlist position the row was
+    written with (`position`), the reason a session was cancelled, and for a changed session its
+    time (and instructor) before the change. The names `service` and `trainer` are the class and the
+    instructor, so SMS fitting (sms_message) treats them as it treats an appointment's."""
+    ctx = row.context or {}
+    session = spot.session
+    tz = first_zone(spot.attendee_timezone, org.timezone)
+    token = unseal(ctx.get("manage"))
+    previous_start = _parse_instant(ctx.get("previous_start_at"))
+    previous_end = previous_start + (session.end_at - session.start_at) if previous_start else None
+    previous_id = ctx.get("previous_instructor_id")
+    was = staff.get(_uuid_or_none(previous_id)) if previous_id and previous_id != str(session.instructor_id) else None
+    class_name = session.class_type.name if session.class_type else "Class"
+    instructor = session.instructor.name if session.instructor else None
+    offset = ctx.get("offset_minutes")
+    position = ctx.get("position")
+    return {
+        "org_name": org.name,
+        "brand": brand_of(None, org),
+        "attendee_name": spot.attendee_name,
+        "first_name": spot.attendee_name.split()[0] if spot.attendee_name else "there",
+        "class_name": class_name,
+        "service": class_name,
+        "trainer": instructor,
+        "location": ics.class_location(session, org.postal_address),
+        "description": session.class_type.description if session.class_type else None,
+        "when": when_text(session.start_at, session.end_at, tz),
+        "when_short": when_short(session.start_at, tz),
+        "date_short": date_short(session.start_at, tz),
+        "previous_when": when_text(previous_start, previous_end, tz)
+        if previous_start and previous_start != session.start_at else None,
+        "previous_trainer": was.name if was else None,
+        "timezone": tz,
+        "position": position if isinstance(position, int) and position > 0 else None,
+        "reason": ctx.get("reason") or session.cancellation_reason or spot.cancellation_reason,
+        "cancel_kind": ctx.get("kind"),
+        "was_waitlisted": ctx.get("was") == "waitlisted",
+        "manage_url": (urls.short_manage_url(token) if row.channel == "sms" else urls.manage_url(token))
+        if token else None,
+        "unsubscribe_url": unsubscribe_link(org.id, row.recipient) if row.channel == "email" else None,
+        "lead_time": lead_time_text(session.start_at, now or datetime.now(timezone.utc), tz) if offset else None,
+        "reminder_offsets": offset,
+        **gym_contact(org),
+    }
+
+
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def staff_context(row: Notification, org: Organization, staff: dict) -> dict:

@@ -120,10 +120,10 @@ def schedule_booking_cancelled(booking: Booking, group: list[Booking] | None = N
     return _add(rows)
 
 
-def reminder_settings_changed(organization_id, offsets: Sequence[int] | None, quiet_hours: QuietHours | None, *,
-                              now: datetime | None = None) -> int:
+def booking_reminders_follow_settings(organization_id, offsets: Sequence[int] | None,
+                                      quiet_hours: QuietHours | None, *, now: datetime | None = None) -> int:
     """The organization's reminder offsets or quiet hours changed: every upcoming booking's
-    reminders follow (no commit). A reminder no longer wanted (its offset removed, or quiet hours
+    reminders follow (no commit; reminder_settings.py does class spots' too). A reminder no longer wanted (its offset removed, or quiet hours
     leave it no time) is cancelled; one newly wanted is written (or, if it was cancelled before,
     pending again); a pending one moves to its new time. Reminders already sent stay sent. Returns
     how many bookings were looked at."""
@@ -148,24 +148,33 @@ def reminder_settings_changed(organization_id, offsets: Sequence[int] | None, qu
             reminders.setdefault(row.booking_id, []).append(row)
     with db.session.no_autoflush:
         for lead in leads:
-            wanted = {row.idempotency_key: row for row in
-                      _reminders(lead, offsets, lead.sequence, now, manage.get(lead.id, {}), quiet_hours, org_timezone)}
-            existing = {row.idempotency_key: row for row in reminders.get(lead.id, [])
-                        if row.booking_sequence == lead.sequence}
-            for key, row in existing.items():
-                if key not in wanted and row.status == "pending":
-                    row.status, row.last_error, row.updated_at = "cancelled", "the reminder settings changed", now
-            for key, row in wanted.items():
-                found = existing.get(key)
-                if found is None:
-                    _add([row])
-                elif found.status == "pending" and found.send_at != row.send_at:
-                    found.send_at, found.enqueued_at, found.updated_at = row.send_at, None, now
-                elif found.status == "cancelled":
-                    found.status, found.send_at, found.last_error, found.attempts = "pending", row.send_at, None, 0
-                    found.claim_token = found.handed_off_at = found.enqueued_at = None
-                    background.kick_after_commit("notifications")
+            follow_reminders(
+                _reminders(lead, offsets, lead.sequence, now, manage.get(lead.id, {}), quiet_hours, org_timezone),
+                [row for row in reminders.get(lead.id, []) if row.booking_sequence == lead.sequence], now)
     return len(leads)
+
+
+def follow_reminders(wanted_rows: list[Notification], existing_rows: list[Notification], now: datetime) -> None:
+    """Make one booking's (or class spot's) reminders for its current time what the settings now
+    want (no commit): `wanted_rows` (new rows, as place_reminders makes them) against the rows
+    already written (`existing_rows`, matched by idempotency key). One no longer wanted and still
+    pending is cancelled; one newly wanted is added (or, cancelled before, pending again); a pending
+    one moves to its new time. Reminders already sent stay sent."""
+    wanted = {row.idempotency_key: row for row in wanted_rows}
+    existing = {row.idempotency_key: row for row in existing_rows}
+    for key, row in existing.items():
+        if key not in wanted and row.status == "pending":
+            row.status, row.last_error, row.updated_at = "cancelled", "the reminder settings changed", now
+    for key, row in wanted.items():
+        found = existing.get(key)
+        if found is None:
+            _add([row])
+        elif found.status == "pending" and found.send_at != row.send_at:
+            found.send_at, found.enqueued_at, found.updated_at = row.send_at, None, now
+        elif found.status == "cancelled":
+            found.status, found.send_at, found.last_error, found.attempts = "pending", row.send_at, None, 0
+            found.claim_token = found.handed_off_at = found.enqueued_at = None
+            background.kick_after_commit("notifications")
 
 
 def schedule_staff_message(member: User, template: str, *, key: str, context: dict | None = None,
@@ -220,29 +229,40 @@ REMINDER_GAP = timedelta(minutes=30)
 
 def _reminders(booking: Booking, offsets, sequence: int, now: datetime, context: dict,
                quiet: QuietHours | None, org_timezone: str | None) -> list:
-    """The reminders at these offsets (minutes before the start; None: the default offsets) still to
-    come, not due within REMINDER_GAP of now, and placed around quiet hours in the customer's zone
-    (the gym's when the booking has none; app/services/quiet_hours.py): a text reminder that would
-    fall inside them goes after them or before them, or not at all."""
-    offsets = offsets if offsets is not None else DEFAULT_REMINDER_OFFSETS_MINUTES
-    tz = first_zone(booking.attendee_timezone, org_timezone)
+    """The booking's reminders at these offsets (placed by place_reminders)."""
     channels = [("email", booking.attendee_email)] + ([("sms", booking.attendee_phone)] if booking.attendee_phone else [])
+    return place_reminders(
+        booking.start_at, channels, offsets, now=now, quiet=quiet,
+        tz=first_zone(booking.attendee_timezone, org_timezone),
+        make_row=lambda channel, recipient, send_at, offset: _row(
+            booking, channel, "booking_reminder", recipient, send_at, sequence,
+            {**context, "offset_minutes": offset}, key_extra=f"{offset}m"))
+
+
+def place_reminders(start_at: datetime, channels: Sequence[tuple[str, str]], offsets, *, now: datetime,
+                    quiet: QuietHours | None, tz: str, make_row) -> list:
+    """The reminders of something starting at `start_at` (a booking, a spot in a class) at these
+    offsets (minutes before the start; None: the default offsets) still to come, not due within
+    REMINDER_GAP of now, and placed around quiet hours in the customer's zone `tz` (the gym's when
+    they gave none; app/services/quiet_hours.py): a text reminder that would fall inside them goes
+    after them or before them, or not at all. `make_row(channel, recipient, send_at, offset)` makes
+    each row; returns them, longest notice first."""
+    offsets = offsets if offsets is not None else DEFAULT_REMINDER_OFFSETS_MINUTES
     last: dict[str, datetime] = {}  # channel → when its previous (longer) reminder goes
     rows = []
     for offset in sorted({int(o) for o in offsets if int(o) > 0}, reverse=True):
-        due = booking.start_at - timedelta(minutes=offset)
+        due = start_at - timedelta(minutes=offset)
         if due < now + REMINDER_GAP:
             continue  # late, or just after the confirmation (or update): it would say nothing new
         for channel, recipient in channels:
             send_at = due
             if quiet is not None and quiet.applies_to(channel):
                 earliest = max(now, last.get(channel, now)) + REMINDER_GAP
-                send_at = quiet.place(due, booking.start_at, timedelta(minutes=offset), tz, earliest=earliest)
+                send_at = quiet.place(due, start_at, timedelta(minutes=offset), tz, earliest=earliest)
                 if send_at is None:
                     continue  # no time outside quiet hours that would still help
             last[channel] = send_at
-            rows.append(_row(booking, channel, "booking_reminder", recipient, send_at, sequence,
-                             {**context, "offset_minutes": offset}, key_extra=f"{offset}m"))
+            rows.append(make_row(channel, recipient, send_at, offset))
     return rows
 
 

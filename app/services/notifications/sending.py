@@ -8,6 +8,7 @@ after it the outcome may be unknown if the sender dies, and recovery settles it.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Self
 
 from flask import current_app
@@ -82,12 +83,13 @@ def send_email_row(row: Notification, token: str, message: Rendered, transports:
 
 
 def send_sms_row(row: Notification, token: str, message: Rendered, transports: Transports, clock: Clock, *,
-                 booking: Booking | None = None) -> str:
-    """Send the SMS of `row` (`booking`: its booking, when loaded); what became of the row (sent,
-    failed, retried, skipped, unsettled, lost)."""
+                 booking: Booking | None = None, start_at: datetime | None = None) -> str:
+    """Send the SMS of `row` (`booking`: its booking, when loaded; `start_at`: the start of its
+    class, for a message about a class spot); what became of the row (sent, failed, retried,
+    skipped, unsettled, lost)."""
     transport = transports["sms"]
     handoff = _handoff(row, token, clock, via=transport.name, digest=sms_integration.body_digest(message.sms))
-    valid_for = (useful_until(row, booking) - clock()).total_seconds()
+    valid_for = (useful_until(row, booking, start_at=start_at) - clock()).total_seconds()
     try:
         result = transport.send(to=row.recipient, body=message.sms, on_handoff=handoff, key=str(row.id),
                                 valid_for=max(valid_for, 1))
