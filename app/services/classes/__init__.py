@@ -50,6 +50,7 @@ from app.services.classes.timetable import (
     series_list,
     sessions_between,
     update_series,
+    week_stamp,
 )
 
 __all__ = [
@@ -57,5 +58,5 @@ __all__ = [
     "change_session", "class_types", "create_series", "create_session", "end_series", "extend_timetables",
     "get_class_type", "get_series", "get_session", "get_spot", "get_spot_by_token", "instructor_clashes",
     "local_week", "promote_waitlists", "promotion_deadline", "roster", "save_class_type", "series_list",
-    "sessions_between", "set_attendance", "update_series", "waitlist_open", "waitlist_position",
+    "sessions_between", "set_attendance", "update_series", "waitlist_open", "waitlist_position", "week_stamp",
 ]

@@ -26,6 +26,7 @@ from app.models import ClassBooking, ClassSession, Notification, Organization
 from app.models.classes import PLACE_HOLDING_STATUSES
 from app.services import clients
 from app.services.bookings import Actor, hash_token, new_manage_token, normalise_email, normalise_name, normalise_phone
+from app.services.calendar import mark_sessions_changed, write_class_events_soon
 from app.services.classes import audit
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.notifications.class_messages import (
@@ -77,6 +78,7 @@ def in_locked_transaction(work):
         try:
             result = work()
             db.session.commit()
+            write_class_events_soon()
             return result
         except OperationalError as exc:
             db.session.rollback()
@@ -146,6 +148,7 @@ def book_class(*, session_id, attendee_name: str, attendee_email: str, actor: Ac
         else:
             session.booked_count += 1
             spot.status = "confirmed"
+            mark_sessions_changed([session])  # the instructor's event shows the count booked
         db.session.add(spot)
         after = audit.spot_snapshot(spot)
         if position is not None:
@@ -230,6 +233,8 @@ def promote(session: ClassSession, org: Organization, now: datetime, actor: Acto
         schedule_class_message(spot, session, "class_promoted", context=manage, now=now)
         schedule_class_reminders(spot, session, org.reminder_offsets_minutes, sealed=manage, now=now)
         promoted.append(spot)
+    if promoted:
+        mark_sessions_changed([session])
     return promoted
 
 
@@ -329,10 +334,12 @@ def cancel_spot(spot_id, *, actor: Actor, reason: str | None = None, removed: bo
             spot.waitlist_seq = None
         else:
             session.booked_count -= 1
+            mark_sessions_changed([session])
             late = now >= session.start_at - timedelta(minutes=org.class_late_cancel_minutes)
             kind = "removed" if removed else ("late" if late else "customer")
         spot.status, spot.cancel_kind, spot.cancellation_reason = "cancelled", kind, reason
         spot.cancelled_at = spot.updated_at = now
+        session.updated_at = now  # its waitlist or places changed: what shows the session must follow
         after = audit.spot_snapshot(spot)
         audit.record(session.organization_id, actor, "removed" if removed else
                      ("left_waitlist" if was == "waitlisted" else "cancelled"), before=before, after=after,

@@ -27,6 +27,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.models import (
@@ -44,6 +45,7 @@ from app.models import (
 )
 from app.models.classes import LIVE_CLASS_STATUSES
 from app.services.bookings import Actor
+from app.services.calendar import mark_sessions_changed, write_class_events_soon
 from app.services.classes import audit
 from app.services.classes.spots import as_uuid, in_locked_transaction, lock_session, promote, sealed_manage
 from app.services.errors import Conflict, InvalidRequest, NotFound
@@ -138,6 +140,8 @@ def sessions_between(org_id, start: datetime, end: datetime, *, class_type_id=No
         query = query.where(ClassSession.instructor_id == as_uuid(instructor_id, "instructor_id"))
     if not include_cancelled:
         query = query.where(ClassSession.status == "scheduled")
+    # The instructor's organization is not wanted here (it would be joined into every row).
+    query = query.options(lazyload(ClassSession.instructor, User.organization))
     sessions = list(db.session.scalars(query.order_by(ClassSession.start_at, ClassSession.id)))
     waiting: dict = {}
     if sessions:
@@ -146,6 +150,15 @@ def sessions_between(org_id, start: datetime, end: datetime, *, class_type_id=No
                 ClassBooking.session_id.in_([s.id for s in sessions]), ClassBooking.status == "waitlisted")
             .group_by(ClassBooking.session_id)).all())
     return [SessionRow(s, waiting.get(s.id, 0)) for s in sessions]
+
+
+def week_stamp(org_id, start: datetime, end: datetime) -> tuple[int, datetime | None]:
+    """What changes whenever anything shown of the sessions starting in [start, end) changes: their
+    number and their latest update (every change of a session's spots touches its row). One query on
+    the (organization, start) index."""
+    count, latest = db.session.execute(select(func.count(), func.max(ClassSession.updated_at)).where(
+        ClassSession.organization_id == org_id, ClassSession.start_at >= start, ClassSession.start_at < end)).one()
+    return count, latest
 
 
 def get_session(org_id, session_id) -> ClassSession:
@@ -340,6 +353,7 @@ def create_series(org_id, *, actor: Actor, class_type_id, instructor_id, weekday
     audit.record(org_id, actor, "series_created", after={**audit.series_snapshot(series), "sessions": made},
                  series=series)
     db.session.commit()
+    write_class_events_soon()
     return series
 
 
@@ -360,22 +374,23 @@ def _materialise(series: ClassSeries, org: Organization, now: datetime, *, refus
     if clashes and refuse:
         _refuse_clashes(clashes, [span[0] for _, span in todo], zone)
     skipped = list(series.skipped or [])
-    made = 0
+    made = []
     for index, (day, (start, end)) in enumerate(todo):
         if index in clashes:
             entry = {"date": day.isoformat(), "reason": f"{clashes[index][0].what}: {clashes[index][0].label}"}
             if entry not in skipped:
                 skipped.append(entry)
             continue
-        db.session.add(ClassSession(
+        made.append(ClassSession(
             id=uuid.uuid4(), organization_id=series.organization_id, class_type_id=ctype.id, series_id=series.id,
             instructor_id=instructor.id, occurrence_date=day, start_at=start, end_at=end,
             capacity=series.capacity or ctype.capacity, booked_count=0, waitlist_seq=0, status="scheduled",
             location=ctype.location, detached=False, sequence=0))
-        made += 1
+        db.session.add(made[-1])
+    mark_sessions_changed(made)
     series.skipped = skipped
     series.materialised_until = horizon if series.last_date is None else min(horizon, series.last_date)
-    return made
+    return len(made)
 
 
 def extend_timetables(now: datetime | None = None) -> int:
@@ -389,6 +404,7 @@ def extend_timetables(now: datetime | None = None) -> int:
         org = db.session.get(Organization, series.organization_id)
         made += _materialise(series, org, now, refuse=False)
         db.session.commit()
+    write_class_events_soon()
     return made
 
 
@@ -455,6 +471,7 @@ def update_series(org_id, series_id, *, actor: Actor, class_type_id, instructor_
     audit.record(org_id, actor, "series_changed", before=before,
                  after={**audit.series_snapshot(series), "sessions_made": made, "booked": booked}, series=series)
     db.session.commit()
+    write_class_events_soon()
     return series
 
 
@@ -485,6 +502,7 @@ def end_series(org_id, series_id, *, actor: Actor, booked: str = "ask", now: dat
     series.last_date = max(series.first_date, now.astimezone(ZoneInfo(org.timezone)).date())
     audit.record(org_id, actor, "series_ended", before=before, after=audit.series_snapshot(series), series=series)
     db.session.commit()
+    write_class_events_soon()
     return series
 
 
@@ -497,11 +515,13 @@ def _live_counts(session_ids) -> dict:
 
 
 def _drop_empty(session: ClassSession, now: datetime) -> None:
-    """A session nobody is in: deleted when no spot was ever taken, else cancelled quietly."""
+    """A session nobody is in: deleted when no spot was ever taken (and it has no event in Google to
+    take away), else cancelled quietly."""
     has_rows = db.session.scalar(select(func.count()).select_from(ClassBooking).where(
         ClassBooking.session_id == session.id))
-    if has_rows:
+    if has_rows or session.external_event_id:
         session.status, session.cancelled_at = "cancelled", now
+        mark_sessions_changed([session])
     else:
         db.session.delete(session)
 
@@ -538,8 +558,10 @@ def create_session(org_id, *, actor: Actor, class_type_id, instructor_id, day: d
                            location=ctype.location, detached=True, sequence=0)
     db.session.add(session)
     db.session.flush()
+    mark_sessions_changed([session])
     audit.record(org_id, actor, "session_created", after=audit.session_snapshot(session), session=session)
     db.session.commit()
+    write_class_events_soon()
     return session
 
 
@@ -609,6 +631,7 @@ def _apply(session: ClassSession, *, start: datetime, end: datetime, instructor:
     after = audit.session_snapshot(session)
     if before != after:
         audit.record(session.organization_id, actor, "session_changed", before=before, after=after, session=session)
+        mark_sessions_changed([session])
     if tell and changed:
         for spot in db.session.scalars(select(ClassBooking).where(
                 ClassBooking.session_id == session.id, ClassBooking.status.in_(("confirmed", "waitlisted")))):
@@ -659,6 +682,7 @@ def _cancel_session_rows(session: ClassSession, org: Organization, actor: Actor,
     session.booked_count = 0
     session.status, session.cancellation_reason, session.cancelled_at = "cancelled", reason, now
     session.sequence = (session.sequence or 0) + 1
+    mark_sessions_changed([session])
     audit.record(session.organization_id, actor, "session_cancelled", before=before,
                  after=audit.session_snapshot(session), session=session)
 

@@ -26,17 +26,17 @@ from app.models import (
     ClassBooking,
     ClassSeries,
     ClassSession,
-    ClassType,
     Client,
     Notification,
     NotificationOptOut,
     Organization,
 )
 
-# Rows whose changes never alter which slots are offered. (Class types, series and spots shape
-# one-to-one availability only through the sessions they make: see _SESSION_TIME.)
+# Rows whose changes never alter which slots are offered. (Class series and spots shape one-to-one
+# availability only through the sessions they make: see _SESSION_TIME. A class type's change raises
+# schedule_version, which the public timetable's cached weeks follow for names and colours.)
 _IGNORED = (BookingAudit, Notification, NotificationOptOut, CalendarConnection, CalendarOAuthState, ApiKey,
-            AiActionLog, Client, ClassType, ClassSeries, ClassBooking, ClassAudit)
+            AiActionLog, Client, ClassSeries, ClassBooking, ClassAudit)
 # A class session is busy time for its instructor, like a booking: a new or removed session, or one
 # whose time, instructor or status changed, moves booking_version (its spots and counts do not).
 _SESSION_TIME = frozenset({"start_at", "end_at", "instructor_id", "status"})
