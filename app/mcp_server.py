@@ -1,4 +1,4 @@
-"""The MCP server: the seven booking tools for Claude Desktop and any other MCP client.
+"""The MCP server: the booking and class tools for Claude Desktop and any other MCP client.
 
     python -m app.mcp_server --api-key atlas_sk_…                     # stdio (Claude Desktop)
     python -m app.mcp_server --api-key atlas_sk_… --http --port 8765  # streamable HTTP at /mcp

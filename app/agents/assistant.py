@@ -5,8 +5,8 @@ message), asks the model, runs every tool it asks for through `run_tool` (dispat
 caller's principal — so the assistant can do exactly what that principal may do through the JSON API,
 checked the same way — and returns the reply, the tool calls made and the conversation to keep.
 
-Writes wait for the person. A book_slot, reschedule_booking or cancel_booking the model asks for is
-not run: it is checked (scope, arguments, the booking) and described from the database
+Writes wait for the person. A book_slot, book_class, reschedule_booking or cancel_booking the model
+asks for is not run: it is checked (scope, arguments, the booking) and described from the database
 (confirmations.py), the model is told it is waiting, and the person is shown it with Confirm and
 Don't. Only `converse(..., confirmed=[…])` — the person pressing Confirm — runs it. Text a customer
 typed (a name, notes) reaches the model only inside <tool_output> tags the system prompt calls data,
@@ -55,7 +55,7 @@ HISTORY_MESSAGES = 40                # messages kept between requests (tool roun
 HISTORY_CHARS = 24_000               # and their size as JSON, before the signed state compresses it
 MESSAGE_CHARS = 1000                 # one message typed by a person
 STATE_MAX_AGE = 24 * 3600            # seconds a conversation can be picked up again
-WRITE_TOOLS = frozenset({"book_slot", "reschedule_booking", "cancel_booking"})
+WRITE_TOOLS = frozenset({"book_slot", "book_class", "reschedule_booking", "cancel_booking"})
 MAX_WRITES_PER_MESSAGE = 5           # changes that can wait for one confirmation
 STATE_CHARS = 200_000                # a carried state longer than this is not ours
 MIN_CALL_SECONDS = 2.0               # a model call is not started with less of the time budget left
@@ -115,7 +115,7 @@ class PendingWrite(_Block):
     """A write the model asked for, waiting for the person's Confirm."""
 
     id: str = Field(min_length=16, max_length=64)
-    name: Literal["book_slot", "reschedule_booking", "cancel_booking"]
+    name: Literal["book_slot", "book_class", "reschedule_booking", "cancel_booking"]
     arguments: dict[str, Any]
     summary: str = Field(min_length=1, max_length=2000)
 
@@ -326,13 +326,16 @@ def system_prompt(context: dict, now: dt.datetime) -> str:
         "- Every fact about free times, bookings, trainers and prices comes from the tools or from this "
         "message. Never invent times, ids, tokens, names or prices; pass ids and times exactly as a tool "
         "gave them (a slot's startTime, staffId, staffIds, appointmentTypeId and bookingLinkSlug go to book_slot unchanged).",
-        "- book_slot, reschedule_booking and cancel_booking do not act when you call them: the person is "
-        "shown each change, described from the booking system, with a Confirm button, and it is made only if "
+        "- book_slot, book_class, reschedule_booking and cancel_booking do not act when you call them: the "
+        "person is shown each change, described from the booking system, with a Confirm button, and it is made only if "
         "they press it (the result says awaiting_confirmation). So call them only for changes the person "
         "asked for in their own words, once you have everything the change needs, without asking \"shall I?\" "
         f"first; never call one again while it waits, and never say it is done before a result says so. At "
         f"most {MAX_WRITES_PER_MESSAGE} changes can wait at once.",
         "- To book you need the customer's name and email address: ask for them; never make them up.",
+        "- Group classes (spin, yoga…): find_classes lists the sessions with their places; book_class books a "
+        "spot with a session's sessionId. When a class is full, offer its waitlist and set joinWaitlist true only "
+        "if the person agrees.",
     ]
     if page:
         lines += [
@@ -342,8 +345,9 @@ def system_prompt(context: dict, now: dt.datetime) -> str:
             "(…/booking/manage/<token>) or a text message (…/m/<token>): pass the token part as manageToken. "
             "Without it, explain that they "
             "can find it in that email. Never show or repeat a manage link other than the one they gave or "
-            "the one book_slot returned for the booking you just made.",
-            "- After booking, give the manage link book_slot returned so they can change or cancel later.",
+            "the one book_slot or book_class returned for the booking you just made.",
+            "- After booking, give the manage link book_slot or book_class returned so they can change or cancel "
+            "later.",
         ]
     lines += [
         "- When a tool answers with an error, explain it in plain words and offer what its hint suggests "

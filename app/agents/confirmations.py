@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from app.agents.actions import _load_booking
 from app.agents.principals import Principal
-from app.agents.schemas import BookSlotInput, CancelBookingInput, RescheduleBookingInput, ToolInput
+from app.agents.schemas import BookClassInput, BookSlotInput, CancelBookingInput, RescheduleBookingInput, ToolInput
 from app.extensions import db
 from app.models import AppointmentType, Booking, User
+from app.services import classes
 
 
 def when(value: dt.datetime, tz: str) -> str:
@@ -58,6 +59,16 @@ def describe_write(name: str, args: ToolInput, principal: Principal, tz: str) ->
         with_whom = f" with {trainers}" if trainers else ""
         return (f"Book {what}{with_whom} on {when(args.start_time, tz)} for {args.attendee_name} "
                 f"({args.attendee_email})")
+    if isinstance(args, BookClassInput):
+        session = classes.get_session(org_id, args.session_id)
+        what = (f"{session.class_type.name} with {_names(org_id, [session.instructor_id])} on "
+                f"{when(session.start_at, tz)}")
+        who = f"{args.attendee_name} ({args.attendee_email})"
+        if not args.join_waitlist:
+            return f"Book {who} into {what}"
+        if session.spots_left == 0:
+            return f"Put {who} on the waitlist for {what} (it is full)"
+        return f"Book {who} into {what} (on its waitlist if it is full by then)"
     if isinstance(args, RescheduleBookingInput):
         booking = _load_booking(args, principal)
         to_whom = f" with {_names(org_id, [args.staff_id])}" if args.staff_id and args.staff_id != booking.staff_id else ""

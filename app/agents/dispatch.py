@@ -40,7 +40,7 @@ def run_tool(name: str, arguments: dict, principal: Principal, *, now: dt.dateti
     except ToolError as exc:
         record_call(name, arguments, principal, exc.code, exc.status, None, now)
         raise
-    record_call(name, arguments, principal, "ok", 201 if name == "book_slot" else 200, payload, now)
+    record_call(name, arguments, principal, "ok", 201 if TOOLS[name].creates else 200, payload, now)
     return payload
 
 

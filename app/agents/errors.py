@@ -61,9 +61,18 @@ HINTS = {
                         "can cancel it (cancel_booking) and book what is offered now, or ask the gym to move it.",
     "no_booking_link": "Pass bookingLinkSlug, or ask an admin to add this trainer and service to a public "
                        "booking page in the dashboard.",
+    "class_full": "The class is full: if waitlistOpen is true, ask the customer whether to join its waitlist "
+                  "(book_class again with joinWaitlist true); else offer another session from find_classes.",
+    "already_booked": "Nothing to do: this customer already has a spot (or a place on the waitlist) in this class; "
+                      "their confirmation email has the manage link.",
+    "session_cancelled": "This class was cancelled: offer another session from find_classes.",
+    "session_started": "This class has already started: offer a later session from find_classes.",
+    "session_busy": "Many people are booking this class right now: try again in a moment.",
+    "session_not_found": "Check the sessionId: find_classes lists the gym's sessions.",
     "not_found": "Check the id; get_bookings lists bookings and list_services lists services and trainers.",
     "invalid_request": "Correct the fields named in `fields` and call again.",
 }
+RESERVED_DETAILS = frozenset({"code", "message", "hint", "status"})
 # Service field names (snake_case) that differ from the tools' camelCase ones.
 FIELD_NAMES = {"link": "bookingLinkSlug", "date_from": "startDate", "date_to": "endDate",
                "start_time": "startTime", "token": "manageToken"}
@@ -122,7 +131,10 @@ def from_service_error(exc: ServiceError, model: type[ToolInput], *, link_slug: 
     status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
     details: dict[str, Any] = {}
     for key, value in exc.details.items():
-        details[to_camel(key)] = value
+        # A detail named like a member of the error (already_booked carries the spot's `status`) is
+        # given as existing<Name>, so it never replaces the error's own code, message, hint or status.
+        name = to_camel(key)
+        details[f"existing{name[0].upper()}{name[1:]}" if name in RESERVED_DETAILS else name] = value
     if isinstance(exc, SlotTaken):
         details["alternatives"] = [alternative_json(slot, link_slug) for slot in exc.alternatives]
     if exc.fields:

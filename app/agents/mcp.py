@@ -1,4 +1,4 @@
-"""The MCP server: the seven booking tools for Claude Desktop and any other MCP client.
+"""The MCP server: the booking and class tools for Claude Desktop and any other MCP client.
 
 Built on the official `mcp` SDK's low-level Server: the tools are exactly `tool_definitions()` and
 every call goes through `run_tool()` with the principal of the key — the server's own, or the one an
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 NAME = "atlas-booking"
 INSTRUCTIONS = ("Book gym sessions at Atlas Booking. Call find_availability first; pass one of its slots "
                 "(startTime, staffId, appointmentTypeId) with the customer's name and email to book_slot. "
+                "For group classes call find_classes, and pass a session's sessionId to book_class "
+                "(joinWaitlist true to join a full class's waitlist, when the customer agrees). "
                 "Errors carry a code and a hint saying what to do next.")
 KEY_HINT = ("Start the server with --api-key or ATLAS_API_KEY, or send `Authorization: Bearer <key>` over HTTP. "
             "An owner or admin creates keys in the dashboard under API keys.")
@@ -58,9 +60,9 @@ def _tool(definition: dict) -> types.Tool:
     tool = TOOLS[definition["name"]]
     return types.Tool(
         name=definition["name"], description=definition["description"], input_schema=definition["input_schema"],
-        # book_slot only adds; rescheduling and cancelling change what is there.
+        # book_slot and book_class only add; rescheduling and cancelling change what is there.
         annotations=types.ToolAnnotations(read_only_hint=tool.read_only,
-                                          destructive_hint=None if tool.read_only else tool.name != "book_slot"),
+                                          destructive_hint=None if tool.read_only else not tool.creates),
     )
 
 

@@ -43,6 +43,8 @@ ACTION_LABELS = {
     "get_booking": ("Looked up the booking", "Couldn't look up the booking"),
     "get_bookings": ("Looked through bookings", "Couldn't look through bookings"),
     "list_services": ("Looked at the services", "Couldn't look at the services"),
+    "find_classes": ("Checked the classes", "Couldn't check the classes"),
+    "book_class": ("Booked the class", "Class booking didn't go through"),
 }
 WAITING = "Waiting for your confirmation"
 EXPIRED = ("This conversation had expired, so I've started a new one. If you were in the middle of "

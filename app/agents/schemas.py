@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
 
 from app.models.bookings import BOOKING_STATUSES
@@ -119,6 +119,39 @@ class GetBookingsInput(ToolInput):
     timezone: str | None = Field(None, max_length=64, description="IANA zone for the dates (default: the gym's).")
     limit: int = Field(20, ge=1, le=100, description="Bookings per page.")
     page: int = Field(1, ge=1, le=10_000, description="Page number, from 1.")
+
+
+class FindClassesInput(ToolInput):
+    date: IsoDate | None = Field(None, description="One local date, YYYY-MM-DD. Or give startDate/endDate.")
+    start_date: IsoDate | None = Field(None, description="First local date of a range (default: today).")
+    end_date: IsoDate | None = Field(
+        None, description="Last local date of the range, inclusive; at most 62 days (default: 7 days).")
+    class_type_id: uuid.UUID | None = Field(None, description="Only sessions of this class (a session's classTypeId).")
+    instructor_id: uuid.UUID | None = Field(None, description="Only sessions this instructor teaches.")
+    timezone: str | None = Field(
+        None, max_length=64, description="IANA zone the dates are read in and local times given in "
+                                         "(default: the gym's).")
+    limit: int = Field(20, ge=1, le=100, description="At most this many sessions, earliest first.")
+
+
+class BookClassInput(ToolInput):
+    session_id: uuid.UUID = Field(description="The class session (a session's sessionId from find_classes).")
+    attendee_name: str = Field(min_length=1, max_length=200, description="The customer's full name.")
+    attendee_email: str = Field(min_length=3, max_length=254, description="The customer's email address.")
+    attendee_phone: str | None = Field(
+        None, max_length=40,
+        description="Phone for SMS (a promotion from the waitlist is texted too), best with its country code, "
+                    "e.g. +44 7700 900123. Without one it is read as a number of attendeePhoneCountry and refused "
+                    "unless valid there.")
+    attendee_phone_country: str | None = Field(
+        None, min_length=2, max_length=2,
+        description="ISO 3166 alpha-2 country (e.g. US) of an attendeePhone given without its country code. "
+                    "Default: the gym's. Ask the customer rather than guess.")
+    attendee_timezone: str | None = Field(None, max_length=64,
+                                          description="The customer's IANA zone for their messages.")
+    join_waitlist: StrictBool = Field(
+        False, description="If the class is full, put the customer on its waitlist (status waitlisted, with their "
+                           "position) instead of being refused with class_full. Only when the customer agreed.")
 
 
 def _clean_schema(node):

@@ -1,5 +1,5 @@
-"""The AI booking tools (the spec's six, and list_services), one definition each, shared by every
-way an agent comes in.
+"""The AI booking tools (the spec's six, list_services, and the class tools find_classes and
+book_class), one definition each, shared by every way an agent comes in.
 
 POST /api/ai/booking, GET /api/ai/tools, the MCP server and the in-app assistants all go through
 `tool_definitions()` and `run_tool()` (dispatch.py). A tool is its name, what the model is told it
@@ -24,11 +24,14 @@ from app.agents.actions import (
     list_services,
     reschedule_booking,
 )
+from app.agents.class_actions import book_class, find_classes
 from app.agents.principals import Principal
 from app.agents.schemas import (
+    BookClassInput,
     BookSlotInput,
     CancelBookingInput,
     FindAvailabilityInput,
+    FindClassesInput,
     GetBookingInput,
     GetBookingsInput,
     ListServicesInput,
@@ -49,6 +52,7 @@ class Tool:
     scope: str
     handler: Callable[[Any, Principal, dt.datetime], dict]
     read_only: bool = True
+    creates: bool = False  # it only adds (a booking, a spot): 201 when it did, never destructive
 
 
 TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
@@ -68,7 +72,7 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          "trainers (staffIds) is booked with all of them together. The time is checked again when booking; if it "
          "was just taken the error `slot_taken` lists the nearest free alternatives. Returns the booking and "
          "the customer's manage link. The customer is emailed a confirmation.",
-         BookSlotInput, "bookings:write", book_slot, read_only=False),
+         BookSlotInput, "bookings:write", book_slot, read_only=False, creates=True),
     Tool("reschedule_booking",
          "Move an existing booking to another free time (optionally with another trainer of the same booking "
          "page). Name the booking by bookingId or the customer's manageToken. Refused within the gym's "
@@ -94,6 +98,22 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in (
          "it and the booking pages that book it, and every trainer with their services. Use the ids with "
          "find_availability (appointmentTypeId, staffId).",
          ListServicesInput, "availability:read", list_services),
+    Tool("find_classes",
+         "Find group classes at the gym (spin, HIIT, yoga…): the sessions still to come, earliest first, each with "
+         "its sessionId, class (classTypeId, name), start and end (UTC …Z, and local times in `timezone`), "
+         "instructor, capacity, spotsLeft, waitlistLength, full, waitlistOpen and bookable. Filter by date or "
+         "startDate/endDate (at most 62 days), classTypeId (classTypes lists the gym's classes) or instructorId. "
+         "Pass a session's sessionId to book_class.",
+         FindClassesInput, "availability:read", find_classes),
+    Tool("book_class",
+         "Book a customer into a class session (a sessionId from find_classes) with their name and email. While "
+         "places are left the spot is confirmed. When the class is full the answer is the error `class_full` "
+         "(with waitlistOpen), unless joinWaitlist is true: then the customer joins its waitlist (status "
+         "waitlisted, with waitlistPosition; 1 is next) and is promoted automatically, and emailed, if a place "
+         "frees up before the gym's waitlist cutoff. Ask the customer before putting them on a waitlist. One spot "
+         "per person per class (`already_booked`). Returns the spot and the customer's manage link (to cancel or "
+         "leave the waitlist). The customer is emailed.",
+         BookClassInput, "bookings:write", book_class, read_only=False, creates=True),
 )}
 ACTIONS: tuple[str, ...] = tuple(TOOLS)
 

@@ -85,7 +85,7 @@ def ai_booking():
         payload = run_tool(action, arguments, principal)
     except ToolError as exc:
         return tool_error_response(exc)
-    created = action == "book_slot" and not payload.get("idempotentReplay")
+    created = TOOLS[action].creates and not payload.get("idempotentReplay")
     return jsonify(payload), 201 if created else 200
 
 

@@ -1,4 +1,8 @@
-"""Public booking API (the spec's contract): availability, create, and token-managed changes."""
+"""Public booking API (the spec's contract): availability, create, and token-managed changes.
+
+The manage endpoints take a class spot's token too (classes.py shapes those answers): GET shows the
+spot (`kind: class`), DELETE gives it up or leaves the waitlist, PUT refuses (classes are not moved
+by customers). An appointment's token is looked up first, so appointments answer as they always have."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +13,9 @@ from typing import Annotated
 from flask import current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.api import classes
 from app.api.blueprint import bp
+from app.api.inputs import actor_from_request, json_body, optional_json_body
 from app.api.responses import (
     iso_local,
     iso_utc,
@@ -19,7 +25,6 @@ from app.api.responses import (
 from app.extensions import db, limiter
 from app.models import Booking, Organization
 from app.services.bookings import (
-    Actor,
     can_move_online,
     cancel_booking,
     change_deadline,
@@ -30,7 +35,7 @@ from app.services.bookings import (
     summarize,
 )
 from app.services.dates import IsoText
-from app.services.errors import InvalidRequest, ServiceError
+from app.services.errors import InvalidRequest, NotFound, ServiceError
 from app.services.scheduling import SlotSearch, reuse, search_slots
 
 
@@ -175,23 +180,12 @@ def booking_json(booking: Booking, staff_name: str | None = None, type_name: str
     }
 
 
-def actor_from_request(kind: str = "attendee", actor_id: str | None = None) -> Actor:
-    return Actor(type=kind, id=actor_id, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.", fields={"body": "expected a JSON object"})
-    return body
-
-
 @bp.post("/booking/create")
 @limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_CREATE"])
 def create():
     """Book a slot. 201 with the booking and its manage URL (the token is shown only here)."""
     try:
-        body = CreateBookingBody.model_validate(_json_body())
+        body = CreateBookingBody.model_validate(json_body())
         result = create_booking(
             link_slug=body.link_slug, start_time=body.start_time, end_time=body.end_time,
             attendee_name=body.attendee_name, attendee_email=body.attendee_email,
@@ -229,8 +223,16 @@ def _token_from(body: dict | None = None) -> str:
 @bp.get("/booking/manage")
 @limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_MANAGE"])
 def manage_get():
+    """The booking (or class spot) the token is for, and until when it can be changed here."""
     try:
-        booking = get_booking_by_token(_token_from())
+        token = _token_from()
+        try:
+            booking = get_booking_by_token(token)
+        except NotFound:
+            spot = classes.spot_for_token(token)
+            if spot is None:
+                raise
+            return jsonify(classes.managed_spot_json(spot))
     except ServiceError as exc:
         return service_error_response(exc)
     org = db.session.get(Organization, booking.organization_id)
@@ -244,7 +246,9 @@ def manage_get():
 def manage_put():
     """Reschedule to a new start_time (optionally with another member of staff on the same link)."""
     try:
-        raw = _json_body()
+        raw = json_body()
+        if classes.spot_for_token(request.args.get("token") or raw.get("token")) is not None:
+            raise classes.refuse_move()
         body = RescheduleBody.model_validate(raw)
         booking = get_booking_by_token(_token_from(raw))
         booking = reschedule_booking(booking.id, start_time=body.start_time, end_time=body.end_time,
@@ -260,13 +264,18 @@ def manage_put():
 @bp.delete("/booking/manage")
 @limiter.limit(lambda: current_app.config["RATELIMIT_BOOKING_MANAGE"])
 def manage_delete():
-    """Cancel, with an optional reason."""
+    """Cancel, with an optional reason (a class spot: give it up, or leave the waitlist)."""
     try:
-        raw = request.get_json(silent=True) or {}
-        if not isinstance(raw, dict):
-            raise InvalidRequest("The request body must be a JSON object.", fields={"body": "expected a JSON object"})
+        raw = optional_json_body()
         body = CancelBody.model_validate(raw)
-        booking = get_booking_by_token(_token_from(raw))
+        token = _token_from(raw)
+        try:
+            booking = get_booking_by_token(token)
+        except NotFound:
+            spot = classes.spot_for_token(token)
+            if spot is None:
+                raise
+            return jsonify(classes.cancel_spot_json(spot, body.reason))
         booking = cancel_booking(booking.id, reason=body.reason, actor=actor_from_request(actor_id=str(booking.id)))
     except ValidationError as exc:
         return validation_error_response(exc, "The cancel request is not valid.")

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.agents import TOOLS
-from app.api import ai, booking, calendar, notifications, selftest, shapes, twilio
+from app.api import ai, booking, calendar, classes, notifications, selftest, shapes, twilio
 from app.api.blueprint import bp
 
 TITLE = "Atlas Booking API"
@@ -36,6 +36,9 @@ Book trainers and sessions at a gym, and manage a booking from its link.
 
 * **Public booking API** (`/api/booking/…`): no key. Availability is in UTC with local times in the
   zone asked for; a booking answers with a manage token shown once.
+* **Group classes** (`/api/classes…`): no key. The timetable with places, spots left and waitlists; a
+  spot (or a place on a full class's waitlist) answers with a manage token that
+  `/api/booking/manage` takes like an appointment's.
 * **AI tools** (`/api/ai/…`): an API key made by an owner or admin in the dashboard, sent as
   `Authorization: Bearer atlas_sk_…`; its organization and scopes bound what it can do.
 * **Operations** (`/api/notifications/process`, `/api/test/booking-system`): the admin key
@@ -65,7 +68,9 @@ SECURITY_SCHEMES = {
 COMMON_RESPONSES = {
     "Invalid": "The request is not valid: `error.fields` says which input and why.",
     "NotFound": "No such thing (or not yours to see).",
-    "Conflict": "The time is taken or the booking can no longer change; `error.alternatives` offers free times.",
+    "Conflict": "The time is taken or the booking can no longer change; `error.alternatives` offers free times. "
+                "For a class: `class_full` (without join_waitlist, or once its waitlist has closed), "
+                "`already_booked`, `session_cancelled`, `session_started`, `class_not_reschedulable`.",
     "Unauthorized": "No key, or a key that is not valid (see `WWW-Authenticate`).",
     "Forbidden": "The key or signature is not allowed to do this.",
     "TooLarge": "The body is larger than the portal accepts (MAX_CONTENT_LENGTH).",
@@ -137,13 +142,23 @@ OPERATIONS: tuple[Operation, ...] = (
                   200: ("A replay of an Idempotency-Key already used: the booking it made.", shapes.BookingCreated)},
               errors=("Invalid", "NotFound", "Conflict", "TooLarge", "RateLimited")),
     Operation(booking.manage_get, "get", "Booking", parameters=[_token_param(True)],
-              ok={200: ("The booking, and until when it can be changed here.", shapes.ManagedBooking)},
+              ok={200: ("The booking, and until when it can be changed here; for a class spot's token the spot "
+                        "(`kind: class`, with its status and waitlist position).", shapes.ManageAnswer)},
               errors=("Invalid", "NotFound", "RateLimited")),
     Operation(booking.manage_put, "put", "Booking", body=booking.RescheduleBody, parameters=[_token_param(False)],
               ok={200: ("Rescheduled.", shapes.BookingAnswer)},
               errors=("Invalid", "NotFound", "Conflict", "TooLarge", "RateLimited")),
     Operation(booking.manage_delete, "delete", "Booking", body=booking.CancelBody, body_required=False,
-              parameters=[_token_param(False)], ok={200: ("Cancelled.", shapes.BookingAnswer)},
+              parameters=[_token_param(False)],
+              ok={200: ("Cancelled; a class spot given up or the waitlist left (`kind: class`), the first person "
+                        "waiting promoted into a freed place.", shapes.ManageChangeAnswer)},
+              errors=("Invalid", "NotFound", "Conflict", "TooLarge", "RateLimited")),
+    Operation(classes.classes_list, "get", "Classes", query=classes.ClassesParams,
+              ok={200: ("Sessions, earliest first.", shapes.ClassesResponse)},
+              errors=("Invalid", "NotFound", "RateLimited")),
+    Operation(classes.book_class, "post", "Classes", body=classes.BookClassBody,
+              ok={201: ("A spot: `confirmed`, or `waitlisted` with its `waitlist_position`. The manage token and "
+                        "URL are shown only here.", shapes.ClassBookingCreated)},
               errors=("Invalid", "NotFound", "Conflict", "TooLarge", "RateLimited")),
     Operation(ai.ai_booking, "post", "AI tools", body=_ai_body(), security=[{"apiKey": []}],
               ok={200: ("The tool's answer.", shapes.ToolResult),

@@ -10,6 +10,7 @@ from app.services.scheduling.engine import Slot
 from app.timeformat import iso_local, iso_utc  # noqa: F401  (the API's formats; imported from here)
 
 STATUS_BY_ERROR = {InvalidRequest: 400, NotFound: 404, Conflict: 409}
+RESERVED_DETAILS = frozenset({"status", "code", "message"})
 
 
 def alternative_json(slot: Slot) -> dict:
@@ -21,7 +22,9 @@ def alternative_json(slot: Slot) -> dict:
 def service_error_response(exc: ServiceError):
     """A service's error in the API's error shape (alternatives included when a time was taken)."""
     status = next((code for cls, code in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
-    extra = dict(exc.details)
+    # A detail named like a member of the error itself (already_booked carries the spot's `status`)
+    # is given as existing_<name>: it must neither replace the error's own nor break api_error's call.
+    extra = {(f"existing_{key}" if key in RESERVED_DETAILS else key): value for key, value in exc.details.items()}
     if isinstance(exc, SlotTaken):
         extra["alternatives"] = [alternative_json(slot) for slot in exc.alternatives]
     if exc.fields:

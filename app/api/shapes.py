@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 
 class Closed(BaseModel):
@@ -140,6 +140,98 @@ class ManagedBooking(BookingAnswer):
                                              "or type_not_offered; cancelling still works).")
 
 
+# --- classes -----------------------------------------------------------------------------------
+
+class ClassSessionOut(Closed):
+    id: str
+    class_type_id: str
+    name: str = Field(description="The class's name (Spin, HIIT…).")
+    description: str | None
+    color: str = Field(description="The class's colour, #rrggbb.")
+    start: dt.datetime = Field(description="UTC, ISO 8601 with Z.")
+    end: dt.datetime
+    local_start: str = Field(description="Local time in the answer's zone, ISO 8601 with its offset.")
+    local_end: str
+    duration: int = Field(description="Minutes.")
+    instructor_id: str
+    instructor_name: str | None
+    location: str | None
+    capacity: int
+    booked: int = Field(description="Places taken.")
+    spots_left: int
+    waitlist_length: int = Field(description="People waiting, in arrival order.")
+    status: Literal["scheduled", "cancelled"]
+    full: bool = Field(description="No place left (spots_left is 0).")
+    waitlist_open: bool = Field(description="Someone joining the waitlist now could still be promoted (until the "
+                                            "organization's waitlist cutoff before the start).")
+    bookable: bool = Field(description="POST /api/classes/book can take a spot now: scheduled, not started, and a "
+                                       "place left or the waitlist open.")
+    price_pennies: int = Field(description="Price in minor units of `currency` (0: free).")
+    currency: str
+
+
+class ClassesResponse(Closed):
+    success: Literal[True]
+    sessions: list[ClassSessionOut]
+    timezone: str = Field(description="The IANA zone of the local times and of start_date/end_date.")
+    start_date: dt.date
+    end_date: dt.date
+    organization: OrganizationRef
+
+
+class ClassBookingOut(Closed):
+    """A spot in a class session (`kind: class`), as POST /api/classes/book and /api/booking/manage show it."""
+
+    id: str
+    kind: Literal["class"]
+    status: str = Field(description="confirmed, waitlisted, cancelled, attended or no_show.")
+    waitlist_position: int | None = Field(description="Place on the waitlist (1 is next); null unless waitlisted.")
+    start: dt.datetime
+    end: dt.datetime
+    local_start: str
+    local_end: str
+    timezone: str = Field(description="The attendee's IANA zone (the local times are in it).")
+    session: ClassSessionOut
+    attendee: Attendee
+    cancel_kind: str | None = Field(description="Why it was given up: customer, late (inside the late-cancel "
+                                                "window), removed, session_cancelled, left_waitlist or "
+                                                "waitlist_closed.")
+    cancellation_reason: str | None
+    created_at: dt.datetime
+
+
+class ClassBookingCreated(Closed):
+    """201: a spot, confirmed or on the waitlist. The manage token is shown only here (it is stored hashed)."""
+
+    success: Literal[True]
+    booking: ClassBookingOut
+    manage_token: str
+    manage_url: str
+
+
+class ClassBookingAnswer(Closed):
+    success: Literal[True]
+    kind: Literal["class"]
+    booking: ClassBookingOut
+
+
+class ManagedClassBooking(ClassBookingAnswer):
+    can_cancel: bool = Field(description="Whether DELETE can give it up (or leave the waitlist) now.")
+    can_cancel_until: dt.datetime = Field(description="The class's start.")
+    late_cancel_from: dt.datetime = Field(description="From then on, giving up a confirmed spot is recorded as a "
+                                                      "late cancellation.")
+    can_reschedule: Literal[False] = Field(description="Classes are not moved by customers (PUT answers 409 "
+                                                       "class_not_reschedulable).")
+
+
+class ManageAnswer(RootModel[ManagedBooking | ManagedClassBooking]):
+    """GET /api/booking/manage: an appointment, or a class spot (`kind: class`)."""
+
+
+class ManageChangeAnswer(RootModel[BookingAnswer | ClassBookingAnswer]):
+    """DELETE /api/booking/manage: the cancelled appointment, or the class spot given up (`kind: class`)."""
+
+
 # --- AI tools ----------------------------------------------------------------------------------
 
 class ToolDefinition(Closed):
@@ -229,6 +321,7 @@ class WebhookHealth(Closed):
 
 
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
-    ErrorResponse, AvailabilityResponse, BookingCreated, BookingAnswer, ManagedBooking, ToolsResponse,
+    ErrorResponse, AvailabilityResponse, BookingCreated, BookingAnswer, ManagedBooking, ClassesResponse,
+    ClassBookingCreated, ClassBookingAnswer, ManagedClassBooking, ManageAnswer, ManageChangeAnswer, ToolsResponse,
     ToolResult, ProcessResponse, QueueHealth, SelfTestResponse, WebhookAck, WebhookHealth,
 )

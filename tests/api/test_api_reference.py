@@ -14,8 +14,9 @@ def test_the_document_is_openapi_3_1_and_covers_every_operation(client):
     document = response.get_json()
     assert document["openapi"] == "3.1.0"
     operations = {(method, path) for path, item in document["paths"].items() for method in item}
-    assert len(operations) == len(OPERATIONS) == 19
+    assert len(operations) == len(OPERATIONS) == 21
     for method, path in [("post", "/api/booking/create"), ("put", "/api/booking/manage"), ("post", "/api/ai/booking"),
+                         ("get", "/api/classes"), ("post", "/api/classes/book"),
                          ("post", "/api/notifications/process"), ("post", "/api/calendar/webhooks/google"),
                          ("post", "/api/twilio/status"), ("get", "/api/notifications/unsubscribe/{token}")]:
         assert (method, path) in operations
@@ -36,7 +37,7 @@ def test_the_request_schemas_are_the_validating_models(client):
     ai = document["paths"]["/api/ai/booking"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert {variant["properties"]["action"]["const"] for variant in ai["oneOf"]} == {
         "find_availability", "book_slot", "reschedule_booking", "cancel_booking", "get_booking", "get_bookings",
-        "list_services"}
+        "list_services", "find_classes", "book_class"}
 
 
 def test_every_error_is_documented_in_the_one_error_shape(client):

@@ -39,6 +39,8 @@ def sample(prop: dict):
     """A value the property's schema allows."""
     if "enum" in prop:
         return prop["enum"][-1]
+    if prop["type"] == "boolean":
+        return True
     if prop["type"] == "array":
         return [sample(prop["items"])]
     if prop["type"] == "integer":
@@ -74,9 +76,9 @@ def test_tools_endpoint_is_public_and_serves_the_generated_definitions(client):
     assert data["scopes"] == {name: tool.scope for name, tool in TOOLS.items()}
 
 
-def test_the_specs_six_tools_in_its_order_then_list_services():
+def test_the_specs_six_tools_in_its_order_then_list_services_and_the_class_tools():
     assert ACTIONS == ("find_availability", "book_slot", "reschedule_booking", "cancel_booking", "get_booking",
-                       "get_bookings", "list_services")
+                       "get_bookings", "list_services", "find_classes", "book_class")
     assert list(DEFINITIONS) == list(ACTIONS)
 
 
