@@ -1,4 +1,4 @@
-"""The staff dashboard: bookings, calendar, clients, availability, services, booking pages, team, settings.
+"""The staff dashboard: bookings, calendar, classes, clients, availability, services, booking pages, team, settings.
 
 Every route needs a signed-in member of staff and shows only their organization's rows (another
 organization's ids answer 404). HTML throughout: one URL renders the whole page, or for an htmx
@@ -12,6 +12,7 @@ from app.dashboard import (  # noqa: F401  (register the routes)
     bookings,
     calendar_sync,
     catalog,
+    classes,
     clients,
     home,
     new_booking,

@@ -97,6 +97,8 @@ SECTIONS = [
     ("dashboard.calendar", "Calendar", ("dashboard.calendar",)),
     ("dashboard.bookings", "Bookings", ("dashboard.booking",)),
     # Everyone: a trainer sees the clients they have bookings with (app/dashboard/clients.py).
+    # Everyone: the week of classes and the timetable; a trainer opens the rosters of their own sessions.
+    ("dashboard.classes_week", "Classes", ("dashboard.class",)),
     ("dashboard.clients", "Clients", ("dashboard.client",)),
     ("dashboard.availability", "Availability", ("dashboard.availability", "dashboard.rule_", "dashboard.override_",
                                                 "dashboard.holiday_")),

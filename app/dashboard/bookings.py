@@ -1,4 +1,4 @@
-"""Bookings: the day/week calendar, the filterable list, a booking with its audit trail, and the staff
+"""Bookings: the day/week calendar (with class sessions beside the bookings), the filterable list, a booking with its audit trail, and the staff
 actions on it — each through app/services/bookings.py, the same code path as the public pages and API."""
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from app.dashboard.forms import (
 )
 from app.extensions import htmx
 from app.htmx import BOOKING_CHANGED, apply_errors, render, see_other, wants_fragment
-from app.services import notifications, reports
+from app.services import classes, notifications, reports
 from app.services.bookings import (
     SlotTaken,
     cancel_booking,
@@ -87,26 +87,31 @@ def calendar():
     else:
         people = [selected]
         bookings = reports.calendar_bookings(org_id(), window_start, window_end, staff_ids=[selected.id])
+    # Classes sit beside one-to-one bookings, in their instructor's column (a trainer: their own).
+    sessions = cal.class_entries(classes.sessions_between(
+        org_id(), window_start, window_end, instructor_id=selected.id if selected else None,
+        include_cancelled=False))
     working = reports.working_blocks(people, window_start, window_end, now=now)
     if selected is None:
         # Owners and admins who neither work shifts nor have bookings this week stay off the team view;
         # so do deactivated trainers, unless they still have bookings to be moved.
-        with_bookings = {b.staff_id for b in bookings}
+        with_bookings = {b.staff_id for b in bookings} | {s.staff_id for s in sessions}
         people = [m for m in members if m.id in with_bookings
                   or (m.active and (m.role == "staff" or working.get(m.id)))]
     step = timedelta(days=1 if view == "day" else 7)
     context = dict(
         view=view, day=day, days=days, today=today, tz=tz, selected=selected, members=members,
         trainer_value=str(selected.id) if selected else "all", count=reports.count_bookings(bookings),
+        class_count=len(sessions),
         prev_day=day - step, next_day=day + step,
         staff_names={m.id: m.name for m in members},
     )
     if view == "week" and selected is None:
-        context["matrix"] = cal.team_matrix(people, days, bookings, working, tz, today)
+        context["matrix"] = cal.team_matrix(people, days, [*bookings, *sessions], working, tz, today)
     elif view == "week":
-        context["grid"] = cal.time_grid(cal.day_columns(days, today), bookings, working, tz)
+        context["grid"] = cal.time_grid(cal.day_columns(days, today), [*bookings, *sessions], working, tz)
     else:
-        context["grid"] = cal.time_grid(cal.staff_columns(day, people, today), bookings, working, tz)
+        context["grid"] = cal.time_grid(cal.staff_columns(day, people, today), [*bookings, *sessions], working, tz)
     return render("dashboard/calendar.html", ["calendar_view"], **context)
 
 

@@ -1,7 +1,8 @@
 """The day and week calendars as plain layout data for a server-rendered CSS grid.
 
-Pure functions: bookings and working blocks in, columns and positioned events out (grid rows of
-15 minutes in the organization's time zone). Nothing here queries the database.
+Pure functions: bookings (and class sessions, as ClassEntry) and working blocks in, columns and
+positioned events out (grid rows of 15 minutes in the organization's time zone). Nothing here
+queries the database.
 """
 from __future__ import annotations
 
@@ -19,9 +20,42 @@ DEFAULT_FIRST_HOUR = 7
 DEFAULT_LAST_HOUR = 20  # the grid runs until this hour (exclusive)
 
 
+@dataclass(frozen=True)
+class ClassEntry:
+    """A class session placed like a booking (in its instructor's column), linking to its roster."""
+
+    id: uuid.UUID
+    staff_id: uuid.UUID
+    start_at: datetime
+    end_at: datetime
+    name: str
+    booked: int
+    capacity: int
+    waitlist: int
+    color: str | None
+    status: str = "class"
+    is_class: bool = True
+
+    @property
+    def attendee_name(self) -> str:
+        return f"{self.name} {self.booked}/{self.capacity}"
+
+    @property
+    def type_name(self) -> str:
+        return f"Class · {self.waitlist} waiting" if self.waitlist else "Class"
+
+
+def class_entries(rows) -> list[ClassEntry]:
+    """Calendar entries of class sessions (timetable SessionRows), cancelled ones left out."""
+    return [ClassEntry(id=r.session.id, staff_id=r.session.instructor_id, start_at=r.session.start_at,
+                       end_at=r.session.end_at, name=r.session.class_type.name, booked=r.session.booked_count,
+                       capacity=r.session.capacity, waitlist=r.waitlist_length, color=r.session.class_type.color)
+            for r in rows if r.session.status == "scheduled"]
+
+
 @dataclass
 class Event:
-    booking: CalendarBooking
+    booking: CalendarBooking | ClassEntry
     row: int            # 1-based grid row of the start
     span: int           # rows covered
     starts: str         # "09:00"
@@ -88,7 +122,8 @@ class MatrixRow:
 
     @property
     def total(self) -> int:
-        return sum(len(c.bookings) for c in self.cells)
+        """One-to-one bookings only: classes are counted in the toolbar."""
+        return sum(1 for c in self.cells for _, b in c.bookings if not getattr(b, "is_class", False))
 
 
 def week_start(day: date) -> date:

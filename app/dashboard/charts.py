@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from app.services.reports import Utilisation
+from app.services.reports import ClassFigures, Utilisation
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,11 @@ class UtilisationChart:
     rows: list[UtilisationRow]
 
 
+def _level(ratio: float) -> str:
+    """The colour band of a share: high from 80 %, mid from 40 %, else low."""
+    return "high" if ratio >= 0.8 else "mid" if ratio >= 0.4 else "low"
+
+
 def utilisation_chart(items: list[Utilisation], *, width: int = 760) -> UtilisationChart:
     """A horizontal bar per trainer, 0–100 % of their available hours (over 100 % is drawn full)."""
     label_w, pct_w, row_h = 150, 120, 34
@@ -103,9 +108,46 @@ def utilisation_chart(items: list[Utilisation], *, width: int = 760) -> Utilisat
     rows = []
     for i, item in enumerate(items):
         ratio = item.ratio or 0.0
-        level = "high" if ratio >= 0.8 else "mid" if ratio >= 0.4 else "low"
+        level = _level(ratio)
         rows.append(UtilisationRow(name=item.name, y=i * row_h, bar_width=round(track * min(1.0, ratio), 2),
                                    percent=item.percent, booked_hours=round(item.booked_minutes / 60, 1),
                                    available_hours=round(item.available_minutes / 60, 1), level=level))
     return UtilisationChart(width=width, height=max(row_h, len(rows) * row_h), label_width=label_w, track_width=track,
                             row_height=row_h, rows=rows)
+
+
+@dataclass(frozen=True)
+class FillRateRow:
+    name: str
+    y: float
+    bar_width: float
+    percent: int | None
+    booked: int
+    places: int
+    sessions: int
+    level: str  # low / mid / high, for the colour
+
+
+@dataclass(frozen=True)
+class FillRateChart:
+    width: int
+    height: int
+    label_width: int
+    track_width: int
+    row_height: int
+    rows: list[FillRateRow]
+
+
+def fill_rate_chart(items: list[ClassFigures], *, width: int = 760) -> FillRateChart:
+    """A horizontal bar per class type (or instructor), 0–100 % of the places in their sessions taken,
+    in the geometry of the utilisation chart."""
+    label_w, pct_w, row_h = 150, 120, 34
+    track = width - label_w - pct_w
+    rows = []
+    for i, item in enumerate(items):
+        ratio = item.ratio or 0.0
+        rows.append(FillRateRow(name=item.name, y=i * row_h, bar_width=round(track * min(1.0, ratio), 2),
+                                percent=item.percent, booked=item.booked, places=item.places,
+                                sessions=item.sessions, level=_level(ratio)))
+    return FillRateChart(width=width, height=max(row_h, len(rows) * row_h), label_width=label_w, track_width=track,
+                         row_height=row_h, rows=rows)

@@ -1,5 +1,5 @@
-"""Clients: the list (search by name, email or phone), a client's page with their bookings and the
-staff's notes, and the list as CSV — each through app/services/clients.py.
+"""Clients: the list (search by name, email or phone), a client's page with their bookings, their
+class spots and the staff's notes, and the list as CSV — each through app/services/clients.py.
 
 Owners and admins see every client of the organization. A trainer sees the clients they have a
 booking with (in any status, cancelled included), and on a client's page only their own bookings
@@ -22,6 +22,7 @@ from app.dashboard.forms import ClientForm, ClientSearchForm
 from app.extensions import htmx
 from app.htmx import apply_errors, render, see_other
 from app.services import clients as service
+from app.services.classes import views as class_views
 from app.services.errors import InvalidRequest
 from app.timeformat import iso_local
 
@@ -94,8 +95,10 @@ def _page(client, *, form: ClientForm | None = None, status: int = 200, notice: 
           block: str | None = None):
     detail = service.client_detail(org_id(), client.id, staff_id=_viewer(), now=_now())
     form = form or ClientForm(formdata=None, obj=client)
+    # Their class spots (a trainer's view: the sessions they teach), beside the bookings.
+    spots = class_views.client_class_spots(org_id(), client.id, instructor_id=_viewer(), now=_now())
     return render("dashboard/client.html", ["client_notes"], status=status, block=block, detail=detail,
-                  client=detail.client, form=form, tz=org_tz(), notice=notice)
+                  client=detail.client, form=form, tz=org_tz(), notice=notice, class_spots=spots)
 
 
 @bp.get("/clients/<client_id>")

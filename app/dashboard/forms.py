@@ -211,6 +211,13 @@ class SettingsForm(FlaskForm):
     cancellation_cutoff_hours = FiniteDecimalField("Cancellation cutoff (hours)", places=2,
                                              validators=[InputRequired("Enter a number of hours."), NumberRange(0, 336)],
                                              description="Customers can't cancel or move a booking online this close to its start.")
+    # Classes (app/services/classes/views.py checks them too). A POST without them leaves them as they are.
+    class_waitlist_cutoff_hours = FiniteDecimalField(
+        "Class waitlist cutoff (hours)", places=2, validators=[Optional(), NumberRange(0, 168)],
+        description="Nobody is moved up from a class's waitlist this close to its start; the place stays open.")
+    class_late_cancel_hours = FiniteDecimalField(
+        "Class late-cancel window (hours)", places=2, validators=[Optional(), NumberRange(0, 168)],
+        description="A class spot given up this close to the start is recorded as a late cancellation.")
     # Checked by the service (a value that is not a country gets its message there); a POST without it
     # leaves the setting as it is.
     phone_region = SelectField("Country of customers' phone numbers", choices=region_choices, validate_choice=False,
@@ -285,3 +292,102 @@ class NewBookingForm(AttendeeChecks, FlaskForm):
     def __init__(self, *args, phone_region: str = "GB", **kwargs):
         super().__init__(*args, **kwargs)
         self.phone_region = phone_region
+
+
+# --- group classes -------------------------------------------------------------------------------
+
+WEEKDAY_CHOICES = choices((str(day), DAY_NAMES[day]) for day in DISPLAY_DAY_ORDER)
+BOOKED_CHOICES = choices([("keep", "Keep them as they are"), ("change", "Change them too (everyone in them is told)")])
+ATTENDANCE_CHOICES = choices([("attended", "Checked in"), ("no_show", "No-show"), ("confirmed", "Booked")])
+
+
+class ClassTypeForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Name the class."), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)], render_kw={"rows": 3})
+    duration_minutes = IntegerField("Length (minutes)", default=45,
+                                    validators=[InputRequired("How long does it last?"), NumberRange(5, 1440)])
+    capacity = IntegerField("Places", default=20, validators=[InputRequired("How many people fit?"),
+                                                               NumberRange(1, 1000)])
+    price = FiniteDecimalField("Price", places=2, validators=[Optional(), NumberRange(0, 100000)],
+                               description="Leave empty or 0 for free.")
+    color = ColorField("Timetable colour", default="#2563eb", validators=[Optional()])
+    default_instructor_id = SelectField("Usual instructor", choices=[], validate_choice=False, validators=[Optional()])
+    location = StringField("Location", validators=[Optional(), Length(max=200)], description="A studio or a room.")
+    is_active = BooleanField("Active", default=True, description="Inactive classes can't be added to the timetable.")
+
+
+class SeriesForm(FlaskForm):
+    """A weekly timetable entry. `skip_clashes` and `booked` are set by the answers to the questions
+    a first POST may raise (the instructor's clashes; sessions people have booked)."""
+
+    class_type_id = SelectField("Class", choices=[], validate_choice=False,
+                                validators=[DataRequired("Choose a class.")])
+    instructor_id = SelectField("Instructor", choices=[], validate_choice=False,
+                                validators=[DataRequired("Choose an instructor.")])
+    weekdays = MultiCheckboxField("Days", choices=WEEKDAY_CHOICES, validators=[DataRequired("Choose at least one day.")])
+    start_time = TimeField("Starts at", validators=[InputRequired("Give a start time.")])
+    capacity = IntegerField("Places", validators=[Optional(), NumberRange(1, 1000)],
+                            description="Empty: the class's usual number.")
+    first_date = DateField("From", validators=[InputRequired("Choose the first date.")])
+    last_date = DateField("Until", validators=[Optional()], description="Empty: until it is ended.")
+    skip_clashes = HiddenField()
+    booked = HiddenField()
+
+
+class EndSeriesForm(FlaskForm):
+    booked = HiddenField()
+    confirm = HiddenField()
+
+
+class SessionForm(FlaskForm):
+    """A one-off session."""
+
+    class_type_id = SelectField("Class", choices=[], validate_choice=False,
+                                validators=[DataRequired("Choose a class.")])
+    instructor_id = SelectField("Instructor", choices=[], validate_choice=False,
+                                validators=[DataRequired("Choose an instructor.")])
+    day = DateField("Date", validators=[InputRequired("Choose a date.")])
+    start_time = TimeField("Starts at", validators=[InputRequired("Give a start time.")])
+    capacity = IntegerField("Places", validators=[Optional(), NumberRange(1, 1000)],
+                            description="Empty: the class's usual number.")
+
+
+class SessionChangeForm(FlaskForm):
+    """One session on its own: a substitute instructor, another date or time, places, place."""
+
+    instructor_id = SelectField("Instructor", choices=[], validate_choice=False,
+                                validators=[DataRequired("Choose an instructor.")])
+    day = DateField("Date", validators=[InputRequired("Choose a date.")])
+    start_time = TimeField("Starts at", validators=[InputRequired("Give a start time.")])
+    capacity = IntegerField("Places", validators=[InputRequired("How many places?"), NumberRange(1, 1000)])
+    location = StringField("Location", validators=[Optional(), Length(max=200)])
+
+
+class SessionCancelForm(FlaskForm):
+    reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=500)], render_kw={"rows": 2},
+                           description="Included in the message to everyone booked or waiting.")
+    confirm = HiddenField()
+
+
+class RosterAddForm(AttendeeChecks, FlaskForm):
+    """Staff adding someone to a session: a client picked from the list fills these fields."""
+
+    name = StringField("Name", validators=[InputRequired("Enter the person's name.")],
+                       render_kw={"autocomplete": "off"})
+    email = EmailField("Email", validators=[InputRequired("Enter their email.")], render_kw={"autocomplete": "off"})
+    phone = StringField("Phone", validators=[Optional()], render_kw={"autocomplete": "off"})
+    phone_country = HiddenField()
+    join_waitlist = BooleanField("Put them on the waitlist if the class is full")
+
+    def __init__(self, *args, phone_region: str = "GB", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.phone_region = phone_region
+
+
+class AttendanceForm(FlaskForm):
+    status = SelectField("Attendance", choices=ATTENDANCE_CHOICES)
+
+
+class RemoveSpotForm(FlaskForm):
+    reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=500)], render_kw={"rows": 2})
+    confirm = HiddenField()

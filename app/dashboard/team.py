@@ -1,4 +1,5 @@
-"""The team (owners change it; admins look) and the organization's settings (owners and admins)."""
+"""The team (owners change it; admins look) and the organization's settings (owners and admins),
+the class waitlist cutoff and late-cancel window among them."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -12,6 +13,7 @@ from app.dashboard.forms import ActiveForm, RoleForm, SettingsForm, TeamAddForm
 from app.extensions import htmx
 from app.htmx import apply_errors, render, see_other
 from app.services import team as team_service
+from app.services.classes import views as class_views
 from app.services.errors import Conflict, InvalidRequest
 from app.services.identity import LOGO_MAX_BYTES
 from app.services.phones import international, organization_region
@@ -169,6 +171,22 @@ def _logo(form: SettingsForm):
     return upload.stream.read(LOGO_MAX_BYTES + 1)
 
 
+def _class_windows(form: SettingsForm, org) -> dict:
+    """The class windows in minutes (one left out of the POST keeps its value), checked before anything
+    is saved: the organization's settings and these are saved together or not at all."""
+    def minutes(field, current: int) -> int:
+        if field.name not in request.form or field.data is None:
+            return current
+        return int((field.data * 60).to_integral_value())
+
+    windows = {"waitlist_cutoff_minutes": minutes(form.class_waitlist_cutoff_hours, org.class_waitlist_cutoff_minutes),
+               "late_cancel_minutes": minutes(form.class_late_cancel_hours, org.class_late_cancel_minutes)}
+    errors = class_views.class_window_errors(windows["waitlist_cutoff_minutes"], windows["late_cancel_minutes"])
+    if errors:
+        raise InvalidRequest("Please correct the highlighted fields.", fields=errors)
+    return windows
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @admin_required
 def settings():
@@ -180,6 +198,8 @@ def settings():
                             quiet_mode="off" if quiet is None else "all" if quiet.email else "sms",
                             quiet_start=(quiet or QUIET_DEFAULT).start, quiet_end=(quiet or QUIET_DEFAULT).end,
                             cancellation_cutoff_hours=Decimal(org.cancellation_cutoff_minutes) / 60,
+                            class_waitlist_cutoff_hours=Decimal(org.class_waitlist_cutoff_minutes) / 60,
+                            class_late_cancel_hours=Decimal(org.class_late_cancel_minutes) / 60,
                             reminder_offsets=", ".join(_hours(m) for m in org.reminder_offsets_minutes or []),
                             frame_origins="\n".join((org.settings or {}).get("frame_origins", [])),
                             contact_email=org.contact_email, phone=international(org.phone) if org.phone else "",
@@ -188,6 +208,7 @@ def settings():
     form = SettingsForm()
     if form.validate():
         try:
+            windows = _class_windows(form, org)
             offsets = team_service.parse_reminder_offsets(form.reminder_offsets.data)
             origins = team_service.parse_frame_origins(form.frame_origins.data)
             team_service.update_settings(
@@ -198,8 +219,11 @@ def settings():
                 contact_email=_posted("contact_email", form.contact_email.data),
                 phone=_posted("phone", form.phone.data),
                 postal_address=_posted("postal_address", form.postal_address.data), logo=_logo(form))
+            class_views.update_class_windows(org_id(), **windows)
         except InvalidRequest as exc:
-            apply_errors(form, exc, {"cancellation_cutoff": "cancellation_cutoff_hours", "quiet_hours": "quiet_end"})
+            apply_errors(form, exc, {"cancellation_cutoff": "cancellation_cutoff_hours", "quiet_hours": "quiet_end",
+                                     "class_waitlist_cutoff": "class_waitlist_cutoff_hours",
+                                     "class_late_cancel": "class_late_cancel_hours"})
         else:
             flash("Settings saved.", "success")
             return see_other(url_for("dashboard.settings"))

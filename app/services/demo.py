@@ -4,12 +4,21 @@ Four coaches on the hours a gym keeps (early mornings, evenings, split shifts, a
 services a gym sells (a free intro consultation, personal training, sports massage, and an
 assessment taken by a coach and the physio together), public booking pages for each, and a
 fortnight of bookings around today: finished (and one no-show) behind it, confirmed ones ahead.
+
+And the class timetable a gym lives on: six classes (Spin, HIIT, Yoga, Reformer Pilates, Boxfit,
+Mobility) on weekly entries at early-morning, lunchtime, evening and weekend times, taught by the
+same coaches in the gaps of their one-to-one diaries. The four weeks behind today ran (attendance
+marked, a few no-shows, late cancellations, people promoted off waitlists or left waiting); the week
+ahead is booked, some sessions nearly full and one full with three people waiting. The classes are
+made first, so the one-to-one diary steers round them; no message is written for any of it.
 """
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -24,12 +33,19 @@ from app.models import (
     Booking,
     BookingAudit,
     BookingLink,
+    ClassBooking,
+    ClassSeries,
+    ClassSession,
+    ClassType,
     Holiday,
     LinkBranding,
     Organization,
     User,
 )
-from app.services import clients
+from app.services import classes, clients
+from app.services.bookings import Actor
+from app.services.classes import audit as class_audit
+from app.services.scheduling.wall_time import from_us, wall_to_us
 
 ORG_SLUG = "atlas-fitness"
 ORG_TZ = "Europe/London"
@@ -101,6 +117,44 @@ WEEK_PLAN = {
         ("maya", "06:00", "pt"), ("maya", "07:30", "pt"), ("maya", "12:00", "consult")],
 }
 ASSESSMENT_STAFF = ("sam", "maya")
+
+# The classes: (key, name, minutes, places, colour, price in pence, room, description).
+CLASS_TYPES = [
+    ("spin", "Spin", 45, 20, "#e11d48", 1000, "Atlas Fitness, spin studio",
+     "Forty-five minutes on the bike to a loud playlist: intervals, climbs and a sprint finish."),
+    ("hiit", "HIIT", 30, 16, "#f59e0b", 800, "Atlas Fitness, studio 1",
+     "Thirty minutes of high-intensity intervals: short, hard and over before you know it."),
+    ("yoga", "Yoga", 60, 24, "#0f766e", 1000, "Atlas Fitness, studio 2",
+     "A flowing hour of vinyasa yoga for strength, balance and a calmer head. Mats provided."),
+    ("reformer", "Reformer Pilates", 50, 8, "#7c3aed", 1800, "Atlas Fitness, reformer room",
+     "Pilates on the reformer machines, eight at a time, so the instructor can correct everyone."),
+    ("boxfit", "Boxfit", 45, 14, "#1f4fd1", 1000, "Atlas Fitness, studio 1",
+     "Pads, gloves and footwork drills with a conditioning finisher. Gloves to borrow at reception."),
+    ("mobility", "Mobility", 30, 12, "#14b8a6", 600, "Atlas Fitness, studio 2",
+     "Half an hour of stretching and joint work that keeps you training and your back happy."),
+]
+# The weekly timetable: (class, instructor, days — 0 is Sunday, as for hours — local start). Every
+# session lies in a gap of its instructor's WEEK_PLAN diary (with its buffers), and leaves each coach
+# one-to-one hours every weekday.
+TIMETABLE = [
+    ("spin", "alex", (3,), "06:15"), ("spin", "alex", SAT, "08:30"), ("spin", "jordan", (1, 4), "19:15"),
+    ("hiit", "maya", (1, 3), "12:15"), ("hiit", "maya", (4,), "06:15"),
+    ("yoga", "maya", SAT, "09:30"), ("yoga", "sam", (4,), "19:00"), ("yoga", "jordan", SUN, "10:00"),
+    ("reformer", "sam", (1, 5), "12:00"),
+    ("boxfit", "alex", (2,), "19:00"), ("boxfit", "alex", FRI, "18:00"), ("boxfit", "alex", SAT, "10:00"),
+    ("mobility", "jordan", (2, 4), "12:15"),
+]
+# How full each class usually runs (Reformer's eight places always go), as a share of its places.
+CLASS_DEMAND = {"spin": 0.8, "hiit": 0.75, "yoga": 0.7, "reformer": 1.0, "boxfit": 0.8, "mobility": 0.55}
+CLASS_HISTORY_DAYS = 27  # the dashboard's class report looks back four weeks, today included
+CLASS_BOOKED_AHEAD_DAYS = 7
+FULL_WAITLIST = 3  # people waiting for the one full class of the week ahead
+# Members who come to classes: made-up people at example.com; phones in Ofcom's drama range.
+MEMBER_FIRST = ["Hannah", "Josh", "Zara", "Ryan", "Chloe", "Adam", "Leah", "Marcus", "Ella", "Sami", "Ruby", "Kieran",
+                "Freya", "Omar", "Isla", "Jack", "Nadia", "Harry", "Lucy", "Ethan", "Amara", "Callum", "Poppy",
+                "Rohan", "Jess", "Theo", "Alice", "Kwame", "Megan", "Luca"]
+MEMBER_LAST = ["Bennett", "Ahmed", "Fletcher", "Gallagher", "Nguyen", "Hart", "Kowalski", "Mensah", "Doyle",
+               "Reid", "Chowdhury", "Walsh", "Palmer", "Osei", "Lindqvist", "Baxter", "Moreno", "Sinclair"]
 
 
 @dataclass
@@ -255,6 +309,13 @@ def seed_demo(password: str = "atlas-demo", today: date | None = None, now: date
         db.session.add(day_off)
         s.created += 1
 
+    # Classes first, so the one-to-one diary below keeps clear of them (as availability does).
+    class_types = _seed_class_types(org, trainers, s)
+    has_timetable = db.session.scalar(
+        select(func.count()).select_from(ClassSeries).where(ClassSeries.organization_id == org.id))
+    if not has_timetable:
+        s.created += _seed_classes(org, trainers, class_types, now)
+
     has_demo_bookings = db.session.scalar(
         select(func.count()).select_from(Booking).where(Booking.organization_id == org.id, Booking.source == "demo")
     )
@@ -278,6 +339,16 @@ def _seed_bookings(org, trainers, types, links, closed, now) -> int:
     ended are completed (every ninth a no-show), the rest confirmed, and one consultation cancelled."""
     tz = now.tzinfo
     today = now.date()
+    # The coaches' classes: a session in their diary at a class's time is not booked (TIMETABLE is
+    # laid out in the diary's gaps, so this only matters for a timetable edited since).
+    window = (datetime.combine(today - timedelta(days=5), time(0), tzinfo=tz),
+              datetime.combine(today + timedelta(days=11), time(0), tzinfo=tz))
+    taught = defaultdict(list)
+    for staff_id, c_start, c_end in db.session.execute(
+            select(ClassSession.instructor_id, ClassSession.start_at, ClassSession.end_at).where(
+                ClassSession.organization_id == org.id, ClassSession.status == "scheduled",
+                ClassSession.start_at >= window[0], ClassSession.start_at < window[1])):
+        taught[staff_id].append((c_start, c_end))
     count, cancelled, n = 0, False, 0
     for offset in range(-4, 10):
         day = today + timedelta(days=offset)
@@ -287,9 +358,14 @@ def _seed_bookings(org, trainers, types, links, closed, now) -> int:
             staff = [trainers[k] for k in (ASSESSMENT_STAFF if key == "assessment" else (key,))]
             if (None, day) in closed or any((member.id, day) in closed for member in staff):
                 continue
+            start = datetime.combine(day, time.fromisoformat(at), tzinfo=tz).astimezone(timezone.utc)
+            atype = types[service]
+            held = (start - timedelta(minutes=atype.buffer_before_minutes),
+                    start + timedelta(minutes=atype.duration_minutes + atype.buffer_after_minutes))
+            if any(c_start < held[1] and held[0] < c_end for member in staff for c_start, c_end in taught[member.id]):
+                continue
             n += 1
             name, email, phone = DEMO_ATTENDEES[(n * 5 + offset) % len(DEMO_ATTENDEES)]
-            start = datetime.combine(day, time.fromisoformat(at), tzinfo=tz).astimezone(timezone.utc)
             if start + timedelta(minutes=types[service].duration_minutes) <= now:
                 status = "no_show" if n % 9 == 0 else "completed"
             elif service == "consult" and not cancelled:
@@ -330,3 +406,175 @@ def _add_booking(org, link, atype, staff, start, status, name, email, phone, now
                                     after={"status": status, "start_at": start.isoformat()}))
         count += 2
     return count
+
+
+# --- classes -----------------------------------------------------------------------------------------
+
+SEED_ACTOR = Actor("system", id="seed-demo")
+
+
+def _class_members() -> list[tuple[str, str, str | None]]:
+    """Sixty made-up members (name, email, phone or None), in a fixed order."""
+    members = []
+    for i, first in enumerate(MEMBER_FIRST):
+        for j in (0, 7):
+            last = MEMBER_LAST[(i * 5 + j) % len(MEMBER_LAST)]
+            k = len(members)
+            phone = f"+447700900{500 + k:03d}" if k % 3 else None
+            members.append((f"{first} {last}", f"{first.lower()}.{last.lower()}@example.com", phone))
+    return members
+
+
+def _seed_class_types(org, trainers, s: _Seeder) -> dict[str, ClassType]:
+    """The six classes, through the timetable service (found by name when they exist)."""
+    found: dict[str, ClassType] = {}
+    first_coach = {}
+    for key, coach, _, _ in TIMETABLE:
+        first_coach.setdefault(key, coach)
+    for key, name, minutes, places, color, price, room, description in CLASS_TYPES:
+        row = db.session.scalars(select(ClassType).filter_by(organization_id=org.id, name=name)).first()
+        if row is None:
+            row = classes.save_class_type(org.id, actor=SEED_ACTOR, name=name, duration_minutes=minutes,
+                                          capacity=places, description=description, price_pennies=price, color=color,
+                                          default_instructor_id=trainers[first_coach[key]].id, location=room)
+            s.created += 2  # the class type and its audit row
+        found[key] = row
+    return found
+
+
+def _class_rows(org_id) -> int:
+    from app.models import ClassAudit, Client
+
+    return sum(db.session.scalar(select(func.count()).select_from(model).where(model.organization_id == org_id))
+               for model in (ClassSeries, ClassSession, ClassBooking, ClassAudit, Client))
+
+
+def _seed_classes(org, trainers, types: dict[str, ClassType], now: datetime) -> int:
+    """The timetable (weekly entries made through the timetable service, which makes the sessions ahead
+    and leaves out dates a coach is away), its last four weeks as they ran (sessions and spots written
+    directly: the services take no bookings for the past), and the week ahead booked through
+    book_class without messages. Returns the rows created."""
+    before = _class_rows(org.id)
+    zone = now.tzinfo
+    today, now_utc = now.date(), now.astimezone(timezone.utc)
+    first = today - timedelta(days=CLASS_HISTORY_DAYS)
+    members = _class_members()
+    client_ids: dict[str, uuid.UUID] = {}
+    db.session.commit()
+    for key, coach, days, at in TIMETABLE:
+        start_time = time.fromisoformat(at)
+        series = classes.create_series(org.id, actor=SEED_ACTOR, class_type_id=types[key].id,
+                                       instructor_id=trainers[coach].id, weekdays=list(days), start_time=start_time,
+                                       first_date=first, skip_clashes=True, now=now_utc)
+        ctype = types[key]
+        dates, spans = [], []
+        for offset in range(CLASS_HISTORY_DAYS + 1):
+            day = first + timedelta(days=offset)
+            if day.isoweekday() % 7 not in days:
+                continue
+            start = from_us(wall_to_us(day, start_time, zone))
+            if start <= now_utc:  # the service made the sessions still to come
+                dates.append(day)
+                spans.append((start, start + timedelta(minutes=ctype.duration_minutes)))
+        clashes = classes.instructor_clashes(trainers[coach], spans, org=org)  # Christmas, a day off
+        for index, (day, (start, end)) in enumerate(zip(dates, spans)):
+            if index in clashes:
+                continue
+            session = ClassSession(id=uuid.uuid4(), organization_id=org.id, class_type_id=ctype.id,
+                                   series_id=series.id, instructor_id=trainers[coach].id, occurrence_date=day,
+                                   start_at=start, end_at=end, capacity=ctype.capacity, booked_count=0,
+                                   waitlist_seq=0, status="scheduled", location=ctype.location, detached=False,
+                                   sequence=0)
+            db.session.add(session)
+            _past_spots(org, session, key, members, client_ids, now_utc)
+        db.session.commit()
+    _book_week_ahead(org, members, now_utc)
+    return _class_rows(org.id) - before
+
+
+def _rng(session: ClassSession, key: str) -> random.Random:
+    # Seeded by the session, so the same day always gets the same class list.
+    return random.Random(f"{session.occurrence_date}:{key}:{session.start_at.time()}")
+
+
+def _past_spots(org, session: ClassSession, key: str, members, client_ids: dict, now: datetime) -> None:
+    """A class that has run: its people attended (a few no-shows); sometimes someone cancelled late;
+    in a full class, sometimes a place freed in good time went to the first person waiting, and
+    sometimes people were still waiting when it started."""
+    rng = _rng(session, key)
+    cap = session.capacity
+    demand = CLASS_DEMAND[key]
+    share = 1.0 if demand >= 1 else min(1.0, max(0.3, demand + rng.uniform(-0.25, 0.2)))
+    booked = max(1, round(cap * share))
+    offset = rng.randrange(len(members))
+    people = [members[(offset + i) % len(members)] for i in range(booked + 4)]
+    start = session.start_at
+    extra = iter(people[booked:])
+
+    def spot(person, status, **values) -> ClassBooking:
+        name, email, phone = person
+        if email not in client_ids:
+            client_ids[email] = clients.attach_client(org.id, email=email, name=name, phone=phone, now=now)
+        created = values.pop("created_at", start - timedelta(days=rng.randint(2, 6), hours=rng.randint(0, 12)))
+        row = ClassBooking(id=uuid.uuid4(), organization_id=org.id, session_id=session.id,
+                           client_id=client_ids[email], status=status, attendee_name=name, attendee_email=email,
+                           email_key=clients.client_email(email), attendee_phone=phone,
+                           manage_token_hash=hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(),
+                           source="demo", created_at=created, updated_at=values.get("cancelled_at") or start, **values)
+        db.session.add(row)
+        class_audit.record(org.id, SEED_ACTOR, "booked" if row.promoted_at is None else "promoted",
+                           after=class_audit.spot_snapshot(row), spot=row, session=session)
+        return row
+
+    waited = 0
+    promote = booked == cap and rng.random() < 0.6
+    for i, person in enumerate(people[:booked]):
+        status = "no_show" if rng.random() < 0.08 else "attended"
+        values = {"checked_in_at": start - timedelta(minutes=rng.randint(2, 12))} if status == "attended" else {}
+        if promote and i == booked - 1:  # the last in took a place someone gave up in good time
+            freed = start - timedelta(days=1, hours=rng.randint(1, 8))
+            spot(next(extra), "cancelled", cancel_kind="customer", cancelled_at=freed)
+            waited += 1
+            values.update(waitlisted_at=freed - timedelta(days=1), promoted_at=freed,
+                          created_at=freed - timedelta(days=1))
+        spot(person, status, **values)
+    if rng.random() < 0.25:
+        spot(next(extra), "cancelled", cancel_kind="late", cancelled_at=start - timedelta(hours=rng.randint(1, 10)))
+    if booked == cap and rng.random() < 0.4:
+        for _ in range(rng.randint(1, 2)):
+            waiting_since = start - timedelta(days=1, hours=rng.randint(0, 12))
+            spot(next(extra), "cancelled", cancel_kind="waitlist_closed", cancelled_at=start,
+                 waitlisted_at=waiting_since, created_at=waiting_since)
+            waited += 1
+    session.booked_count, session.waitlist_seq = booked, waited
+
+
+def _book_week_ahead(org, members, now: datetime) -> None:
+    """The next seven days, booked through book_class (no messages): the first Reformer Pilates class
+    whose waitlist is still open is full with FULL_WAITLIST people waiting; the next two days' classes
+    are nearly full, later ones still filling."""
+    rows = [r for r in classes.sessions_between(org.id, now, now + timedelta(days=CLASS_BOOKED_AHEAD_DAYS),
+                                                include_cancelled=False)
+            if r.session.start_at > now]  # one starting this minute has run (_past_spots)
+    keys = {ctype_id: key for key, ctype_id in db.session.execute(select(ClassType.name, ClassType.id).where(
+        ClassType.organization_id == org.id))}
+    by_name = {name: key for key, name, *_ in CLASS_TYPES}
+    full = next((r.session for r in rows if by_name.get(keys.get(r.session.class_type_id)) == "reformer"
+                 and classes.waitlist_open(r.session, org, now + timedelta(hours=1))), None)
+    for row in rows:
+        session = row.session
+        key = by_name.get(keys.get(session.class_type_id), "spin")
+        rng = _rng(session, key)
+        cap = session.capacity
+        if session is full:
+            wanted = cap + FULL_WAITLIST
+        else:
+            soon = session.start_at - now <= timedelta(days=2)
+            share = CLASS_DEMAND[key] + rng.uniform(0.05, 0.2) if soon else CLASS_DEMAND[key] * rng.uniform(0.35, 0.8)
+            wanted = max(1, min(cap - 1, round(cap * share)))  # nearly full at most: one class is the full one
+        offset = rng.randrange(len(members))
+        for i in range(wanted):
+            name, email, phone = members[(offset + i) % len(members)]
+            classes.book_class(session_id=session.id, attendee_name=name, attendee_email=email, attendee_phone=phone,
+                               actor=SEED_ACTOR, join_waitlist=i >= cap, org_id=org.id, source="demo", notify=False,
+                               now=now - timedelta(minutes=wanted - i))

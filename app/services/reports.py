@@ -1,5 +1,6 @@
 """What the dashboard shows about bookings: the filtered list, calendar rows, a booking's audit trail,
-bookings per day and each trainer's utilisation.
+bookings per day and each trainer's utilisation; and about classes: fill rate, waitlist promotions,
+late cancellations and no-shows by class type and instructor.
 
 Read-only functions taking ids and primitives. Each costs a fixed number of queries whatever the
 number of bookings it returns (the calendar and the charts read only the columns they show).
@@ -19,11 +20,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from app.extensions import db
-from app.models import AppointmentType, Booking, BookingAudit, User
+from app.models import AppointmentType, Booking, BookingAudit, ClassBooking, ClassSession, ClassType, User
 from app.models.bookings import BOOKING_STATUSES
+from app.models.classes import PLACE_HOLDING_STATUSES
 from app.services.dates import check_date
 from app.services.errors import InvalidRequest
 from app.services.scheduling import appointment_spec, engine, link_staff, load_schedules
@@ -416,3 +418,128 @@ def reschedule_options(org_id: uuid.UUID, booking_id, day: date, tz: str, *, sta
     schedules = load_schedules([chosen], window_start, window_end, now=now, exclude_booking_id=booking.id)
     slots = engine.find_slots(schedules, appointment_spec(atype), window_start, window_end, now=now)
     return RescheduleOptions(pool=pool, staff=chosen, slots=slots, collective=False)
+
+
+# --- classes ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClassFigures:
+    """What one class type's, or one instructor's, classes added up to over a period.
+
+    `sessions`, `places` and `booked` count the sessions that ran or are scheduled in the period
+    (cancelled ones left out); `booked` is the places taken in them (confirmed, attended, no-show).
+    `promoted` counts people moved off a waitlist in the period (a promotion always comes before its
+    class starts); `waitlist_closed` the people still waiting when a class in the period started;
+    `late_cancels` and `no_shows` the spots of the period's classes given up late or not turned up to.
+    """
+
+    id: uuid.UUID | None
+    name: str
+    color: str | None = None
+    sessions: int = 0
+    places: int = 0
+    booked: int = 0
+    promoted: int = 0
+    waitlist_closed: int = 0
+    late_cancels: int = 0
+    no_shows: int = 0
+
+    @property
+    def ratio(self) -> float | None:
+        return self.booked / self.places if self.places else None
+
+    @property
+    def percent(self) -> int | None:
+        return None if self.ratio is None else round(self.ratio * 100)
+
+
+_CLASS_COUNTS = ("sessions", "places", "booked", "promoted", "waitlist_closed", "late_cancels", "no_shows")
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """The class figures of the local dates first_day … last_day, by class type and by instructor
+    (each list by name), and their sum."""
+
+    first_day: date
+    last_day: date
+    by_type: list[ClassFigures]
+    by_instructor: list[ClassFigures]
+    total: ClassFigures
+
+    @property
+    def is_empty(self) -> bool:
+        """No class ran, was scheduled or changed hands in the period."""
+        return not self.by_type
+
+
+def class_report(org_id: uuid.UUID, first_day: date, last_day: date, tz: str, *,
+                 instructor_id: uuid.UUID | None = None) -> ClassReport:
+    """Fill rate, waitlist promotions, people left waiting, late cancellations and no-shows of the
+    organization's classes over the local dates first_day … last_day (inclusive, at most a year), by
+    class type and by instructor (ClassFigures says what each number counts). With `instructor_id`,
+    only that instructor's sessions. Four queries whatever the number of classes (two when none)."""
+    check_date(first_day, "first_day")
+    check_date(last_day, "last_day")
+    if last_day < first_day:
+        raise InvalidRequest("The end date is before the start date.", fields={"last_day": "before the start"})
+    if (last_day - first_day).days > MAX_RANGE_DAYS:
+        raise InvalidRequest("Choose at most a year.", fields={"last_day": "at most a year after the start"})
+    start, end = engine.local_day_window(first_day, last_day, tz)
+    in_period = and_(ClassSession.start_at >= start, ClassSession.start_at < end)
+    scope = [ClassSession.organization_id == org_id]
+    if instructor_id is not None:
+        scope.append(ClassSession.instructor_id == instructor_id)
+    cells: dict[tuple[uuid.UUID, uuid.UUID], dict[str, int]] = defaultdict(lambda: dict.fromkeys(_CLASS_COUNTS, 0))
+    for type_id, staff_id, sessions, places in db.session.execute(
+        select(ClassSession.class_type_id, ClassSession.instructor_id, func.count(), func.sum(ClassSession.capacity))
+        .where(*scope, in_period, ClassSession.status == "scheduled")
+        .group_by(ClassSession.class_type_id, ClassSession.instructor_id)
+    ):
+        cells[(type_id, staff_id)].update(sessions=sessions, places=int(places or 0))
+
+    def tally(*conditions):
+        return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+
+    promoted_in_period = and_(ClassBooking.promoted_at >= start, ClassBooking.promoted_at < end)
+    for type_id, staff_id, booked, promoted, closed, late, no_shows in db.session.execute(
+        select(ClassSession.class_type_id, ClassSession.instructor_id,
+               tally(in_period, ClassSession.status == "scheduled", ClassBooking.status.in_(PLACE_HOLDING_STATUSES)),
+               tally(promoted_in_period),
+               tally(in_period, ClassBooking.cancel_kind == "waitlist_closed"),
+               tally(in_period, ClassBooking.cancel_kind == "late"),
+               tally(in_period, ClassBooking.status == "no_show"))
+        .join(ClassSession, ClassSession.id == ClassBooking.session_id)
+        # A promotion comes before its class starts, so its class starts after the period's start:
+        # the lower bound holds for both halves of the OR and keeps the query on the start index.
+        .where(*scope, ClassBooking.organization_id == org_id, ClassSession.start_at >= start,
+               or_(in_period, promoted_in_period))
+        .group_by(ClassSession.class_type_id, ClassSession.instructor_id)
+    ):
+        cells[(type_id, staff_id)].update(booked=booked, promoted=promoted, waitlist_closed=closed,
+                                          late_cancels=late, no_shows=no_shows)
+    cells = {key: counts for key, counts in cells.items() if any(counts.values())}
+    type_rows, staff_names = {}, {}
+    if cells:
+        type_rows = {row.id: row for row in db.session.execute(
+            select(ClassType.id, ClassType.name, ClassType.color).where(
+                ClassType.organization_id == org_id, ClassType.id.in_({t for t, _ in cells})))}
+        staff_names = dict(db.session.execute(select(User.id, User.name).where(
+            User.organization_id == org_id, User.id.in_({s for _, s in cells}))).all())
+
+    def summed(index: int) -> dict[uuid.UUID, dict[str, int]]:
+        sums: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_CLASS_COUNTS, 0))
+        for key, counts in cells.items():
+            for name, value in counts.items():
+                sums[key[index]][name] += value
+        return sums
+
+    by_type = sorted((ClassFigures(id=type_id, name=type_rows[type_id].name if type_id in type_rows else "Class",
+                                   color=type_rows[type_id].color if type_id in type_rows else None, **counts)
+                      for type_id, counts in summed(0).items()), key=lambda f: (f.name.lower(), str(f.id)))
+    by_instructor = sorted((ClassFigures(id=staff_id, name=staff_names.get(staff_id, "Former instructor"), **counts)
+                            for staff_id, counts in summed(1).items()), key=lambda f: (f.name.lower(), str(f.id)))
+    total = ClassFigures(id=None, name="All classes",
+                         **{name: sum(getattr(f, name) for f in by_type) for name in _CLASS_COUNTS})
+    return ClassReport(first_day=first_day, last_day=last_day, by_type=by_type, by_instructor=by_instructor,
+                       total=total)
