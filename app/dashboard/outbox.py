@@ -26,6 +26,13 @@ TEMPLATE_LABELS = {
     "staff_booking_unassigned": "Trainer: booking moved to a colleague",
     "staff_calendar_reconnect": "Trainer: reconnect Google Calendar",
     "staff_calendar_write_failures": "Trainer: bookings not in Google Calendar",
+    "class_booked": "Class: booked",
+    "class_waitlisted": "Class: on the waitlist",
+    "class_promoted": "Class: off the waitlist, booked",
+    "class_spot_cancelled": "Class: spot cancelled",
+    "class_session_cancelled": "Class: class cancelled",
+    "class_session_changed": "Class: class changed",
+    "class_reminder": "Class: reminder",
 }
 OUTBOX_CHANGED = "outboxChanged"
 

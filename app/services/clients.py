@@ -29,7 +29,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from app.models import ACTIVE_STATUSES, Booking, Client, NotificationOptOut
+from app.models import ACTIVE_STATUSES, Booking, ClassBooking, ClassSession, Client, NotificationOptOut
 from app.services.errors import InvalidRequest
 from app.services.notifications.sms_status import unreachable_reason
 from app.services.reports import one_row_per_booking
@@ -126,9 +126,16 @@ def export_clients(org_id: uuid.UUID, q: str | None = None, *, staff_id: uuid.UU
 def _visible(org_id: uuid.UUID, staff_id: uuid.UUID | None) -> list:
     conditions = [Client.organization_id == org_id]
     if staff_id is not None:
-        conditions.append(exists().where(Booking.client_id == Client.id, Booking.organization_id == org_id,
-                                         Booking.staff_id == staff_id))
+        conditions.append(or_(exists().where(Booking.client_id == Client.id, Booking.organization_id == org_id,
+                                             Booking.staff_id == staff_id),
+                              _in_classes_of(org_id, staff_id, Client.id)))
     return conditions
+
+
+def _in_classes_of(org_id: uuid.UUID, staff_id: uuid.UUID, client_id):
+    """The client holds (or held) a spot in a class this trainer teaches."""
+    return exists().where(ClassBooking.client_id == client_id, ClassBooking.organization_id == org_id,
+                          ClassBooking.session_id == ClassSession.id, ClassSession.instructor_id == staff_id)
 
 
 def _matching(q: str | None) -> list:
@@ -219,9 +226,12 @@ def get_client(org_id: uuid.UUID, client_id) -> Client:
 
 
 def has_bookings_with(org_id: uuid.UUID, client_id: uuid.UUID, staff_id: uuid.UUID) -> bool:
-    """Whether this trainer has a booking (in any status) with the client: what lets them see it."""
-    return bool(db.session.scalar(select(exists().where(
-        Booking.organization_id == org_id, Booking.client_id == client_id, Booking.staff_id == staff_id))))
+    """Whether this trainer has a booking (in any status) with the client, or the client has a spot
+    (in any status) in a class they teach: what lets them see it."""
+    return bool(db.session.scalar(select(or_(
+        exists().where(Booking.organization_id == org_id, Booking.client_id == client_id,
+                       Booking.staff_id == staff_id),
+        _in_classes_of(org_id, staff_id, client_id)))))
 
 
 def client_detail(org_id: uuid.UUID, client_id, *, staff_id: uuid.UUID | None = None,

@@ -200,3 +200,18 @@ def test_twenty_first_bookings_at_once_by_one_new_address_make_one_client(app, d
     [client] = all_clients(db)
     assert client.email == "new.member@example.com"
     assert set(db.session.scalars(select(Booking.client_id))) == {client.id}
+
+
+def test_a_trainer_sees_the_clients_of_the_classes_they_teach(db, world, make_class_type, make_class_session):
+    from app.services import classes as class_service
+
+    spin = make_class_type(org=world.org)
+    session = make_class_session(ctype=spin, instructor=world.sam, start=MON_9 + timedelta(days=1))
+    class_service.book_class(session_id=session.id, attendee_name="Dee Class", attendee_email="dee@example.com",
+                             actor=ATTENDEE, now=NOW)
+    dee = clients.search_clients(world.org.id, "dee", now=NOW).rows[0].client
+    assert [r.client.name for r in clients.search_clients(world.org.id, staff_id=world.sam.id, now=NOW).rows] == \
+        ["Dee Class"]
+    assert clients.has_bookings_with(world.org.id, dee.id, world.sam.id)
+    assert not clients.has_bookings_with(world.org.id, dee.id, world.alex.id)
+    assert clients.search_clients(world.org.id, staff_id=world.alex.id, now=NOW).rows == []

@@ -19,6 +19,7 @@ on its own is detached: edits of the series leave it alone.
 """
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections import defaultdict
@@ -26,9 +27,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
+from app.database import begin_serialized_transaction
 from app.extensions import db
 from app.models import (
     HOLDING_STATUSES,
@@ -47,7 +50,14 @@ from app.models.classes import LIVE_CLASS_STATUSES
 from app.services.bookings import Actor
 from app.services.calendar import mark_sessions_changed, write_class_events_soon
 from app.services.classes import audit
-from app.services.classes.spots import as_uuid, in_locked_transaction, lock_session, promote, sealed_manage
+from app.services.classes.spots import (
+    LOCK_TIMEOUT_MS,
+    as_uuid,
+    in_locked_transaction,
+    lock_session,
+    promote,
+    sealed_manage,
+)
 from app.services.errors import Conflict, InvalidRequest, NotFound
 from app.services.notifications.class_messages import (
     cancel_class_pending,
@@ -333,6 +343,20 @@ def _check_series_fields(org_id, *, class_type_id, instructor_id, weekdays, star
     return ctype, instructor, days, start_time, first_date, last_date, capacity
 
 
+def _rolls_back(fn):
+    """A timetable change is written whole or not at all: any failure (a clash, a question to ask,
+    a lost lock) rolls the transaction back, releasing the locks it took."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            db.session.rollback()
+            raise
+    return wrapper
+
+
+@_rolls_back
 def create_series(org_id, *, actor: Actor, class_type_id, instructor_id, weekdays, start_time: time,
                   first_date: date, last_date: date | None = None, capacity: int | None = None,
                   skip_clashes: bool = False, now: datetime | None = None) -> ClassSeries:
@@ -402,12 +426,17 @@ def extend_timetables(now: datetime | None = None) -> int:
     for series_id in ids:
         series = db.session.get(ClassSeries, series_id)
         org = db.session.get(Organization, series.organization_id)
-        made += _materialise(series, org, now, refuse=False)
-        db.session.commit()
+        try:
+            made += _materialise(series, org, now, refuse=False)
+            db.session.commit()
+        except IntegrityError:
+            # Another pass made the same sessions meanwhile (one per series and date): nothing is lost.
+            db.session.rollback()
     write_class_events_soon()
     return made
 
 
+@_rolls_back
 def update_series(org_id, series_id, *, actor: Actor, class_type_id, instructor_id, weekdays, start_time: time,
                   first_date: date, last_date: date | None = None, capacity: int | None = None,
                   booked: str = "ask", skip_clashes: bool = False, now: datetime | None = None) -> ClassSeries:
@@ -426,8 +455,7 @@ def update_series(org_id, series_id, *, actor: Actor, class_type_id, instructor_
         first_date=first_date, last_date=last_date, capacity=capacity)
     before = audit.series_snapshot(series)
     zone = ZoneInfo(org.timezone)
-    future = list(db.session.scalars(select(ClassSession).where(
-        ClassSession.series_id == series.id, ClassSession.detached.is_(False), ClassSession.start_at > now)))
+    future = _lock_future_sessions(series.id, now)
     live = _live_counts([s.id for s in future])
     booked_sessions = [s for s in future if live.get(s.id)]
     if booked_sessions and booked == "ask":
@@ -475,15 +503,14 @@ def update_series(org_id, series_id, *, actor: Actor, class_type_id, instructor_
     return series
 
 
+@_rolls_back
 def end_series(org_id, series_id, *, actor: Actor, booked: str = "ask", now: datetime | None = None) -> ClassSeries:
     """Stop a timetable entry: its sessions still to come with nobody in them go; booked ones are
     listed (`booked="ask"`), kept (`"keep"`) or cancelled with everyone told (`"change"`)."""
     now = now or datetime.now(timezone.utc)
     org = db.session.get(Organization, org_id)
     series = get_series(org_id, series_id)
-    future = list(db.session.scalars(select(ClassSession).where(
-        ClassSession.series_id == series.id, ClassSession.detached.is_(False), ClassSession.start_at > now,
-        ClassSession.status == "scheduled")))
+    future = [s for s in _lock_future_sessions(series.id, now) if s.status == "scheduled"]
     live = _live_counts([s.id for s in future])
     if any(live.values()) and booked == "ask":
         raise Conflict("Some of this entry's sessions have people booked. Keep them, or cancel them too "
@@ -504,6 +531,21 @@ def end_series(org_id, series_id, *, actor: Actor, booked: str = "ask", now: dat
     db.session.commit()
     write_class_events_soon()
     return series
+
+
+def _lock_future_sessions(series_id, now: datetime) -> list[ClassSession]:
+    """The series' sessions still to come that follow it, locked for this transaction as
+    lock_session locks one (FOR UPDATE on PostgreSQL, in id order so two editors cannot deadlock;
+    the write lock on SQLite): a spot booked meanwhile waits, and no count read here goes stale
+    before the commit."""
+    db.session.flush()
+    begin_serialized_transaction()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
+    query = select(ClassSession).where(ClassSession.series_id == series_id, ClassSession.detached.is_(False),
+                                       ClassSession.start_at > now).order_by(ClassSession.id)
+    return list(db.session.scalars(query.with_for_update(of=ClassSession)
+                                   .execution_options(populate_existing=True)))
 
 
 def _live_counts(session_ids) -> dict:
