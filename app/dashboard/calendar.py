@@ -224,7 +224,8 @@ def staff_columns(day: date, staff: list, today: date) -> list[Column]:
 
 def team_matrix(staff: list, days: list[date], bookings: list[CalendarBooking],
                 working: dict[uuid.UUID, list[tuple[datetime, datetime]]], tz: str, today: date) -> list[MatrixRow]:
-    """The team's week: one row per trainer, one cell per day with its bookings and working hours."""
+    """The team's week: one row per trainer, one cell per day with its bookings and classes (in time
+    order, whichever list they came from) and working hours."""
     zone = ZoneInfo(tz)
     booked: dict[tuple[uuid.UUID, date], list[tuple[str, CalendarBooking]]] = defaultdict(list)
     for booking in bookings:
@@ -238,7 +239,7 @@ def team_matrix(staff: list, days: list[date], bookings: list[CalendarBooking],
             hours[(staff_id, lo.date())].append(f"{lo:%H:%M}–{end}")
     return [
         MatrixRow(staff_id=m.id, name=m.name, cells=[
-            MatrixCell(day=d, is_today=d == today, bookings=booked.get((m.id, d), []), hours=hours.get((m.id, d), []))
+            MatrixCell(day=d, is_today=d == today, bookings=sorted(booked.get((m.id, d), []), key=lambda pair: pair[0]), hours=hours.get((m.id, d), []))
             for d in days
         ])
         for m in staff

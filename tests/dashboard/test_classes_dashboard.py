@@ -557,3 +557,21 @@ def test_nul_bytes_in_a_roster_form_are_a_400_not_a_500(owner, session, db):
     response = owner.post(f"/dashboard/classes/sessions/{session.id}/add", {"name": "A\x00", "email": "a@example.com"})
     assert response.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(ClassBooking)) == 0
+
+
+def test_the_team_week_lists_a_days_classes_and_bookings_in_time_order():
+    """Bookings and class entries arrive as two lists one after the other; each cell is in time order."""
+    import uuid as _uuid
+    from datetime import date as _date
+    from datetime import datetime as _dt
+    from datetime import timezone as _tz
+    from types import SimpleNamespace
+
+    from app.dashboard import calendar as cal
+
+    member = SimpleNamespace(id=_uuid.uuid4(), name="Alex")
+    evening = SimpleNamespace(staff_id=member.id, start_at=_dt(2030, 1, 7, 17, 30, tzinfo=_tz.utc))
+    morning_class = SimpleNamespace(staff_id=member.id, start_at=_dt(2030, 1, 7, 6, 15, tzinfo=_tz.utc))
+    [row] = cal.team_matrix([member], [_date(2030, 1, 7)], [evening, morning_class], {}, "Europe/London",
+                            _date(2030, 1, 7))
+    assert [time for time, _ in row.cells[0].bookings] == ["06:15", "17:30"]
