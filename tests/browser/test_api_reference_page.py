@@ -23,7 +23,7 @@ def test_the_reference_page_draws_every_operation(chromium, server, screenshot):
     page.wait_for_selector(".opblock", timeout=15_000)
     operations = page.locator(".opblock").count()
     violations = page.evaluate("window.__violations || []")
-    assert operations == 19
+    assert operations == 21
     assert page.locator(".opblock-summary-path", has_text="/api/booking/create").count() == 1
     page.locator(".opblock-summary", has_text="/api/booking/create").first.click()
     page.wait_for_selector(".opblock.is-open .responses-wrapper")
