@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import lazyload
 
 from app.database import RACE_ATTEMPTS, begin_serialized_transaction, lost_race
 from app.extensions import db
@@ -63,6 +64,9 @@ def lock_session(session_id, org_id=None) -> ClassSession:
     query = select(ClassSession).where(ClassSession.id == session_uuid)
     if org_id is not None:
         query = query.where(ClassSession.organization_id == org_id)
+    # Only the session's own row: its type and instructor load if asked for (joined, they would
+    # widen every locking read of the booking path).
+    query = query.options(lazyload(ClassSession.class_type), lazyload(ClassSession.instructor))
     session = db.session.scalars(query.with_for_update(of=ClassSession).execution_options(populate_existing=True)
                                  ).first()
     if session is None:
@@ -110,10 +114,10 @@ def book_class(*, session_id, attendee_name: str, attendee_email: str, actor: Ac
     email = normalise_email(attendee_email)
     zone = require_zone(attendee_timezone, field="attendee_timezone", default="UTC") if attendee_timezone else None
     session_uuid = as_uuid(session_id, "session_id")
-    peek = db.session.get(ClassSession, session_uuid)
-    if peek is None or (org_id is not None and peek.organization_id != org_id):
+    session_org = db.session.scalar(select(ClassSession.organization_id).where(ClassSession.id == session_uuid))
+    if session_org is None or (org_id is not None and session_org != org_id):
         raise NotFound("That class session does not exist.", code="session_not_found")
-    org = db.session.get(Organization, peek.organization_id)
+    org = db.session.get(Organization, session_org)
     phone = normalise_phone(attendee_phone, attendee_phone_country or organization_region(org.settings))
     key = clients.client_email(email)
 
