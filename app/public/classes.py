@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, current_app, flash, make_response, request, url_for
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -28,6 +28,7 @@ from app.public.pages import Brand, PhoneHint, brand_for, phone_hint
 from app.public.zones import local
 from app.security import allow_framing_by
 from app.services.bookings import Actor
+from app.services.calendar_files import class_calendar
 from app.services.classes import (
     HORIZON_WEEKS,
     book_class,
@@ -489,6 +490,17 @@ def spot_page(token: str, spot: ClassBooking) -> SpotPage:
 def manage_spot(token: str, spot: ClassBooking):
     page = spot_page(token, spot)
     return private(render("public/class_manage.html", MANAGE_FRAGMENTS, page=page, brand=page.brand))
+
+
+def spot_ics(token: str, spot: ClassBooking):
+    """The spot as a calendar file (the same event, UID and sequence its emails carry; cancelled once
+    the spot or the class is)."""
+    org = db.session.get(Organization, spot.organization_id)
+    calendar = class_calendar(spot, spot.session, manage_link=manage_url(token), address=org.postal_address)
+    response = make_response(calendar.to_ical())
+    response.mimetype = "text/calendar"
+    response.headers["Content-Disposition"] = 'attachment; filename="class.ics"'
+    return private(response)
 
 
 def confirm_cancel_spot(token: str, spot: ClassBooking):

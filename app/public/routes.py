@@ -27,7 +27,7 @@ from app.extensions import db, limiter
 from app.htmx import apply_errors, private, render, see_other, wanted_block
 from app.models import BookingLink, ClassType, Organization
 from app.public.blueprint import bp
-from app.public.classes import cancel_spot_submit, confirm_cancel_spot, manage_spot, spot_for_token
+from app.public.classes import cancel_spot_submit, confirm_cancel_spot, manage_spot, spot_for_token, spot_ics
 from app.public.forms import BookingDetailsForm, CancelForm, RescheduleForm
 from app.public.pages import (
     Step,
@@ -274,7 +274,9 @@ def short_manage(token: str):
 
 @bp.get("/booking/manage/<token>/booking.ics")
 def booking_ics(token: str):
-    """The booking as a calendar file."""
+    """The booking (or a class spot) as a calendar file."""
+    if (spot := spot_for_token(token)) is not None:
+        return spot_ics(token, spot)
     booking = booking_or_404(token)
     response = make_response(build_booking_ics(booking, token))
     response.mimetype = "text/calendar"

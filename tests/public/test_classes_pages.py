@@ -430,3 +430,20 @@ def test_the_booking_page_links_the_timetable_only_when_the_gym_runs_classes(cli
     assert "/classes/atlas" not in week_text(client.get(f"/book/{link.slug}"))
     make_class_type(org=org, name="Spin")
     assert 'href="/classes/atlas">Group classes: see the class timetable' in week_text(client.get(f"/book/{link.slug}"))
+
+
+def test_a_booked_spot_downloads_as_a_calendar_file_and_a_cancelled_one_says_so(client, db, spin_monday):
+    from app.services import classes as class_service
+    from app.services.bookings import Actor as _Actor
+
+    spot = book(spin_monday, 1)
+    page = client.get(f"/booking/manage/{spot.manage_token}").get_data(as_text=True)
+    assert f"/booking/manage/{spot.manage_token}/booking.ics" in page or "Download .ics" in page
+    response = client.get(f"/booking/manage/{spot.manage_token}/booking.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    body = response.get_data(as_text=True)
+    assert f"UID:class-spot-{spot.spot.id}" in body and "STATUS:CONFIRMED" in body
+    assert response.headers["Cache-Control"] == "no-store"
+    class_service.cancel_spot(spot.spot.id, actor=_Actor("staff"), removed=True)
+    cancelled = client.get(f"/booking/manage/{spot.manage_token}/booking.ics").get_data(as_text=True)
+    assert "STATUS:CANCELLED" in cancelled
